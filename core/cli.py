@@ -1,0 +1,178 @@
+"""The command line: a thin layer over the library API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from rich.live import Live
+
+import recorder
+from recorder import config as config_mod
+from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
+from recorder.manager import load_plugins
+from recorder.profile import resolve_profile
+from recorder.recording import Recording
+from recorder.report import describe_config, describe_plugins
+from recorder.status import clock, human_size, status_line
+from recorder.ui import console
+
+PROFILE = click.option("--profile", "-p", envvar="RECORDER_PROFILE", metavar="NAME",
+                       help="Portal profile to use (rep, customer, or one from your config).")
+CONFIG = click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                      metavar="FILE", help="Extra config file, applied over the site and user config.")
+DEBUG = click.option("--debug", is_flag=True, help="Show debug logging and tracebacks.")
+
+
+def _warn(text: str) -> None:
+    console().print(f"[yellow]recorder: warning:[/] {text}", highlight=False, markup=True, soft_wrap=True)
+
+
+def _setup(profile: str | None, config_file: Path | None, overrides: dict):
+    if not profile:
+        raise UsageError("no profile given: use --profile rep or --profile customer")
+    plugins = load_plugins()
+    for message in plugins.broken.values():
+        _warn(message)
+    cfg = config_mod.load_config(config_file, {("profiles", profile, *k): v for k, v in overrides.items()})
+    for message in cfg.ignored:
+        _warn(message)
+    try:
+        resolved = resolve_profile(cfg, plugins.registry, profile)
+    except UsageError as exc:
+        if plugins.broken and "is not a registered" in str(exc):
+            raise UsageError(f"{exc}; plugins not loaded: {', '.join(plugins.broken)}") from None
+        raise
+    return plugins, resolved
+
+
+def _record(profile, config_file, duration, source, fps, output_dir):
+    overrides = {("source",): source, ("fps",): fps,
+                 ("output_dir",): str(output_dir.resolve()) if output_dir else None}
+    plugins, resolved = _setup(profile, config_file, {k: v for k, v in overrides.items() if v is not None})
+    live = Live(console=console(), transient=True, auto_refresh=False) if console().is_terminal else None
+
+    def tick(rec):
+        if live is not None:
+            live.update(status_line(rec), refresh=True)
+
+    rec = Recording(plugins, resolved, duration=duration, on_tick=tick)
+    if live is not None:
+        with live:
+            session = rec.run()
+    else:
+        session = rec.run()
+    size = sum(part.size for part in session.parts)
+    length = sum(part.duration for part in session.parts)
+    console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
+                    f"{session.dropped} dropped frame(s); ended: {session.end_reason}", highlight=False)
+    click.echo(str(session.folder))
+    if session.end_reason == "error":
+        raise SystemExit(EXIT_RUNTIME)
+
+
+RECORD_OPTIONS = [
+    PROFILE, CONFIG,
+    click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                 help="Stop after this many seconds (default: until Ctrl-C)."),
+    click.option("--source", metavar="NAME", help="Capture source (e.g. mss, synthetic)."),
+    click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frames per second."),
+    click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                 help="Put the session folder here instead of where the sink would."),
+    DEBUG,
+]
+
+
+def _with(options):
+    def apply(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return apply
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_with(RECORD_OPTIONS)
+@click.version_option(recorder.__version__, prog_name="recorder")
+@click.pass_context
+def cli(ctx, profile, config_file, duration, source, fps, output_dir, debug):
+    """Record the screen during a remote-support session, keeping the recording on this machine.
+
+    With no command, records with the given profile: recorder --profile rep
+    """
+    _logging(debug)
+    ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is None:
+        _record(profile, config_file, duration, source, fps, output_dir)
+
+
+@cli.command("record")
+@_with(RECORD_OPTIONS)
+@click.pass_context
+def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, debug):
+    """Record a session (the same as giving no command)."""
+    _logging(debug or ctx.obj["debug"])
+    ctx.obj["debug"] |= debug
+    _record(profile, config_file, duration, source, fps, output_dir)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json):
+    """List plugins, their versions and what they provide."""
+    plugins = load_plugins()
+    rows = describe_plugins(plugins)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        status = f"  [red]{row['error']}[/]" if row.get("error") else ""
+        console().print(f"[bold]{row['name']}[/] {row['version']}{status}", highlight=False)
+        for component in row["components"]:
+            console().print(f"    {component['kind']:<9} {component['name']:<12} {component['description']}",
+                            highlight=False, markup=False)
+        if row["hooks"]:
+            console().print(f"    hooks     {', '.join(row['hooks'])}", highlight=False, markup=False)
+
+
+@cli.command("config")
+@PROFILE
+@CONFIG
+def config_cmd(profile, config_file):
+    """Print a profile's effective configuration as TOML, with where each value came from."""
+    _, resolved = _setup(profile, config_file, {})
+    click.echo(describe_config(resolved), nl=False)
+
+
+def _logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="recorder: %(levelname)s: %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="recorder", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RecorderError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"recorder: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"recorder: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        sys.exit(EXIT_RUNTIME)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,76 @@
+"""The hooks recorder calls. Every hook is documented in docs/plugins.md.
+
+Registration hooks assemble the pipeline: each receives a ``register``
+callable and adds named components. Lifecycle hooks announce what happened;
+they are called with keyword arguments and stay off the per-frame path.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("recorder")
+
+
+@hookspec
+def recorder_register_sources(register):
+    """Register capture sources: ``register(name, factory, options=OptionsClass)``.
+
+    ``factory(options)`` returns an object with ``open() -> VideoFormat``,
+    ``grab() -> bytes-like`` (one frame in the announced pixel format) and
+    ``close()``.
+    """
+
+
+@hookspec
+def recorder_register_encoders(register):
+    """Register encoders: ``factory(options)`` returns an object with
+    ``open_part(path, video_format, fps) -> PartWriter``; the part writer has
+    ``write(frame, pts)`` (pts in seconds on the session timeline) and
+    ``close() -> PartStats``."""
+
+
+@hookspec
+def recorder_register_sinks(register):
+    """Register sinks: ``factory(options)`` returns an object with
+    ``prepare(session) -> Path`` (the folder parts are written to, created
+    0700), optionally ``part_sealed(session, part)``, and
+    ``finish(session) -> Path`` (where the session ends up)."""
+
+
+@hookspec
+def recorder_register_guards(register):
+    """Register guards: ``factory(options)`` returns an object with
+    ``start(session)`` and ``stop()``. A guard watches something outside the
+    pipeline and calls ``session.warn(...)`` or ``session.request_end(...)``."""
+
+
+@hookspec
+def recorder_register_notifiers(register):
+    """Register notifiers: ``factory(options)`` returns an object with
+    ``notify(notification)``; see ``recorder.Notification``."""
+
+
+@hookspec
+def recorder_session_started(session):
+    """The session folder exists and capture is about to begin."""
+
+
+@hookspec
+def recorder_part_opened(session, part):
+    """A new part file is being written (its name still has the ``.partial`` suffix)."""
+
+
+@hookspec
+def recorder_part_sealed(session, part):
+    """A part is complete: renamed to its final name, hashed, in the manifest."""
+
+
+@hookspec
+def recorder_session_event(session, event):
+    """An event was added to the session (warning, notice, error, end request)."""
+
+
+@hookspec
+def recorder_session_ended(session):
+    """Everything is sealed, the manifest is final and the sink has finished."""

@@ -1,0 +1,94 @@
+"""The data path: a capture thread and an encoder thread joined by a bounded queue.
+
+Frames never pass through hooks. The capture thread paces itself from a
+monotonic clock and stamps each frame with its capture time; a frame that
+cannot be taken on time, or finds the queue full, is counted as dropped,
+never stretched over.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable
+
+from recorder.session import Session
+
+QUEUE_BYTES = 64 * 1024 * 1024  # bounds memory whatever the resolution
+
+
+def queue_length(frame_bytes: int, fps: float) -> int:
+    return max(2, min(round(fps), QUEUE_BYTES // max(frame_bytes, 1)))
+
+
+class Capture(threading.Thread):
+    def __init__(self, session: Session, source, fps: float, frames: queue.Queue,
+                 until: float | None, on_error: Callable[[BaseException], None]):
+        super().__init__(name="recorder-capture", daemon=True)
+        self.session, self.source, self.fps = session, source, fps
+        self.frames, self.until, self.on_error = frames, until, on_error
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:
+            self.on_error(exc)
+        finally:
+            self.frames.put(None)  # tells the encoder thread there is nothing more
+
+    def _loop(self) -> None:
+        interval = 1.0 / self.fps
+        slot = 0
+        start = self.session.offset()
+        while not self.stop.is_set():
+            due = start + slot * interval
+            if self.until is not None and slot * interval >= self.until:
+                self.session.request_end("duration")
+                return
+            wait = due - self.session.offset()
+            if wait > 0:
+                if self.stop.wait(wait):
+                    return
+            else:
+                missed = int(-wait / interval)  # whole slots we are late for
+                if missed:
+                    self.session.dropped += missed
+                    slot += missed
+                    continue
+            pts = self.session.offset()
+            frame = self.source.grab()
+            try:
+                self.frames.put_nowait((frame, pts))
+            except queue.Full:
+                self.session.dropped += 1
+            slot += 1
+
+
+class Encode(threading.Thread):
+    """Feeds frames to the current part writer; ``parts`` opens and seals parts."""
+
+    def __init__(self, frames: queue.Queue, parts, on_error: Callable[[BaseException], None]):
+        super().__init__(name="recorder-encode", daemon=True)
+        self.frames, self.parts, self.on_error = frames, parts, on_error
+
+    def run(self) -> None:
+        try:
+            while (item := self.frames.get()) is not None:
+                frame, pts = item
+                self.parts.write(frame, pts)
+        except BaseException as exc:
+            self.on_error(exc)
+            self._drain()
+
+    def _drain(self) -> None:
+        # Keep the capture thread from blocking on a full queue after a failure.
+        while self.frames.get() is not None:
+            pass
+
+
+def wait_for_end(session: Session, tick: Callable[[], None], period: float = 0.5) -> None:
+    """Block the main thread until the session is asked to end, calling ``tick`` for the status line."""
+    while not session.wait_end(period):
+        tick()
+    tick()

@@ -1,0 +1,171 @@
+"""A profile made concrete: core settings plus typed options for each component.
+
+Validation happens here, before anything is recorded, so that a typo or a
+wrong type is reported with the file, profile and key that hold it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+import cattrs
+
+from recorder.components import Component, option
+from recorder.config import Config, Key
+from recorder.errors import UsageError
+from recorder.registry import Registry
+
+
+def _positive(instance, attribute, value):
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+
+
+@attrs.frozen
+class ProfileSettings:
+    enabled: bool = option(True, "Whether local recording is allowed for this profile.")
+    role: str = option("rep", "Who records: rep or customer (used for notifications' audience).")
+    source: str = option("mss", "Capture source component.")
+    encoder: str = option("h264", "Encoder component.")
+    sink: str = option("documents", "Sink component: where the session folder goes.")
+    guards: list[str] = option(attrs.Factory(list), "Guard components to run during the session.")
+    notifiers: list[str] = option(attrs.Factory(lambda: ["console"]), "Notifier components.")
+    fps: float = option(15.0, "Capture rate in frames per second.", validator=_positive)
+    folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
+                                  "Name of each session folder; fields: start, profile, role, short_id, host.")
+    output_dir: str = option("", "Folder that replaces the sink's own location (empty: the sink decides).")
+
+
+SLOTS = {"source": "source", "encoder": "encoder", "sink": "sink"}
+LISTS = {"guards": "guard", "notifiers": "notifier"}
+
+
+@attrs.frozen
+class ResolvedProfile:
+    name: str
+    settings: ProfileSettings
+    options: dict[str, Any]  # component name -> options instance (None if it has none)
+    config: Config
+
+    def components(self) -> list[str]:
+        s = self.settings
+        return [s.source, s.encoder, s.sink, *s.guards, *s.notifiers]
+
+
+def _strict(kind: type):
+    def structure(value, _type):
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return value
+    return structure
+
+
+def make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    for kind in (int, float, bool, str):
+        converter.register_structure_hook(kind, _strict(kind))
+    return converter
+
+
+_converter = make_converter()
+_PATH = re.compile(r"@ \$\.?([\w.\[\]-]*)")
+
+
+def structure(cls: type, table: dict[str, Any], where: str, origin) -> Any:
+    """Build ``cls`` from a table; on failure name the file, place and key."""
+    try:
+        return _converter.structure(table, cls)
+    except cattrs.BaseValidationError as exc:
+        messages = cattrs.transform_error(exc)
+        match = _PATH.search(messages[0]) if messages else None
+        key = match.group(1).split("[")[0] if match else ""
+        reason = messages[0].split(" @ ")[0] if messages else str(exc)
+        detail = _leaf_reason(exc) or reason
+        if "extra fields" in reason:
+            extra = re.findall(r"'([^']+)'", str(_leaf(exc)))
+            key = extra[0] if extra else key
+            detail = "unknown key"
+        raise UsageError(f"{origin(key) or 'config'}: {where}: key '{key}': {detail}") from None
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, cattrs.BaseValidationError) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _leaf_reason(exc: BaseException) -> str:
+    leaf = _leaf(exc)
+    return str(leaf) if isinstance(leaf, (TypeError, ValueError)) and str(leaf) else ""
+
+
+def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedProfile:
+    if name not in config.profiles():
+        known = ", ".join(config.profiles()) or "none"
+        raise UsageError(f"unknown profile '{name}' (known profiles: {known})")
+    table = _nest(config.profile_table(name))
+
+    def origin(key: str, _sub: str = "") -> str:
+        return config.origin_of(name, tuple(filter(None, (_sub, *key.split("."))))) or "config"
+
+    core_names = {a.name for a in attrs.fields(ProfileSettings)}
+    core_table = {k: v for k, v in table.items() if k in core_names}
+    settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
+
+    for key, value in table.items():
+        if key in core_names:
+            continue
+        if not isinstance(value, dict) or registry.get(key) is None:
+            raise UsageError(f"{origin(key)}: profile '{name}': unknown key '{key}' "
+                             "(not a profile setting nor a registered plugin component)")
+
+    for slot, kind in SLOTS.items():
+        _check_kind(registry, getattr(settings, slot), kind, name, slot, origin)
+    for slot, kind in LISTS.items():
+        for component in getattr(settings, slot):
+            _check_kind(registry, component, kind, name, slot, origin)
+
+    options: dict[str, Any] = {}
+    for component in registry:
+        sub = table.get(component.name, {})
+        if component.name in table or component.name in _selected(settings):
+            options[component.name] = _options_for(component, sub, name, origin)
+    return ResolvedProfile(name, settings, options, config)
+
+
+def _selected(settings: ProfileSettings) -> set[str]:
+    return {settings.source, settings.encoder, settings.sink, *settings.guards, *settings.notifiers}
+
+
+def _options_for(component: Component, table: dict[str, Any], profile: str, origin) -> Any:
+    if component.options is None:
+        if table:
+            key = next(iter(table))
+            raise UsageError(f"{origin(key, component.name)}: profile '{profile}': key "
+                             f"'{component.name}.{key}': unknown key ({component.name} has no options)")
+        return None
+    return structure(component.options, table, f"profile '{profile}' [{component.name}]",
+                     lambda key: origin(key, component.name))
+
+
+def _check_kind(registry: Registry, value: str, kind: str, profile: str, slot: str, origin) -> None:
+    component = registry.get(value)
+    if component is None or component.kind != kind:
+        available = ", ".join(sorted(c.name for c in registry.of_kind(kind))) or "none"
+        raise UsageError(f"{origin(slot)}: profile '{profile}': {slot} '{value}' is not a "
+                         f"registered {kind} (available: {available})")
+
+
+def _nest(flat: dict[Key, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = value
+    return nested

@@ -1,0 +1,234 @@
+"""One recorded session from start to seal: the library API behind ``recorder --profile``."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import attrs
+
+from recorder.errors import PluginError, RecorderError, UsageError, describe
+from recorder.manager import PluginSet
+from recorder.manifest import write_manifest
+from recorder.parts import Parts
+from recorder.pipeline import Capture, Encode, queue_length, wait_for_end
+from recorder.profile import ResolvedProfile
+from recorder.session import Session
+
+log = logging.getLogger("recorder")
+
+
+@attrs.define
+class Built:
+    source: Any
+    encoder: Any
+    sink: Any
+    guards: list[tuple[str, Any]]
+    notifiers: list[tuple[str, Any]]
+
+
+def build(plugins: PluginSet, profile: ResolvedProfile) -> Built:
+    def make(name: str):
+        component = plugins.registry.get(name)
+        options = profile.options.get(name)
+        try:
+            return component.factory(options) if component.options else component.factory(None)
+        except RecorderError:
+            raise
+        except Exception as exc:
+            raise PluginError(component.plugin, f"creating {component.kind} '{name}'", exc) from exc
+
+    s = profile.settings
+    return Built(make(s.source), make(s.encoder), make(s.sink),
+                 [(n, make(n)) for n in s.guards], [(n, make(n)) for n in s.notifiers])
+
+
+def folder_name(session: Session, template: str) -> str:
+    try:
+        name = template.format(start=session.started_at, profile=session.profile, role=session.role,
+                               short_id=session.short_id, host=session.host)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise UsageError(f"profile '{session.profile}': key 'folder_template': cannot use "
+                         f"{template!r}: {describe(exc)}") from None
+    if not name or "/" in name or name in (".", ".."):
+        raise UsageError(f"profile '{session.profile}': key 'folder_template' gives {name!r}, "
+                         "not a folder name")
+    return name
+
+
+class Recording:
+    """Runs one session. ``run()`` returns the ended session; it raises only
+    for errors found before anything was written."""
+
+    def __init__(self, plugins: PluginSet, profile: ResolvedProfile, *, duration: float | None = None,
+                 on_tick: Callable[["Recording"], None] | None = None):
+        if not profile.settings.enabled:
+            origin = profile.config.origin_of(profile.name, ("enabled",)) or "config"
+            raise UsageError(f"recording is disabled for profile '{profile.name}' "
+                             f"(enabled = false in {origin})")
+        self.plugins, self.profile, self.duration = plugins, profile, duration
+        self.on_tick = on_tick or (lambda rec: None)
+        self.settings = profile.settings
+        self.session = Session(profile=profile.name, role=self.settings.role,
+                               output_dir=self.settings.output_dir)
+        self.failure: BaseException | None = None
+        self.parts: Parts | None = None
+
+    # -- wiring -------------------------------------------------------------
+    def _hook(self, name: str, **kwargs: Any) -> None:
+        self.plugins.call(name, self._plugin_failed, session=self.session, **kwargs)
+
+    def _plugin_failed(self, plugin: str, exc: BaseException, where: str = "a hook") -> None:
+        log.debug("plugin %s failed", plugin, exc_info=exc)
+        self.session.add_event("plugin-error", f'plugin "{plugin}" failed in {where}: {describe(exc)}',
+                               level="error", by=plugin)
+
+    def _on_session(self, kind: str, payload: Any) -> None:
+        if kind == "event":
+            if payload.kind != "plugin-error":  # a failing event hook must not loop
+                self._hook("recorder_session_event", event=payload)
+            else:
+                self.plugins.call("recorder_session_event", lambda *a: None,
+                                  session=self.session, event=payload)
+        elif kind == "notification":
+            for name, notifier in self.built.notifiers:
+                try:
+                    notifier.notify(payload)
+                except Exception as exc:
+                    self._plugin_failed(self._owner(name), exc, f"notifier '{name}'")
+
+    def _owner(self, component: str) -> str:
+        return self.plugins.registry.get(component).plugin
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        log.debug("pipeline failure", exc_info=exc)
+        self.session.add_event("error", describe(exc), level="error")
+        self.session.request_end("error")
+
+    # -- the run ------------------------------------------------------------
+    def prepare(self) -> None:
+        """Everything that can fail on bad input, before anything is written."""
+        self.built = build(self.plugins, self.profile)
+        source = self.built.source
+        try:
+            self.format = source.open()
+        except RecorderError:
+            raise
+        except Exception as exc:
+            raise PluginError(self._owner(self.settings.source), f"source '{self.settings.source}'", exc)
+        name = folder_name(self.session, self.settings.folder_template)
+        try:
+            self.session.folder = self.built.sink.prepare(self.session, name)
+        except RecorderError:
+            source.close()
+            raise
+        except OSError as exc:
+            source.close()
+            where = exc.filename or self.settings.output_dir or "the target folder"
+            raise UsageError(f"cannot create the session folder in {where}: {exc.strerror}") from None
+
+    def run(self) -> Session:
+        self.prepare()
+        session = self.session
+        session.subscribe(self._on_session)
+        self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
+                           on_opened=lambda part: self._hook("recorder_part_opened", part=part),
+                           on_sealed=self._part_sealed)
+        session.add_event("started", f"recording profile {session.profile}")
+        self._write_manifest()
+        self._hook("recorder_session_started")
+        self._start_guards()
+        frames: queue.Queue = queue.Queue(queue_length(self.format.width * self.format.height * 4,
+                                                       self.settings.fps))
+        capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail)
+        encode = Encode(frames, self.parts, self._fail)
+        encode.start()
+        capture.start()
+        with _ends_on_signals(session):
+            try:
+                wait_for_end(session, lambda: self.on_tick(self))
+            except KeyboardInterrupt:
+                session.request_end("user")
+        capture.stop.set()
+        capture.join()
+        encode.join()
+        self._close(self.built.source.close, f"source '{self.settings.source}'")
+        self._stop_guards()
+        self._seal()
+        return session
+
+    def _part_sealed(self, part) -> None:
+        self._write_manifest()
+        sealed = getattr(self.built.sink, "part_sealed", None)
+        if sealed is not None:
+            self._close(lambda: sealed(self.session, part), f"sink '{self.settings.sink}'")
+        self._hook("recorder_part_sealed", part=part)
+
+    def _seal(self) -> None:
+        session = self.session
+        try:
+            self.parts.seal()
+        except BaseException as exc:
+            self._fail(exc)
+        session.frames = sum(part.frames for part in session.parts)
+        session.add_event("stopped", session.end_reason or "")
+        session.ended_at = datetime.now(timezone.utc).astimezone()
+        self._write_manifest()
+        try:
+            session.folder = self.built.sink.finish(session)
+        except Exception as exc:
+            self._plugin_failed(self._owner(self.settings.sink), exc, f"sink '{self.settings.sink}'")
+            self._write_manifest()
+        self._hook("recorder_session_ended")
+
+    def _write_manifest(self) -> None:
+        write_manifest(self.session,
+                       video={"width": self.format.width, "height": self.format.height,
+                              "fps": self.settings.fps, "encoder": self.settings.encoder},
+                       components={"source": self.settings.source, "encoder": self.settings.encoder,
+                                   "sink": self.settings.sink, "guards": self.settings.guards,
+                                   "notifiers": self.settings.notifiers})
+
+    def _start_guards(self) -> None:
+        for name, guard in self.built.guards:
+            self._close(lambda: guard.start(self.session), f"guard '{name}'")
+
+    def _stop_guards(self) -> None:
+        for name, guard in self.built.guards:
+            self._close(guard.stop, f"guard '{name}'")
+
+    def _close(self, call: Callable[[], Any], where: str) -> None:
+        try:
+            call()
+        except Exception as exc:
+            component = where.split("'")[1]
+            self._plugin_failed(self._owner(component), exc, where)
+
+
+class _ends_on_signals:
+    """SIGTERM and SIGHUP end the session the same way Ctrl-C does: sealed, not lost."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.session.request_end(signal.Signals(signum).name.lower())
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

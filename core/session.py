@@ -1,0 +1,112 @@
+"""The session: what plugins see of a recording in progress.
+
+Plugins report problems and requests here (``warn``, ``notify``,
+``request_end``); core decides what happens and always seals the recording.
+Everything here is safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+
+from recorder.components import Notification
+
+
+@attrs.define
+class Event:
+    t: float  # seconds since the session started
+    time: str  # wall clock, ISO 8601
+    kind: str
+    text: str = ""
+    level: str = "info"
+    by: str = "recorder"
+
+
+@attrs.define
+class Part:
+    index: int
+    file: str
+    start: float  # offset of its first frame on the session timeline
+    state: str = "writing"  # writing, sealed, incomplete
+    frames: int = 0
+    duration: float = 0.0
+    size: int = 0
+    sha256: str = ""
+
+
+@attrs.define(eq=False)
+class Session:
+    profile: str
+    role: str
+    id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    host: str = attrs.field(factory=socket.gethostname)
+    started_at: datetime = attrs.field(factory=lambda: datetime.now(timezone.utc).astimezone())
+    folder: Path | None = None
+    output_dir: str = ""
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    parts: list[Part] = attrs.Factory(list)
+    events: list[Event] = attrs.Factory(list)
+    frames: int = 0
+    dropped: int = 0
+    _t0: float = attrs.field(factory=time.monotonic)
+    _end: threading.Event = attrs.Factory(threading.Event)
+    _lock: threading.Lock = attrs.Factory(threading.Lock)
+    _listeners: list[Callable[[str, Any], None]] = attrs.Factory(list)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    def offset(self) -> float:
+        return time.monotonic() - self._t0
+
+    def subscribe(self, listener: Callable[[str, Any], None]) -> None:
+        """Core's wiring: ``listener(kind, payload)`` for events and notifications."""
+        self._listeners.append(listener)
+
+    def add_event(self, kind: str, text: str = "", *, level: str = "info", by: str = "recorder") -> Event:
+        event = Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
+                      kind, text, level, by)
+        with self._lock:
+            self.events.append(event)
+        self._emit("event", event)
+        return event
+
+    def notify(self, level: str, text: str, *, audience: tuple[str, ...] = ("rep", "customer"),
+               by: str = "recorder") -> None:
+        """Tell people in the session; also recorded as an event on the timeline."""
+        self.add_event("notification", text, level=level, by=by)
+        self._emit("notification", Notification(level, text, tuple(audience), by))
+
+    def warn(self, text: str, *, audience: tuple[str, ...] = ("rep", "customer"), by: str = "recorder") -> None:
+        self.notify("warning", text, audience=audience, by=by)
+
+    def request_end(self, reason: str, *, by: str = "recorder", text: str = "") -> None:
+        """Ask core to end the session; the first reason given is the one kept."""
+        with self._lock:
+            first = self.end_reason is None
+            if first:
+                self.end_reason = reason
+        if first:
+            self.add_event("end-requested", text or reason, by=by)
+        self._end.set()
+
+    @property
+    def ending(self) -> bool:
+        return self._end.is_set()
+
+    def wait_end(self, timeout: float | None) -> bool:
+        return self._end.wait(timeout)
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        for listener in list(self._listeners):
+            listener(kind, payload)

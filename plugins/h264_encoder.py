@@ -1,0 +1,115 @@
+"""Encoder ``h264``: libx264 through PyAV into fragmented MP4.
+
+Fragmented MP4 keeps every completed fragment decodable if the process dies,
+and fragments are cut by duration (on any frame), so the crash-loss bound
+does not depend on the keyframe interval.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import attrs
+import av
+
+from recorder import PartStats, VideoFormat, hookimpl, option
+
+TIME_BASE = Fraction(1, 1000)
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+TUNES = ("", "film", "animation", "grain", "stillimage", "fastdecode", "zerolatency")
+
+
+@attrs.frozen
+class H264Options:
+    preset: str = option("veryfast", "libx264 preset: speed against file size.",
+                         validator=attrs.validators.in_(PRESETS))
+    crf: int = option(23, "Constant rate factor, 0 (lossless) to 51; lower is better quality.",
+                      validator=[attrs.validators.ge(0), attrs.validators.le(51)])
+    keyframe_interval: float = option(2.0, "Seconds between keyframes (seek granularity).",
+                                      validator=attrs.validators.gt(0))
+    tune: str = option("", "libx264 tune (e.g. stillimage); empty for none.",
+                       validator=attrs.validators.in_(TUNES))
+    fragment_seconds: float = option(1.0, "Seconds per MP4 fragment: the most a crash can lose.",
+                                     validator=attrs.validators.gt(0))
+    threads: int = option(0, "Encoder threads; 0 lets libx264 choose.", validator=attrs.validators.ge(0))
+
+
+class H264PartWriter:
+    def __init__(self, path: Path, fmt: VideoFormat, fps: float, options: H264Options):
+        self.fmt = fmt
+        self.container = av.open(str(path), "w", format="mp4", options={
+            "movflags": "empty_moov+default_base_moof",
+            "frag_duration": str(int(options.fragment_seconds * 1_000_000)),
+            "flush_packets": "1",
+        })
+        stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.width = fmt.width - fmt.width % 2  # yuv420p needs even dimensions
+        stream.height = fmt.height - fmt.height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = TIME_BASE
+        stream.codec_context.time_base = TIME_BASE
+        stream.codec_context.gop_size = max(1, round(options.keyframe_interval * fps))
+        # No B-frames: without an edit list (impossible with an empty moov) they
+        # would shift the part's first frame off zero, and they delay output.
+        stream.codec_context.max_b_frames = 0
+        x264 = {"crf": str(options.crf), "preset": options.preset}
+        if options.tune:
+            x264["tune"] = options.tune
+        stream.options = x264
+        stream.thread_count = options.threads
+        self.stream = stream
+        self.input = av.VideoFrame(fmt.width, fmt.height, fmt.pix_fmt)
+        self.frames = 0
+        self.origin: float | None = None
+        self.last_pts = -1
+        self.fps = fps
+
+    def write(self, frame: bytes, pts: float) -> None:
+        video = self._fill(frame)
+        if self.origin is None:
+            self.origin = pts  # each part's own timeline starts at 0
+        ticks = max(round((pts - self.origin) * 1000), self.last_pts + 1)  # must strictly increase
+        video.pts = ticks
+        video.time_base = TIME_BASE
+        self.last_pts = ticks
+        self.container.mux(self.stream.encode(video))
+        self.frames += 1
+
+    def _fill(self, frame: bytes) -> av.VideoFrame:
+        # One input frame is reused: libx264 copies each picture it is given,
+        # and the colour conversion to yuv420p writes into a new frame anyway.
+        video = self.input
+        plane = video.planes[0]
+        row = len(frame) // self.fmt.height
+        if plane.line_size == row:
+            plane.update(frame)
+        else:  # the frame's rows are padded for alignment
+            view, data = memoryview(plane), memoryview(frame)
+            stride = plane.line_size
+            for y in range(self.fmt.height):
+                view[y * stride:y * stride + row] = data[y * row:(y + 1) * row]
+        return video
+
+    def close(self) -> PartStats:
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+        if self.origin is None:
+            return PartStats(frames=0, duration=0.0)
+        duration = self.last_pts / 1000 + 1 / self.fps
+        return PartStats(frames=self.frames, duration=duration)
+
+
+class H264Encoder:
+    extension = ".mp4"
+
+    def __init__(self, options: H264Options):
+        self.options = options
+
+    def open_part(self, path: Path, fmt: VideoFormat, fps: float) -> H264PartWriter:
+        return H264PartWriter(path, fmt, fps, self.options)
+
+
+@hookimpl
+def recorder_register_encoders(register):
+    register("h264", H264Encoder, options=H264Options, description="H.264 (libx264) in fragmented MP4")

@@ -1,0 +1,77 @@
+"""Source ``synthetic``: a deterministic moving test pattern that needs no display.
+
+Colour bars, a box that moves 8 px per frame, and the frame number written as
+16 binary blocks along the top edge, so tests can read back which frame they see.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from recorder import VideoFormat, hookimpl, option
+
+BLOCK = 16
+BITS = 16
+BARS = [(255, 255, 255), (0, 255, 255), (255, 255, 0), (0, 255, 0),
+        (255, 0, 255), (0, 0, 255), (255, 0, 0), (0, 0, 0)]  # BGR
+
+
+def _even(instance, attribute, value):
+    if value < 2 * BLOCK * 2 or value % 2:
+        raise ValueError(f"must be an even number of at least {4 * BLOCK}, got {value}")
+
+
+@attrs.frozen
+class SyntheticOptions:
+    width: int = option(1280, "Frame width in pixels.", validator=_even)
+    height: int = option(720, "Frame height in pixels.", validator=_even)
+
+
+def frame_number_of(pixel_at) -> int:
+    """Read the frame number back from a decoded frame; ``pixel_at(x, y)`` gives luma 0-255."""
+    number = 0
+    for bit in range(BITS):
+        if pixel_at(bit * BLOCK + BLOCK // 2, BLOCK // 2) > 128:
+            number |= 1 << bit
+    return number
+
+
+class SyntheticSource:
+    def __init__(self, options: SyntheticOptions):
+        self.width, self.height = options.width, options.height
+        self.count = 0
+        self.box = min(self.width, self.height) // 4
+
+    def open(self) -> VideoFormat:
+        bar = self.width // len(BARS) + 1
+        row = b"".join(bytes((b, g, r, 255)) * bar for b, g, r in BARS)[: self.width * 4]
+        self.background = row * self.height
+        self.box_row = bytes((40, 40, 40, 255)) * self.box
+        self.white = b"\xff" * (BLOCK * 4)
+        self.black = b"\x00\x00\x00\xff" * BLOCK
+        return VideoFormat(self.width, self.height, "bgra")
+
+    def grab(self) -> bytearray:
+        frame = bytearray(self.background)
+        stride = self.width * 4
+        x = (self.count * 8) % (self.width - self.box)
+        y0 = (self.height - self.box) // 2
+        for y in range(y0, y0 + self.box):
+            start = y * stride + x * 4
+            frame[start:start + self.box * 4] = self.box_row
+        for bit in range(BITS):
+            block = self.white if self.count >> bit & 1 else self.black
+            for y in range(BLOCK):
+                start = y * stride + bit * BLOCK * 4
+                frame[start:start + BLOCK * 4] = block
+        self.count += 1
+        return frame
+
+    def close(self) -> None:
+        self.background = b""
+
+
+@hookimpl
+def recorder_register_sources(register):
+    register("synthetic", SyntheticSource, options=SyntheticOptions,
+             description="deterministic moving test pattern (no display needed)")
