@@ -56,7 +56,12 @@ class Config:
                 if key[:2] == ("profiles", profile)}
 
     def origin_of(self, profile: str, key: Key) -> str:
-        return self.origin.get(("profiles", profile, *key), "")
+        """The layer that set ``key``; for a table, the layer that set something in it."""
+        full = ("profiles", profile, *key)
+        if full in self.origin:
+            return self.origin[full]
+        inside = [label for k, label in self.origin.items() if k[:len(full)] == full]
+        return inside[-1] if inside else ""
 
 
 def flatten(table: dict[str, Any], prefix: Key = ()) -> dict[Key, Any]:
@@ -116,7 +121,7 @@ def merge(layers: list[Layer]) -> Config:
                 _lock(config, layer, key, value)
                 continue
             holder = config.locked.get(key)
-            if holder is not None:
+            if holder is not None and holder != layer.label:
                 config.ignored.append(
                     f"{'.'.join(key)} is locked by {holder}; the value from {layer.label} is ignored")
                 continue

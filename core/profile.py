@@ -6,7 +6,6 @@ wrong type is reported with the file, profile and key that hold it.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import attrs
@@ -69,39 +68,44 @@ def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
     for kind in (int, float, bool, str):
         converter.register_structure_hook(kind, _strict(kind))
+
+    def strict_list(value, type_):
+        if not isinstance(value, list):  # cattrs would happily turn "abc" into ["a", "b", "c"]
+            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+        (item,) = getattr(type_, "__args__", (Any,))
+        return [converter.structure(element, item) for element in value]
+
+    converter.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is list, strict_list)
     return converter
 
 
 _converter = make_converter()
-_PATH = re.compile(r"@ \$\.?([\w.\[\]-]*)")
 
 
 def structure(cls: type, table: dict[str, Any], where: str, origin) -> Any:
-    """Build ``cls`` from a table; on failure name the file, place and key."""
+    """Build ``cls`` from a table, checking key by key so that an error names the key."""
+    fields = {field.name: field for field in attrs.fields(attrs.resolve_types(cls))}
+    for key, value in table.items():
+        field = fields.get(key)
+        if field is None:
+            raise UsageError(f"{origin(key)}: {where}: unknown key '{key}' "
+                             f"(known: {', '.join(fields)})")
+        try:
+            converted = _converter.structure(value, field.type)
+            if field.validator is not None:
+                field.validator(None, field, converted)
+        except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+            raise UsageError(f"{origin(key)}: {where}: key '{key}': {_reason(exc)}") from None
     try:
         return _converter.structure(table, cls)
-    except cattrs.BaseValidationError as exc:
-        messages = cattrs.transform_error(exc)
-        match = _PATH.search(messages[0]) if messages else None
-        key = match.group(1).split("[")[0] if match else ""
-        reason = messages[0].split(" @ ")[0] if messages else str(exc)
-        detail = _leaf_reason(exc) or reason
-        if "extra fields" in reason:
-            extra = re.findall(r"'([^']+)'", str(_leaf(exc)))
-            key = extra[0] if extra else key
-            detail = "unknown key"
-        raise UsageError(f"{origin(key) or 'config'}: {where}: key '{key}': {detail}") from None
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        raise UsageError(f"{origin('')}: {where}: {_reason(exc)}") from None
 
 
-def _leaf(exc: BaseException) -> BaseException:
+def _reason(exc: BaseException) -> str:
     while isinstance(exc, cattrs.BaseValidationError) and exc.exceptions:
         exc = exc.exceptions[0]
-    return exc
-
-
-def _leaf_reason(exc: BaseException) -> str:
-    leaf = _leaf(exc)
-    return str(leaf) if isinstance(leaf, (TypeError, ValueError)) and str(leaf) else ""
+    return str(exc) or type(exc).__name__
 
 
 def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedProfile:
@@ -110,8 +114,8 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
         raise UsageError(f"unknown profile '{name}' (known profiles: {known})")
     table = _nest(config.profile_table(name))
 
-    def origin(key: str, _sub: str = "") -> str:
-        return config.origin_of(name, tuple(filter(None, (_sub, *key.split("."))))) or "config"
+    def origin(key: str, sub: str = "") -> str:
+        return config.origin_of(name, tuple(filter(None, (sub, *key.split("."))))) or "config"
 
     core_names = {a.name for a in attrs.fields(ProfileSettings)}
     core_table = {k: v for k, v in table.items() if k in core_names}

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import mss
+import pytest
+
+pytest_plugins = ["recorder.testing"]
+
+SCREEN = (1280, 720)
+ANIMATION = (100, 80, 640, 360)  # left, top, width, height of the animated window
+
+
+@attrs.frozen
+class XDisplay:
+    name: str
+    width: int
+    height: int
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, str]:
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed: the display tests need it (apt-get install xvfb); "
+                    "they fail rather than skip so that CI cannot pass without them")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",
+                             f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+                            pass_fds=[write], stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.fail("Xvfb did not start")
+    return proc, f":{number}"
+
+
+@pytest.fixture(scope="session")
+def xdisplay():
+    """A real X server with a window whose content changes every frame (ffplay's testsrc2)."""
+    xvfb, name = _start_xvfb()
+    env = dict(os.environ, DISPLAY=name, SDL_AUDIODRIVER="dummy")
+    left, top, width, height = ANIMATION
+    if shutil.which("ffplay") is None:
+        xvfb.kill()
+        pytest.fail("ffplay is not installed (apt-get install ffmpeg): it animates the test screen")
+    player = subprocess.Popen(["ffplay", "-loglevel", "quiet", "-f", "lavfi", "-i",
+                               f"testsrc2=size={width}x{height}:rate=30", "-an", "-noborder",
+                               "-left", str(left), "-top", str(top)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_animation(name)
+        yield XDisplay(name, *SCREEN)
+    finally:
+        for proc in (player, xvfb):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for_animation(display: str) -> None:
+    left, top, width, height = ANIMATION
+    area = {"left": left, "top": top, "width": width, "height": height}
+    deadline = time.monotonic() + 15
+    with mss.MSS(display=display) as sct:
+        first = sct.grab(area).raw
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if sct.grab(area).raw != first:
+                return
+    pytest.fail("the animated test window did not appear on the X display")
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    """A fresh home for the CLI: its own Documents, config and data dirs."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def run_cli(home):
+    """Run the installed ``recorder`` command as a user would, with a fresh home."""
+
+    def run(*args: str, display: str | None = None, env: dict | None = None, timeout: float = 60,
+            check: int | None = None) -> subprocess.CompletedProcess:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_"))}
+        full_env.pop("DISPLAY", None)
+        full_env.update(HOME=str(home), XDG_CONFIG_DIRS=str(home / "site-config"))
+        if display:
+            full_env["DISPLAY"] = display
+        full_env.update(env or {})
+        result = subprocess.run([recorder_command(), *args], env=full_env, capture_output=True,
+                                text=True, timeout=timeout)
+        if check is not None:
+            assert result.returncode == check, result.stderr
+        return result
+
+    return run
+
+
+def recorder_command() -> str:
+    command = Path(sys.executable).with_name("recorder")
+    assert command.exists(), "the recorder command is not installed in this environment (pip install -e .)"
+    return str(command)
