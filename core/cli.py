@@ -130,13 +130,12 @@ def plugins_cmd(as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        status = f"  [red]{row['error']}[/]" if row.get("error") else ""
-        console().print(f"[bold]{row['name']}[/] {row['version']}{status}", highlight=False)
+        version = row["version"] or "unknown version"
+        click.echo(f"{row['name']} {version}" + (f"  BROKEN: {row['error']}" if row.get("error") else ""))
         for component in row["components"]:
-            console().print(f"    {component['kind']:<9} {component['name']:<12} {component['description']}",
-                            highlight=False, markup=False)
+            click.echo(f"    {component['kind']:<9} {component['name']:<12} {component['description']}")
         if row["hooks"]:
-            console().print(f"    hooks     {', '.join(row['hooks'])}", highlight=False, markup=False)
+            click.echo(f"    hooks     {', '.join(row['hooks'])}")
 
 
 @cli.command("config")

@@ -112,7 +112,8 @@ def _drop_invalid(plugins: PluginSet) -> None:
 def _register_components(plugins: PluginSet) -> None:
     for kind in KINDS:
         hook_name = f"recorder_register_{kind}s"
-        for impl in reversed(getattr(plugins.pm.hook, hook_name).get_hookimpls()):
+        # Registration order (built-ins first) so a clash names the newcomer last.
+        for impl in getattr(plugins.pm.hook, hook_name).get_hookimpls():
             name = impl.plugin_name
             if name in plugins.broken:
                 continue

@@ -1,0 +1,69 @@
+"""Guards and notifiers as plugins: a guard warns and ends; notifiers and the manifest hear it."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from recorder import hookimpl
+from recorder.testing import TmpSinkPlugin, make_plugins, record
+
+
+class CountdownGuard:
+    def __init__(self, options):
+        self.timer = None
+
+    def start(self, session):
+        session.warn("battery at 5%", by="battery")
+        self.timer = threading.Timer(0.6, session.request_end, args=("battery",), kwargs={"by": "battery"})
+        self.timer.start()
+
+    def stop(self):
+        self.timer.cancel()
+
+
+class Inbox:
+    def __init__(self, options):
+        self.received = INBOX
+
+
+INBOX: list = []
+
+
+class Collect(Inbox):
+    def notify(self, notification):
+        self.received.append(notification)
+
+
+class Broken(Inbox):
+    def notify(self, notification):
+        raise ConnectionError("chat unreachable")
+
+
+class GuardPlugin:
+    name = "battery"
+
+    @hookimpl
+    def recorder_register_guards(self, register):
+        register("battery", CountdownGuard)
+
+    @hookimpl
+    def recorder_register_notifiers(self, register):
+        register("inbox", Collect)
+        register("broken-chat", Broken)
+
+
+def test_a_guard_warns_everyone_and_ends_the_session(tmp_settings):
+    INBOX.clear()
+    plugins = make_plugins(TmpSinkPlugin(), GuardPlugin())
+    settings = dict(tmp_settings, guards=["battery"], notifiers=["console", "broken-chat", "inbox"])
+    session = record(plugins, settings, duration=30)
+    assert session.end_reason == "battery"
+    assert [(n.level, n.text, n.audience, n.by) for n in INBOX] == [
+        ("warning", "battery at 5%", ("rep", "customer"), "battery")]
+    manifest = json.loads((session.folder / "session.json").read_text())
+    events = {e["kind"]: e for e in manifest["events"]}
+    assert events["notification"]["text"] == "battery at 5%"
+    assert events["end-requested"]["by"] == "battery"
+    assert "notifier 'broken-chat'" in events["plugin-error"]["text"]
+    assert manifest["parts"][0]["duration"] < 2
