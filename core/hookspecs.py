@@ -24,8 +24,9 @@ def recorder_register_sources(register):
 
 @hookspec
 def recorder_register_encoders(register):
-    """Register encoders: ``factory(options)`` returns an object with
-    ``open_part(path, video_format, fps) -> PartWriter``; the part writer has
+    """Register encoders: ``factory(options)`` returns an object with an
+    ``extension`` (".mp4") and ``open_part(path, video_format, fps) -> PartWriter``;
+    the part writer has
     ``write(frame, pts)`` (pts in seconds on the session timeline) and
     ``close() -> PartStats``."""
 
@@ -33,9 +34,9 @@ def recorder_register_encoders(register):
 @hookspec
 def recorder_register_sinks(register):
     """Register sinks: ``factory(options)`` returns an object with
-    ``prepare(session) -> Path`` (the folder parts are written to, created
-    0700), optionally ``part_sealed(session, part)``, and
-    ``finish(session) -> Path`` (where the session ends up)."""
+    ``prepare(session, folder_name) -> Path`` (creates, 0700, and returns the
+    folder parts are written to), optionally ``part_sealed(session, part)``,
+    and ``finish(session) -> Path`` (where the session ends up)."""
 
 
 @hookspec

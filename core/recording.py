@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
 import threading
@@ -131,14 +132,17 @@ class Recording:
         except OSError as exc:
             source.close()
             where = exc.filename or self.settings.output_dir or "the target folder"
-            raise UsageError(f"cannot create the session folder in {where}: {exc.strerror}") from None
+            reason = exc.strerror
+            if isinstance(exc, FileExistsError) and not os.path.isdir(where):
+                reason = "it exists and is not a folder"
+            raise UsageError(f"cannot create the session folder in {where}: {reason}") from None
 
     def run(self) -> Session:
         self.prepare()
         session = self.session
         session.subscribe(self._on_session)
         self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
-                           on_opened=lambda part: self._hook("recorder_part_opened", part=part),
+                           on_opened=self._part_opened,
                            on_sealed=self._part_sealed)
         session.add_event("started", f"recording profile {session.profile}")
         self._write_manifest()
@@ -162,6 +166,10 @@ class Recording:
         self._stop_guards()
         self._seal()
         return session
+
+    def _part_opened(self, part) -> None:
+        self._write_manifest()  # so that a crash leaves a manifest naming the part in progress
+        self._hook("recorder_part_opened", part=part)
 
     def _part_sealed(self, part) -> None:
         self._write_manifest()

@@ -154,3 +154,11 @@ def test_h264_options_are_accepted_exactly_when_valid(values):
         options = profile.options["h264"]
         for key, value in values.items():
             assert getattr(options, key) == value
+
+
+@pytest.mark.parametrize("profile", ["rep", "customer"])
+def test_the_example_config_is_valid(run_cli, profile):
+    from pathlib import Path
+    example = Path(__file__).parent.parent / "examples" / "recorder.toml"
+    shown = run_cli("config", "--profile", profile, "--config", str(example), check=0).stdout
+    assert f"role = \"{profile}\"  # {example}" in shown

@@ -1,0 +1,138 @@
+"""The data path: timestamps, dropped frames, crash safety, ending by signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from recorder import hookimpl
+from recorder.errors import UsageError
+from recorder.plugins.synthetic_source import SyntheticOptions, SyntheticSource, frame_number_of
+from recorder.testing import TmpSinkPlugin, decode, make_plugins, record
+
+from conftest import recorder_command
+
+
+def frame_numbers(path: Path) -> list[int]:
+    numbers = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            gray = frame.reformat(format="gray")
+            plane = gray.planes[0]
+            data, stride = bytes(plane), plane.line_size
+            numbers.append(frame_number_of(lambda x, y: data[y * stride + x]))
+    return numbers
+
+
+def test_every_captured_frame_is_encoded_once_in_order_at_its_capture_time(plugins, tmp_settings):
+    session = record(plugins, dict(tmp_settings, fps=20.0), duration=2.0)
+    path = session.folder / "part-001.mp4"
+    assert frame_numbers(path) == list(range(40))
+    video = decode(path)
+    steps = [b - a for a, b in zip(video.times, video.times[1:])]
+    assert all(0.03 <= step <= 0.07 for step in steps), steps
+    assert abs(video.duration - 2.0) < 0.05
+    assert session.dropped == 0
+
+
+class SlowSource(SyntheticSource):
+    def grab(self):
+        time.sleep(0.25)  # a source that cannot keep up with 10 fps
+        return super().grab()
+
+
+class SlowPlugin:
+    name = "slow"
+
+    @hookimpl
+    def recorder_register_sources(self, register):
+        register("slow", SlowSource, options=SyntheticOptions)
+
+
+def test_frames_that_cannot_be_kept_up_with_are_counted_not_stretched(tmp_settings):
+    plugins = make_plugins(TmpSinkPlugin(), SlowPlugin())
+    settings = dict(tmp_settings, source="slow", fps=10.0, slow={"width": 320, "height": 240})
+    session = record(plugins, settings, duration=3.0)
+    video = decode(session.folder / "part-001.mp4")
+    assert session.dropped >= 15
+    assert video.frames + session.dropped >= 29
+    # the timeline is wall-clock time: frames sit where they were captured
+    assert 2.5 <= video.times[-1] <= 3.2
+    manifest = json.loads((session.folder / "session.json").read_text())
+    assert manifest["dropped_frames"] == session.dropped
+
+
+def _start(home: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_", "DISPLAY"))}
+    env["HOME"] = str(home)
+    return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic",
+                             "--fps", "15", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_part(home: Path) -> Path:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        parts = list((home / "Documents").glob("SessionRecordings/*/part-001.mp4.partial"))
+        if parts:
+            return parts[0]
+        time.sleep(0.05)
+    raise AssertionError("no part appeared")
+
+
+def test_kill_9_leaves_a_playable_part_up_to_about_the_last_second(home):
+    proc = _start(home)
+    partial = _wait_for_part(home)
+    started = time.monotonic()
+    time.sleep(4.0)
+    proc.kill()
+    killed_after = time.monotonic() - started
+    proc.wait()
+    video = decode(partial)
+    assert video.codec == "h264"
+    assert video.duration >= killed_after - 1.5, (video.duration, killed_after)
+    assert frame_numbers(partial) == list(range(video.frames))
+    manifest = json.loads((partial.parent / "session.json").read_text())
+    assert manifest["state"] == "recording" and manifest["parts"][0]["state"] == "writing"
+
+
+def test_sigterm_seals_the_recording(home):
+    proc = _start(home)
+    partial = _wait_for_part(home)
+    time.sleep(2.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 3
+    assert proc.returncode == 0, err
+    folder = partial.parent
+    assert Path(out.strip()) == folder
+    manifest = json.loads((folder / "session.json").read_text())
+    assert manifest["end_reason"] == "sigterm" and manifest["parts"][0]["state"] == "sealed"
+    assert not partial.exists()
+    assert decode(folder / "part-001.mp4").duration >= 1.9
+
+
+def test_target_that_cannot_be_created_is_a_usage_error(run_cli, home, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1",
+                     "--output-dir", str(blocker / "sub"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"recorder: error: cannot create the session folder in {blocker}: it exists and is not a folder"]
+    assert not (home / "Documents").exists()
+
+
+def test_never_overwrites_an_existing_session_folder(plugins, tmp_settings):
+    settings = dict(tmp_settings, folder_template="fixed-name")
+    record(plugins, settings, duration=0.5)
+    with pytest.raises(UsageError, match="fixed-name"):
+        record(plugins, settings, duration=0.5)
