@@ -139,11 +139,17 @@ class Recording:
 
     def run(self) -> Session:
         self.prepare()
+        # From here on something is on disk: signals only ask for the end, so
+        # that a second Ctrl-C cannot interrupt sealing.
+        with _ends_on_signals(self.session):
+            self._record()
+        return self.session
+
+    def _record(self) -> None:
         session = self.session
         session.subscribe(self._on_session)
         self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
-                           on_opened=self._part_opened,
-                           on_sealed=self._part_sealed)
+                           on_opened=self._part_opened, on_sealed=self._part_sealed)
         session.add_event("started", f"recording profile {session.profile}")
         self._write_manifest()
         self._hook("recorder_session_started")
@@ -154,18 +160,13 @@ class Recording:
         encode = Encode(frames, self.parts, self._fail)
         encode.start()
         capture.start()
-        with _ends_on_signals(session):
-            try:
-                wait_for_end(session, lambda: self.on_tick(self))
-            except KeyboardInterrupt:
-                session.request_end("user")
+        wait_for_end(session, lambda: self.on_tick(self))
         capture.stop.set()
         capture.join()
         encode.join()
         self._close(self.built.source.close, f"source '{self.settings.source}'")
         self._stop_guards()
         self._seal()
-        return session
 
     def _part_opened(self, part) -> None:
         self._write_manifest()  # so that a crash leaves a manifest naming the part in progress
@@ -220,9 +221,11 @@ class Recording:
 
 
 class _ends_on_signals:
-    """SIGTERM and SIGHUP end the session the same way Ctrl-C does: sealed, not lost."""
+    """Ctrl-C, SIGTERM and SIGHUP end the session normally: sealed, not lost."""
 
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                    if hasattr(signal, name))
+    REASONS = {"SIGINT": "user"}
 
     def __init__(self, session: Session):
         self.session = session
@@ -235,7 +238,8 @@ class _ends_on_signals:
         return self
 
     def _handle(self, signum, frame) -> None:
-        self.session.request_end(signal.Signals(signum).name.lower())
+        name = signal.Signals(signum).name
+        self.session.request_end(self.REASONS.get(name, name.lower()), by="signal")
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self.previous.items():

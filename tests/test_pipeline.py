@@ -103,19 +103,21 @@ def test_kill_9_leaves_a_playable_part_up_to_about_the_last_second(home):
     assert manifest["state"] == "recording" and manifest["parts"][0]["state"] == "writing"
 
 
-def test_sigterm_seals_the_recording(home):
+@pytest.mark.parametrize("signum, reason", [(signal.SIGTERM, "sigterm"), (signal.SIGINT, "user"),
+                                            (signal.SIGHUP, "sighup")])
+def test_signals_end_the_session_with_the_recording_sealed(home, signum, reason):
     proc = _start(home)
     partial = _wait_for_part(home)
     time.sleep(2.0)
     sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=10)
     assert time.monotonic() - sent < 3
     assert proc.returncode == 0, err
     folder = partial.parent
     assert Path(out.strip()) == folder
     manifest = json.loads((folder / "session.json").read_text())
-    assert manifest["end_reason"] == "sigterm" and manifest["parts"][0]["state"] == "sealed"
+    assert manifest["end_reason"] == reason and manifest["parts"][0]["state"] == "sealed"
     assert not partial.exists()
     assert decode(folder / "part-001.mp4").duration >= 1.9
 
@@ -136,3 +138,35 @@ def test_never_overwrites_an_existing_session_folder(plugins, tmp_settings):
     record(plugins, settings, duration=0.5)
     with pytest.raises(UsageError, match="fixed-name"):
         record(plugins, settings, duration=0.5)
+
+
+def test_live_status_line_on_a_terminal(home):
+    """Run in a real pseudo-terminal, as a user at a shell would."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_", "DISPLAY"))}
+    env.update(HOME=str(home), COLUMNS="160", TERM="xterm")
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic",
+                             "--duration", "3"], env=env, stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 10)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    proc.wait(10)
+    import re
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    assert proc.returncode == 0
+    assert "REC 00:00:0" in text
+    assert "fps" in text and "dropped 0" in text and "written" in text and "free" in text
+    assert "recorded 00:00:03 in 1 part(s)" in text
