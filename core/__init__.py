@@ -9,8 +9,10 @@ import pluggy
 hookimpl = pluggy.HookimplMarker("recorder")
 
 from recorder.components import (  # noqa: E402  (hookimpl must exist before plugins import us)
+    ByteSize,
     Notification,
     PartStats,
+    SaveChoice,
     VideoFormat,
     option,
 )
@@ -20,4 +22,5 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-__all__ = ["hookimpl", "option", "Notification", "PartStats", "VideoFormat", "__version__"]
+__all__ = ["hookimpl", "option", "ByteSize", "Notification", "PartStats", "SaveChoice", "VideoFormat",
+           "__version__"]

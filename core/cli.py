@@ -17,7 +17,10 @@ from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.manager import load_plugins
 from recorder.profile import resolve_profile
 from recorder.recording import Recording
-from recorder.report import describe_config, describe_plugins
+from recorder import catalog, saving
+from recorder.places import remember_location
+from recorder.report import describe_config, describe_plugins, describe_session
+from recorder.verify import verify
 from recorder.status import clock, human_size, status_line
 from recorder.ui import console
 
@@ -50,7 +53,7 @@ def _setup(profile: str | None, config_file: Path | None, overrides: dict):
     return plugins, resolved
 
 
-def _record(profile, config_file, duration, source, fps, output_dir):
+def _record(profile, config_file, duration, source, fps, output_dir, save_to=None):
     overrides = {("source",): source, ("fps",): fps,
                  ("output_dir",): str(output_dir.resolve()) if output_dir else None}
     plugins, resolved = _setup(profile, config_file, {k: v for k, v in overrides.items() if v is not None})
@@ -60,12 +63,14 @@ def _record(profile, config_file, duration, source, fps, output_dir):
         if live is not None:
             live.update(status_line(rec), refresh=True)
 
-    rec = Recording(plugins, resolved, duration=duration, on_tick=tick)
+    rec = Recording(plugins, resolved, duration=duration, on_tick=tick,
+                    save_to=str(save_to) if save_to else None)
     if live is not None:
         with live:
-            session = rec.run()
+            rec.record()
     else:
-        session = rec.run()
+        rec.record()
+    session = rec.finish()
     size = sum(part.size for part in session.parts)
     length = sum(part.duration for part in session.parts)
     console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
@@ -83,6 +88,8 @@ RECORD_OPTIONS = [
     click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frames per second."),
     click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                  help="Put the session folder here instead of where the sink would."),
+    click.option("--save-to", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                 help="Answer the end-of-session save prompt in advance."),
     DEBUG,
 ]
 
@@ -99,7 +106,7 @@ def _with(options):
 @_with(RECORD_OPTIONS)
 @click.version_option(recorder.__version__, prog_name="recorder")
 @click.pass_context
-def cli(ctx, profile, config_file, duration, source, fps, output_dir, debug):
+def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, debug):
     """Record the screen during a remote-support session, keeping the recording on this machine.
 
     With no command, records with the given profile: recorder --profile rep
@@ -107,17 +114,17 @@ def cli(ctx, profile, config_file, duration, source, fps, output_dir, debug):
     _logging(debug)
     ctx.obj = {"debug": debug}
     if ctx.invoked_subcommand is None:
-        _record(profile, config_file, duration, source, fps, output_dir)
+        _record(profile, config_file, duration, source, fps, output_dir, save_to)
 
 
 @cli.command("record")
 @_with(RECORD_OPTIONS)
 @click.pass_context
-def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, debug):
+def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, save_to, debug):
     """Record a session (the same as giving no command)."""
     _logging(debug or ctx.obj["debug"])
     ctx.obj["debug"] |= debug
-    _record(profile, config_file, duration, source, fps, output_dir)
+    _record(profile, config_file, duration, source, fps, output_dir, save_to)
 
 
 @cli.command("plugins")
@@ -147,6 +154,70 @@ def config_cmd(profile, config_file):
     click.echo(describe_config(resolved), nl=False)
 
 
+@cli.command("list")
+@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(profile, as_json):
+    """List the sessions recorder knows about: saved, unsaved, in progress, incomplete."""
+    rows = catalog.sessions(profile)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no sessions")
+        return
+    for row in rows:
+        click.echo(f"{row['id'][:8]}  {row['started_at'][:19].replace('T', ' ')}  {row['profile']:<9} "
+                   f"{clock(row['duration'])}  {human_size(row['size']):>9}  {row['parts']} part(s)  "
+                   f"{row['state']:<11}  {row['folder']}")
+    unsaved = [row for row in rows if row["state"] == "unsaved"]
+    if unsaved:
+        click.echo(f"save an unsaved session with: recorder save {unsaved[0]['id'][:8]} DIR")
+
+
+@cli.command("info")
+@click.argument("session")
+def info_cmd(session):
+    """Show a session's manifest in human form: parts, events, end reason."""
+    click.echo(describe_session(catalog.find(session)), nl=False)
+
+
+@cli.command("verify")
+@click.argument("session")
+def verify_cmd(session):
+    """Check every part's SHA-256, the hash chain, that each part decodes, and the folder's files."""
+    folder = catalog.find(session)
+    ok, problems = verify(folder)
+    for line in ok:
+        click.echo(f"ok       {line}")
+    for line in problems:
+        click.echo(f"PROBLEM  {line}")
+    if problems:
+        click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
+        raise SystemExit(EXIT_RUNTIME)
+    click.echo(f"{folder}: verified")
+
+
+@cli.command("save")
+@click.argument("session")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+def save_cmd(session, directory):
+    """Save a session (for example one left unsaved in staging) into DIRECTORY."""
+    folder = catalog.find(session)
+    manifest = json.loads((folder / "session.json").read_text())
+    target_dir = directory.expanduser().absolute()
+    problem = saving.check_destination(target_dir, saving.folder_size(folder), folder)
+    if problem:
+        raise UsageError(problem)
+    try:
+        target = saving.move_session(folder, target_dir)
+    except saving.SaveError as exc:
+        raise RecorderError(str(exc)) from None
+    catalog.moved(manifest["session_id"], target)
+    remember_location(manifest["profile"], target_dir)
+    click.echo(str(target))
+
+
 def _logging(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="recorder: %(levelname)s: %(name)s: %(message)s")
@@ -159,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        # one line, like every other user error (click's own format spans three)
+        print(f"recorder: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except RecorderError as exc:
         if debug:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import attrs
@@ -17,6 +18,41 @@ def option(default: Any = _NO_DEFAULT, help: str = "", **kwargs: Any) -> Any:
     """
     metadata = dict(kwargs.pop("metadata", {}), help=help)
     return attrs.field(default=default, metadata=metadata, kw_only=True, **kwargs)
+
+
+class ByteSize(int):
+    """A size in bytes; in TOML an integer or a string with a unit ("500MB", "2GiB")."""
+
+    UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+    @classmethod
+    def parse(cls, value: int | str) -> "ByteSize":
+        if isinstance(value, bool):
+            raise TypeError(f"expected a size, got {value!r}")
+        if isinstance(value, int):
+            number, unit = value, ""
+        elif isinstance(value, str):
+            text = value.strip().upper().replace(" ", "")
+            digits = text.rstrip("KMGTIB")
+            number, unit = digits, text[len(digits):]
+            try:
+                number = float(number)
+            except ValueError:
+                raise ValueError(f"expected a size such as 500MB or 2GiB, got {value!r}") from None
+        else:
+            raise TypeError(f"expected a size such as 500MB, got {type(value).__name__} {value!r}")
+        if unit not in cls.UNITS or number < 0:
+            raise ValueError(f"expected a size such as 500MB or 2GiB, got {value!r}")
+        return cls(int(number * cls.UNITS[unit]))
+
+
+@attrs.frozen
+class SaveChoice:
+    """A prompt's answer: ``path`` None means the user gave up (the recording stays staged)."""
+
+    path: "Path | None"
+    how: str  # asked, dialog, remembered, --save-to
 
 
 @attrs.frozen

@@ -52,6 +52,18 @@ def recorder_register_notifiers(register):
     ``notify(notification)``; see ``recorder.Notification``."""
 
 
+@hookspec(firstresult=True)
+def recorder_prompt_save_location(session, default, problem, prefer):
+    """Ask where to save the session; stops at the first non-None result.
+
+    ``default`` is the remembered (or Documents) folder, ``problem`` the reason
+    the previous answer was refused (None on the first ask), ``prefer`` the
+    profile's choice of prompt (``auto``, ``terminal``, ``dialog``). Return a
+    ``recorder.SaveChoice``: its ``path``, or None if the user gave up. Return
+    None to let another prompt ask.
+    """
+
+
 @hookspec
 def recorder_session_started(session):
     """The session folder exists and capture is about to begin."""

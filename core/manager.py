@@ -26,6 +26,11 @@ DEFAULT_PLUGINS = {
     "h264": "recorder.plugins.h264_encoder",
     "documents": "recorder.plugins.documents_sink",
     "console": "recorder.plugins.console_notifier",
+    "prompt": "recorder.plugins.prompt_sink",
+    "terminal-prompt": "recorder.plugins.terminal_prompt",
+    "dialog-prompt": "recorder.plugins.dialog_prompt",
+    "remembered-prompt": "recorder.plugins.remembered_prompt",
+    "retention": "recorder.plugins.retention",
 }
 ENTRY_POINT_GROUP = "recorder"
 DISABLED_ENV = "RECORDER_DISABLED_PLUGINS"
@@ -49,6 +54,19 @@ class PluginSet:
                 impl.function(*[kwargs[name] for name in impl.argnames])
             except Exception as exc:
                 on_error(impl.plugin_name, exc)
+
+
+    def first(self, hook_name: str, on_error, **kwargs: Any) -> Any:
+        """Call a firstresult hook, skipping implementations that raise (named via ``on_error``)."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            try:
+                result = impl.function(*[kwargs[name] for name in impl.argnames])
+            except Exception as exc:
+                on_error(impl.plugin_name, exc)
+                continue
+            if result is not None:
+                return result
+        return None
 
 
 def disabled_from_env() -> set[str]:

@@ -35,6 +35,7 @@ def to_dict(session: Session, **extra: Any) -> dict[str, Any]:
         "profile": session.profile,
         "role": session.role,
         "host": session.host,
+        "pid": os.getpid(),
         "started_at": session.started_at.isoformat(),
         "ended_at": session.ended_at.isoformat() if session.ended_at else None,
         "end_reason": session.end_reason if session.ended_at else None,

@@ -1,8 +1,17 @@
-"""Part files: opened with a ``.partial`` suffix, renamed and hashed when sealed."""
+"""Part files: opened with a ``.partial`` suffix, renamed and hashed when sealed.
+
+A part is sealed and the next one opened when it reaches the profile's
+``max_part_duration`` or ``max_part_size``. The frame that crosses the limit
+starts the new part (which begins on a keyframe, being a new stream), so no
+frame is lost or repeated; ``Part.start`` places each part on the session
+timeline. Hashing a sealed part happens on a thread of its own so that the
+encoder never waits for it.
+"""
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -14,25 +23,44 @@ PARTIAL = ".partial"
 
 
 class Parts:
-    def __init__(self, session: Session, encoder, fmt: VideoFormat, fps: float,
+    def __init__(self, session: Session, encoder, fmt: VideoFormat, fps: float, *,
+                 max_size: int = 0, max_duration: float = 0.0,
                  on_opened: Callable[[Part], None], on_sealed: Callable[[Part], None]):
         self.session, self.encoder, self.fmt, self.fps = session, encoder, fmt, fps
+        self.max_size, self.max_duration = max_size, max_duration
         self.on_opened, self.on_sealed = on_opened, on_sealed
         self.current: Part | None = None
         self.writer = None
+        self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
+        self.pending: list[Future] = []
 
     def path(self, part: Part) -> Path:
         return self.session.folder / part.file
 
+    def partial_path(self, part: Part) -> Path:
+        return self.session.folder / (part.file + PARTIAL)
+
     def write(self, frame, pts: float) -> None:
         if self.writer is None:
             self.open(pts)
+        elif self._full(pts):
+            self._close_current(in_background=True)
+            self.open(pts)
         self.writer.write(frame, pts)
+
+    def _full(self, pts: float) -> bool:
+        if self.max_duration and pts - self.current.start >= self.max_duration - 0.5 / self.fps:
+            return True
+        if self.max_size:
+            projected = getattr(self.writer, "projected_bytes", None)
+            size = projected() if projected else self.partial_path(self.current).stat().st_size
+            return size >= self.max_size
+        return False
 
     def open(self, pts: float) -> None:
         index = len(self.session.parts) + 1
         part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}", start=round(pts, 3))
-        partial = self.path(part).with_name(part.file + PARTIAL)
+        partial = self.partial_path(part)
         create_private_file(partial)
         self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
         self.current = part
@@ -40,43 +68,55 @@ class Parts:
         self.on_opened(part)
 
     def bytes_written(self) -> int:
-        part = self.current
-        if part is None:
-            return sum(p.size for p in self.session.parts)
-        try:
-            size = self.path(part).with_name(part.file + PARTIAL).stat().st_size
-        except OSError:
-            size = 0
-        return size + sum(p.size for p in self.session.parts if p is not part)
+        total = sum(p.size for p in self.session.parts if p is not self.current)
+        if self.current is not None:
+            try:
+                total += self.partial_path(self.current).stat().st_size
+            except OSError:
+                pass
+        return total
 
-    def seal(self) -> Part | None:
-        """Close the current part. A writer that fails to close leaves the part
-        ``incomplete`` under its ``.partial`` name (still decodable up to its
-        last fragment) and the error is raised after the bookkeeping."""
+    def seal(self) -> None:
+        """Seal the current part and wait for every seal in progress; raises the first failure."""
+        try:
+            self._close_current(in_background=False)
+        finally:
+            self.sealer.shutdown(wait=True)
+        for future in self.pending:
+            future.result()
+
+    def _close_current(self, *, in_background: bool) -> None:
         part, writer = self.current, self.writer
         if part is None:
-            return None
+            return
         self.current = self.writer = None
-        partial = self.path(part).with_name(part.file + PARTIAL)
+        partial = self.partial_path(part)
         try:
             stats = writer.close()
         except BaseException:
+            # Still decodable up to its last fragment; kept under its .partial name.
             part.state = "incomplete"
             part.frames = getattr(writer, "frames", 0)
             part.file += PARTIAL
-            self._measure(part, partial)
+            self.pending.append(self.sealer.submit(self._measure, part, partial))
             raise
         part.frames, part.duration = stats.frames, round(stats.duration, 3)
         final = self.path(part)
         if final.exists():
             raise FileExistsError(f"refusing to overwrite {final}")
         os.rename(partial, final)
-        part.state = "sealed"
-        self._measure(part, final)
-        self.on_sealed(part)
-        return part
+        future = self.sealer.submit(self._finish_seal, part, final)
+        self.pending.append(future)
+        if not in_background:
+            future.result()
 
-    @staticmethod
-    def _measure(part: Part, path: Path) -> None:
+    def _finish_seal(self, part: Part, path: Path) -> None:
+        self._measure(part, path)
+        part.state = "sealed"
+        self.on_sealed(part)
+
+    def _measure(self, part: Part, path: Path) -> None:
         part.size = path.stat().st_size
         part.sha256 = sha256_file(path)
+        previous = [p for p in self.session.parts if p.index == part.index - 1]
+        part.previous_sha256 = previous[0].sha256 if previous else ""

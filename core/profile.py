@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from recorder.components import Component, option
+from recorder.components import ByteSize, Component, option
 from recorder.config import Config, Key
 from recorder.errors import UsageError
 from recorder.registry import Registry
@@ -35,6 +35,9 @@ class ProfileSettings:
     folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
                                   "Name of each session folder; fields: start, profile, role, short_id, host.")
     output_dir: str = option("", "Folder that replaces the sink's own location (empty: the sink decides).")
+    max_part_size: ByteSize = option(ByteSize(0), "Start a new part at this size (0: no limit); e.g. \"2GB\".")
+    max_part_duration: float = option(3600.0, "Start a new part after this many seconds (0: no limit).",
+                                      validator=attrs.validators.ge(0))
 
 
 SLOTS = {"source": "source", "encoder": "encoder", "sink": "sink"}
@@ -76,6 +79,7 @@ def make_converter() -> cattrs.Converter:
         return [converter.structure(element, item) for element in value]
 
     converter.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is list, strict_list)
+    converter.register_structure_hook(ByteSize, lambda value, _: ByteSize.parse(value))
     return converter
 
 

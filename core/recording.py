@@ -8,10 +8,13 @@ import queue
 import signal
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import attrs
 
+from recorder import catalog, saving
+from recorder.components import SaveChoice
 from recorder.errors import PluginError, RecorderError, UsageError, describe
 from recorder.manager import PluginSet
 from recorder.manifest import write_manifest
@@ -66,7 +69,7 @@ class Recording:
     for errors found before anything was written."""
 
     def __init__(self, plugins: PluginSet, profile: ResolvedProfile, *, duration: float | None = None,
-                 on_tick: Callable[["Recording"], None] | None = None):
+                 save_to: str | None = None, on_tick: Callable[["Recording"], None] | None = None):
         if not profile.settings.enabled:
             origin = profile.config.origin_of(profile.name, ("enabled",)) or "config"
             raise UsageError(f"recording is disabled for profile '{profile.name}' "
@@ -75,8 +78,9 @@ class Recording:
         self.on_tick = on_tick or (lambda rec: None)
         self.settings = profile.settings
         self.session = Session(profile=profile.name, role=self.settings.role,
-                               output_dir=self.settings.output_dir)
+                               output_dir=self.settings.output_dir, save_to=save_to or "")
         self.failure: BaseException | None = None
+        self._manifest_lock = threading.Lock()
         self.parts: Parts | None = None
 
     # -- wiring -------------------------------------------------------------
@@ -123,6 +127,11 @@ class Recording:
             raise
         except Exception as exc:
             raise PluginError(self._owner(self.settings.source), f"source '{self.settings.source}'", exc)
+        if self.session.save_to:
+            problem = saving.check_destination(Path(self.session.save_to).expanduser().absolute(), 0)
+            if problem:
+                raise UsageError(f"--save-to: {problem}")
+            self.session.save_to = str(Path(self.session.save_to).expanduser().absolute())
         name = folder_name(self.session, self.settings.folder_template)
         try:
             self.session.folder = self.built.sink.prepare(self.session, name)
@@ -138,6 +147,12 @@ class Recording:
             raise UsageError(f"cannot create the session folder in {where}: {reason}") from None
 
     def run(self) -> Session:
+        """Record, seal, and hand the session to the sink."""
+        self.record()
+        return self.finish()
+
+    def record(self) -> Session:
+        """Record until the session ends, and seal every part."""
         self.prepare()
         # From here on something is on disk: signals only ask for the end, so
         # that a second Ctrl-C cannot interrupt sealing.
@@ -149,9 +164,12 @@ class Recording:
         session = self.session
         session.subscribe(self._on_session)
         self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
+                           max_size=self.settings.max_part_size,
+                           max_duration=self.settings.max_part_duration,
                            on_opened=self._part_opened, on_sealed=self._part_sealed)
         session.add_event("started", f"recording profile {session.profile}")
         self._write_manifest()
+        catalog.remember(session)
         self._hook("recorder_session_started")
         self._start_guards()
         frames: queue.Queue = queue.Queue(queue_length(self.format.width * self.format.height * 4,
@@ -189,14 +207,41 @@ class Recording:
         session.add_event("stopped", session.end_reason or "")
         session.ended_at = datetime.now(timezone.utc).astimezone()
         self._write_manifest()
+
+    def finish(self) -> Session:
+        """Hand the sealed session to the sink, which may ask where it goes and move it.
+
+        Runs without the signal handlers of ``record()``: at a save prompt,
+        Ctrl-C means "decide later"."""
+        session = self.session
+        session._asker = self._ask
         try:
             session.folder = self.built.sink.finish(session)
         except Exception as exc:
             self._plugin_failed(self._owner(self.settings.sink), exc, f"sink '{self.settings.sink}'")
-            self._write_manifest()
+        self._write_manifest()
+        catalog.remember(session)
         self._hook("recorder_session_ended")
+        return session
+
+    def _ask(self, default: Path, prefer: str) -> SaveChoice:
+        session = self.session
+
+        def ask(suggested: Path, problem: str | None) -> SaveChoice | None:
+            if session.save_to and problem is None:
+                return SaveChoice(Path(session.save_to), "--save-to")
+            return self.plugins.first(
+                "recorder_prompt_save_location",
+                lambda plugin, exc: self._plugin_failed(plugin, exc, "recorder_prompt_save_location"),
+                session=session, default=suggested, problem=problem, prefer=prefer)
+
+        return saving.choose(ask, default, saving.folder_size(session.folder), session.folder)
 
     def _write_manifest(self) -> None:
+        with self._manifest_lock:  # the encoder and sealer threads write it too
+            self._write_manifest_unlocked()
+
+    def _write_manifest_unlocked(self) -> None:
         write_manifest(self.session,
                        video={"width": self.format.width, "height": self.format.height,
                               "fps": self.settings.fps, "encoder": self.settings.encoder},

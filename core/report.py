@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
 import tomli_w
 
+from recorder import catalog
+from recorder.manifest import MANIFEST
+from recorder.status import clock, human_size
 from recorder.config import Key
 from recorder.manager import PluginSet
 from recorder.profile import ProfileSettings, ResolvedProfile
@@ -58,4 +62,32 @@ def describe_config(profile: ResolvedProfile) -> str:
             value = getattr(options, field.name)
             out.append(_line(field.name, value,
                              origin((component, field.name), f"default of {component}")))
+    return "\n".join(out) + "\n"
+
+
+def describe_session(folder) -> str:
+    manifest = json.loads((folder / MANIFEST).read_text())
+    state = catalog.state_of(manifest, folder)
+    out = [
+        f"session   {manifest['session_id']}",
+        f"folder    {folder}",
+        f"profile   {manifest['profile']} (role {manifest['role']}) on {manifest['host']}",
+        f"started   {manifest['started_at']}",
+        f"ended     {manifest.get('ended_at') or '-'}  ({manifest.get('end_reason') or state})",
+        f"state     {state}",
+        f"duration  {clock(manifest.get('duration', 0))}, {manifest.get('frames', 0)} frames, "
+        f"{manifest.get('dropped_frames', 0)} dropped",
+    ]
+    video = manifest.get("video")
+    if video:
+        out.append(f"video     {video['width']}x{video['height']} at {video['fps']:g} fps ({video['encoder']})")
+    out.append("parts")
+    for part in manifest["parts"]:
+        out.append(f"  {part['file']:<22} {part['state']:<10} at {clock(part['start'])}  "
+                   f"{part['duration']:7.1f} s  {part['frames']:6d} frames  {human_size(part['size']):>9}  "
+                   f"sha256 {part['sha256'][:16]}")
+    out.append("events")
+    for event in manifest["events"]:
+        by = f" [{event['by']}]" if event["by"] != "recorder" else ""
+        out.append(f"  {clock(event['t'])}.{int(event['t'] * 10) % 10}  {event['level']:<7} {event['kind']:<14} {event['text']}{by}")
     return "\n".join(out) + "\n"

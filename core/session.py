@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import attrs
 
-from recorder.components import Notification
+from recorder.components import Notification, SaveChoice
 
 
 @attrs.define
@@ -40,6 +40,7 @@ class Part:
     duration: float = 0.0
     size: int = 0
     sha256: str = ""
+    previous_sha256: str = ""  # the hash chain: deleting or reordering a part is detected
 
 
 @attrs.define(eq=False)
@@ -51,6 +52,7 @@ class Session:
     started_at: datetime = attrs.field(factory=lambda: datetime.now(timezone.utc).astimezone())
     folder: Path | None = None
     output_dir: str = ""
+    save_to: str = ""  # --save-to: the answer to the save prompt, given in advance
     ended_at: datetime | None = None
     end_reason: str | None = None
     parts: list[Part] = attrs.Factory(list)
@@ -61,6 +63,7 @@ class Session:
     _end: threading.Event = attrs.Factory(threading.Event)
     _lock: threading.Lock = attrs.Factory(threading.Lock)
     _listeners: list[Callable[[str, Any], None]] = attrs.Factory(list)
+    _asker: Callable[[Path, str], SaveChoice] | None = None
 
     @property
     def short_id(self) -> str:
@@ -99,6 +102,13 @@ class Session:
         if first:
             self.add_event("end-requested", text or reason, by=by)
         self._end.set()
+
+    def ask_save_location(self, default: Path, prefer: str = "auto") -> SaveChoice:
+        """For sinks: ask the user where to save (through the prompt plugins),
+        re-asking until the answer is usable or the user gives up."""
+        if self._asker is None:
+            return SaveChoice(default, "remembered")
+        return self._asker(default, prefer)
 
     @property
     def ending(self) -> bool:

@@ -61,6 +61,8 @@ class H264PartWriter:
         self.stream = stream
         self.input = av.VideoFrame(fmt.width, fmt.height, fmt.pix_fmt)
         self.frames = 0
+        self.bytes_written = 0  # encoded bytes, including what the muxer has not flushed yet
+        self.packets = 0
         self.origin: float | None = None
         self.last_pts = -1
         self.fps = fps
@@ -73,8 +75,22 @@ class H264PartWriter:
         video.pts = ticks
         video.time_base = TIME_BASE
         self.last_pts = ticks
-        self.container.mux(self.stream.encode(video))
+        self._mux(self.stream.encode(video))
         self.frames += 1
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            self.bytes_written += packet.size
+            self.packets += 1
+        self.container.mux(packets)
+
+    def projected_bytes(self) -> int:
+        """The part's size if it were closed after one more frame: libx264 holds
+        frames back for lookahead, and they come out when the part is closed."""
+        if not self.packets:
+            return 0
+        in_flight = self.frames - self.packets + 1
+        return int((self.bytes_written + in_flight * self.bytes_written / self.packets) * 1.02)
 
     def _fill(self, frame: bytes) -> av.VideoFrame:
         # One input frame is reused: libx264 copies each picture it is given,
@@ -92,7 +108,7 @@ class H264PartWriter:
         return video
 
     def close(self) -> PartStats:
-        self.container.mux(self.stream.encode(None))
+        self._mux(self.stream.encode(None))
         self.container.close()
         if self.origin is None:
             return PartStats(frames=0, duration=0.0)

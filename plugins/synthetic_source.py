@@ -6,6 +6,8 @@ Colour bars, a box that moves 8 px per frame, and the frame number written as
 
 from __future__ import annotations
 
+import random
+
 import attrs
 
 from recorder import VideoFormat, hookimpl, option
@@ -25,6 +27,8 @@ def _even(instance, attribute, value):
 class SyntheticOptions:
     width: int = option(1280, "Frame width in pixels.", validator=_even)
     height: int = option(720, "Frame height in pixels.", validator=_even)
+    noise: bool = option(False, "Fill frames with seeded noise instead of colour bars: "
+                                "incompressible, for testing high bitrates and full disks.")
 
 
 def frame_number_of(pixel_at) -> int:
@@ -38,7 +42,7 @@ def frame_number_of(pixel_at) -> int:
 
 class SyntheticSource:
     def __init__(self, options: SyntheticOptions):
-        self.width, self.height = options.width, options.height
+        self.width, self.height, self.noise = options.width, options.height, options.noise
         self.count = 0
         self.box = min(self.width, self.height) // 4
 
@@ -52,7 +56,10 @@ class SyntheticSource:
         return VideoFormat(self.width, self.height, "bgra")
 
     def grab(self) -> bytearray:
-        frame = bytearray(self.background)
+        if self.noise:
+            frame = bytearray(random.Random(self.count).randbytes(len(self.background)))
+        else:
+            frame = bytearray(self.background)
         stride = self.width * 4
         x = (self.count * 8) % (self.width - self.box)
         y0 = (self.height - self.box) // 2

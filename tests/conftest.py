@@ -94,12 +94,7 @@ def run_cli(home):
 
     def run(*args: str, display: str | None = None, env: dict | None = None, timeout: float = 60,
             check: int | None = None) -> subprocess.CompletedProcess:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_"))}
-        full_env.pop("DISPLAY", None)
-        full_env.update(HOME=str(home), XDG_CONFIG_DIRS=str(home / "site-config"))
-        if display:
-            full_env["DISPLAY"] = display
-        full_env.update(env or {})
+        full_env = cli_env(home, display, **(env or {}))
         result = subprocess.run([recorder_command(), *args], env=full_env, capture_output=True,
                                 text=True, timeout=timeout)
         if check is not None:
@@ -107,6 +102,52 @@ def run_cli(home):
         return result
 
     return run
+
+
+def cli_env(home: Path, display: str | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_"))}
+    env.pop("DISPLAY", None)
+    env.update(HOME=str(home), XDG_CONFIG_DIRS=str(home / "site-config"), COLUMNS="200", **extra)
+    if display:
+        env["DISPLAY"] = display
+    return env
+
+
+@pytest.fixture
+def spawn_cli(home):
+    """Run ``recorder`` in a real pseudo-terminal (pexpect), as a user at a shell."""
+    import pexpect
+
+    children = []
+
+    def spawn(*args: str, **env: str):
+        child = pexpect.spawn(recorder_command(), list(args), env=cli_env(home, **env),
+                              encoding="utf-8", timeout=60, dimensions=(40, 200))
+        children.append(child)
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+@pytest.fixture(scope="session")
+def tmpfs_factory(tmp_path_factory):
+    """Mount real small tmpfs filesystems (needs root, as in CI; fails rather than skips)."""
+    mounts = []
+
+    def mount(size: str) -> Path:
+        point = tmp_path_factory.mktemp("tmpfs")
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                                 str(point)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"cannot mount a tmpfs (run the tests as root, as CI does): {result.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 def recorder_command() -> str:

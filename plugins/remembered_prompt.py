@@ -1,0 +1,13 @@
+"""Fallback save prompt for when nobody can be asked (no terminal, e.g. a service):
+the remembered location, once; the sink says so in the log and the manifest."""
+
+from __future__ import annotations
+
+from recorder import SaveChoice, hookimpl
+
+
+@hookimpl(trylast=True)
+def recorder_prompt_save_location(session, default, problem, prefer):
+    # A refused remembered location cannot be fixed without a person: give up,
+    # and the recording stays in staging.
+    return SaveChoice(default if problem is None else None, "remembered")

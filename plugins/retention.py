@@ -1,0 +1,68 @@
+"""Guard ``retention``: at session start, delete the profile's oldest saved sessions
+beyond ``keep_days`` or ``keep_total_size``. Never an unsaved, incomplete or
+in-progress session, and never a folder that holds anything but a session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import attrs
+
+from recorder import ByteSize, catalog, hookimpl, option
+from recorder.manifest import MANIFEST
+from recorder.status import human_size
+
+
+@attrs.frozen
+class RetentionOptions:
+    keep_days: float = option(0.0, "Delete saved sessions older than this many days (0: keep).",
+                              validator=attrs.validators.ge(0))
+    keep_total_size: ByteSize = option(ByteSize(0), "Delete the oldest saved sessions while the "
+                                                    "profile's total is above this (0: no limit).")
+
+
+def _only_a_session(folder: Path, manifest_files: set[str]) -> bool:
+    return all(p.is_file() and p.name in manifest_files for p in folder.iterdir())
+
+
+class Retention:
+    def __init__(self, options: RetentionOptions):
+        self.options = options
+
+    def start(self, session) -> None:
+        rows = [row for row in catalog.sessions(session.profile)
+                if row["state"] == "saved" and row["id"] != session.id]
+        now = datetime.now(timezone.utc)
+        total = sum(row["size"] for row in rows)
+        for row in rows:  # oldest first
+            too_old = (self.options.keep_days and
+                       now - datetime.fromisoformat(row["started_at"]) > timedelta(days=self.options.keep_days))
+            too_big = self.options.keep_total_size and total > self.options.keep_total_size
+            if not (too_old or too_big):
+                continue
+            folder = Path(row["folder"])
+            manifest = json.loads((folder / MANIFEST).read_text())
+            files = {MANIFEST} | {part["file"] for part in manifest["parts"]}
+            if not _only_a_session(folder, files):
+                session.add_event("retention", f"kept {folder}: it holds files that are not the session's",
+                                  level="warning", by="retention")
+                continue
+            shutil.rmtree(folder)
+            catalog.forget(row["id"])
+            total -= row["size"]
+            why = f"older than {self.options.keep_days:g} days" if too_old else \
+                f"over {human_size(self.options.keep_total_size)} in total"
+            session.add_event("retention", f"deleted {folder} ({human_size(row['size'])}, {why})",
+                              by="retention")
+
+    def stop(self) -> None:
+        pass
+
+
+@hookimpl
+def recorder_register_guards(register):
+    register("retention", Retention, options=RetentionOptions,
+             description="deletes the profile's oldest saved sessions beyond an age or size limit")
