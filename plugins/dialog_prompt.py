@@ -31,7 +31,10 @@ def recorder_prompt_save_location(session, default, problem, prefer):
         root.withdraw()
         if problem:
             messagebox.showwarning("Session recording", problem, parent=root)
-        answer = filedialog.askdirectory(parent=root, initialdir=str(default), mustexist=False,
+        start = Path(default)
+        while not start.is_dir() and start != start.parent:
+            start = start.parent  # Tk can only open a folder that exists
+        answer = filedialog.askdirectory(parent=root, initialdir=str(start), mustexist=False,
                                          title="Save the session recording to")
     finally:
         root.destroy()

@@ -22,8 +22,8 @@ def staging(home: Path) -> Path:
     return home / ".local" / "share" / "recorder" / "staging"
 
 
-def ask_and_answer(spawn_cli, answer: str, *args: str) -> tuple[str, str]:
-    child = spawn_cli(*(args or RECORD))
+def ask_and_answer(spawn_cli, answer: str, *args: str, **env: str) -> tuple[str, str]:
+    child = spawn_cli(*(args or RECORD), **env)
     child.expect(PROMPT)
     default = child.match.group(1)
     child.sendline(answer)
@@ -33,9 +33,11 @@ def ask_and_answer(spawn_cli, answer: str, *args: str) -> tuple[str, str]:
     return default, child.before
 
 
-def test_prompt_offers_the_last_location_and_saves_there(spawn_cli, run_cli, home):
+def test_prompt_offers_the_last_location_and_saves_there(spawn_cli, run_cli, home, xdisplay):
     first = home / "Recordings" / "customer"
-    default, _ = ask_and_answer(spawn_cli, str(first))
+    # the example config's customer profile as it is: the real screen, prompt mode
+    default, _ = ask_and_answer(spawn_cli, str(first), "--profile", "customer", "--config", str(EXAMPLE),
+                                "--duration", "2", DISPLAY=xdisplay.name)
     assert default == str(home / "Documents" / "SessionRecordings")
     [saved] = first.iterdir()
     assert not list(staging(home).iterdir())
@@ -235,3 +237,42 @@ def test_retention_deletes_the_oldest_saved_sessions_only(run_cli, home, tmp_pat
     deleted = [e["text"] for e in newest["events"] if e["kind"] == "retention"]
     assert len(deleted) == 1 and rows[0]["folder"] in deleted[0] and "in total" in deleted[0]
     assert len(json.loads(run_cli("list", "--json", "--profile", "customer", check=0).stdout)) == 1
+
+
+def test_folder_dialog_on_a_display(home, tmp_path, xdisplay):
+    """The tkinter dialog on a real X server, answered with xdotool as a person would."""
+    import subprocess
+    import time
+
+    from conftest import cli_env, recorder_command
+
+    config = tmp_path / "dialog.toml"
+    config.write_text('[profiles.rep]\nsink = "prompt"\n[profiles.rep.prompt]\nask = "dialog"\n')
+    env = cli_env(home, xdisplay.name)
+    proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config),
+                             "--source", "synthetic", "--duration", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    xdotool = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True,  # noqa: E731
+                                           text=True).stdout
+    deadline = time.monotonic() + 30
+    while not (window := xdotool("search", "--onlyvisible", "--name", "Save the session recording").split()):
+        assert time.monotonic() < deadline, "the folder dialog did not appear"
+        time.sleep(0.2)
+    time.sleep(0.5)  # let Tk finish laying out the dialog
+    target = home / "picked-in-dialog"
+    xdotool("windowfocus", "--sync", window[0], "type", "--delay", "5", str(target))
+    geometry = dict(line.strip().split(": ", 1) for line in xdotool("getwindowgeometry", window[0]).splitlines()[1:])
+    width, height = map(int, geometry["Geometry"].split("x"))
+    for _ in range(5):  # under Xvfb without a window manager Tk can miss the first click
+        xdotool("mousemove", "--window", window[0], str(width - 51), str(height - 51), "click", "1")  # OK
+        try:
+            proc.wait(2)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    [saved] = target.iterdir()
+    assert Path(out.strip()) == saved
+    events = json.loads((saved / "session.json").read_text())["events"]
+    assert "(dialog)" in events[-1]["text"]
