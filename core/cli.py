@@ -13,10 +13,10 @@ from rich.live import Live
 
 import recorder
 from recorder import config as config_mod
-from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
+from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageError
 from recorder.manager import load_plugins
 from recorder.profile import resolve_profile
-from recorder.recording import Recording
+from recorder.recording import DISK_FULL, Recording
 from recorder import catalog, saving
 from recorder.places import remember_location
 from recorder.report import describe_config, describe_plugins, describe_session
@@ -78,6 +78,8 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
     click.echo(str(session.folder))
     if session.end_reason == "error":
         raise SystemExit(EXIT_RUNTIME)
+    if session.end_reason == DISK_FULL:
+        raise SystemExit(EXIT_DISK_FULL)
 
 
 RECORD_OPTIONS = [

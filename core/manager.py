@@ -31,6 +31,10 @@ DEFAULT_PLUGINS = {
     "dialog-prompt": "recorder.plugins.dialog_prompt",
     "remembered-prompt": "recorder.plugins.remembered_prompt",
     "retention": "recorder.plugins.retention",
+    "disk-space": "recorder.plugins.disk_space_guard",
+    "webhook": "recorder.plugins.webhook_notifier",
+    "events-file": "recorder.plugins.events_file_notifier",
+    "desktop": "recorder.plugins.desktop_notifier",
 }
 ENTRY_POINT_GROUP = "recorder"
 DISABLED_ENV = "RECORDER_DISABLED_PLUGINS"

@@ -31,6 +31,7 @@ class Parts:
         self.on_opened, self.on_sealed = on_opened, on_sealed
         self.current: Part | None = None
         self.writer = None
+        self.writer_failed = False
         self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
         self.pending: list[Future] = []
 
@@ -46,7 +47,11 @@ class Parts:
         elif self._full(pts):
             self._close_current(in_background=True)
             self.open(pts)
-        self.writer.write(frame, pts)
+        try:
+            self.writer.write(frame, pts)
+        except BaseException:
+            self.writer_failed = True
+            raise
 
     def _full(self, pts: float) -> bool:
         if self.max_duration and pts - self.current.start >= self.max_duration - 0.5 / self.fps:
@@ -91,15 +96,22 @@ class Parts:
             return
         self.current = self.writer = None
         partial = self.partial_path(part)
+        failed, self.writer_failed = self.writer_failed, False
         try:
             stats = writer.close()
-        except BaseException:
-            # Still decodable up to its last fragment; kept under its .partial name.
-            part.state = "incomplete"
-            part.frames = getattr(writer, "frames", 0)
-            part.file += PARTIAL
-            self.pending.append(self.sealer.submit(self._measure, part, partial))
-            raise
+            if failed:
+                raise OSError("the part's writer had failed")
+        except BaseException as exc:
+            stats = self._repair(partial)
+            if stats is None:
+                # Kept under its .partial name; crash recovery may still save it.
+                part.state = "incomplete"
+                part.frames = getattr(writer, "frames", 0)
+                part.file += PARTIAL
+                self.pending.append(self.sealer.submit(self._measure, part, partial))
+                raise
+            self.session.add_event("part-repaired", f"{part.file}: the writer failed ({exc}); kept "
+                                   f"{stats.frames} frames up to the last complete fragment", level="warning")
         part.frames, part.duration = stats.frames, round(stats.duration, 3)
         final = self.path(part)
         if final.exists():
@@ -109,6 +121,15 @@ class Parts:
         self.pending.append(future)
         if not in_background:
             future.result()
+
+    def _repair(self, path: Path):
+        repair = getattr(self.encoder, "repair", None)
+        if repair is None:
+            return None
+        try:
+            return repair(path, self.fps)
+        except Exception:
+            return None
 
     def _finish_seal(self, part: Part, path: Path) -> None:
         self._measure(part, path)

@@ -29,8 +29,8 @@ class ProfileSettings:
     source: str = option("mss", "Capture source component.")
     encoder: str = option("h264", "Encoder component.")
     sink: str = option("documents", "Sink component: where the session folder goes.")
-    guards: list[str] = option(attrs.Factory(list), "Guard components to run during the session.")
-    notifiers: list[str] = option(attrs.Factory(lambda: ["console"]), "Notifier components.")
+    guards: list[str] = option(attrs.Factory(lambda: ["disk-space"]), "Guard components to run during the session.")
+    notifiers: list[str] = option(attrs.Factory(lambda: ["console", "desktop"]), "Notifier components.")
     fps: float = option(15.0, "Capture rate in frames per second.", validator=_positive)
     folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
                                   "Name of each session folder; fields: start, profile, role, short_id, host.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -24,6 +25,11 @@ from recorder.profile import ResolvedProfile
 from recorder.session import Session
 
 log = logging.getLogger("recorder")
+DISK_FULL = "disk-full"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 @attrs.define
@@ -113,8 +119,15 @@ class Recording:
         if self.failure is None:
             self.failure = exc
         log.debug("pipeline failure", exc_info=exc)
-        self.session.add_event("error", describe(exc), level="error")
-        self.session.request_end("error")
+        session = self.session
+        if is_disk_full(exc):
+            session.add_event("error", f"the disk is full: {describe(exc)}", level="error")
+            session.notify("error", "The disk holding the recording is full: recording stopped; "
+                                    "what was recorded up to the last second is kept.")
+            session.request_end(DISK_FULL)
+        else:
+            session.add_event("error", describe(exc), level="error")
+            session.request_end("error")
 
     # -- the run ------------------------------------------------------------
     def prepare(self) -> None:
@@ -145,6 +158,27 @@ class Recording:
             if isinstance(exc, FileExistsError) and not os.path.isdir(where):
                 reason = "it exists and is not a folder"
             raise UsageError(f"cannot create the session folder in {where}: {reason}") from None
+        destinations = getattr(self.built.sink, "destinations", None)
+        self.session.places = [self.session.folder, *(destinations(self.session) if destinations else ())]
+        try:
+            self._preflight()
+        except BaseException:
+            source.close()
+            self.session.folder.rmdir()  # still empty: nothing is left behind
+            raise
+
+    def _preflight(self) -> None:
+        """Guards may refuse to start (e.g. the disk is already too full)."""
+        for name, guard in self.built.guards:
+            check = getattr(guard, "preflight", None)
+            if check is None:
+                continue
+            try:
+                check(self.session)
+            except RecorderError:
+                raise
+            except Exception as exc:
+                raise PluginError(self._owner(name), f"guard '{name}'", exc) from exc
 
     def run(self) -> Session:
         """Record, seal, and hand the session to the sink."""
@@ -170,8 +204,9 @@ class Recording:
         session.add_event("started", f"recording profile {session.profile}")
         self._write_manifest()
         catalog.remember(session)
+        self._start_components(self.built.notifiers)
         self._hook("recorder_session_started")
-        self._start_guards()
+        self._start_components(self.built.guards)
         frames: queue.Queue = queue.Queue(queue_length(self.format.width * self.format.height * 4,
                                                        self.settings.fps))
         capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail)
@@ -183,7 +218,7 @@ class Recording:
         capture.join()
         encode.join()
         self._close(self.built.source.close, f"source '{self.settings.source}'")
-        self._stop_guards()
+        self._stop_components(self.built.guards)  # a disk guard's reserve is freed for sealing
         self._seal()
 
     def _part_opened(self, part) -> None:
@@ -222,6 +257,7 @@ class Recording:
         self._write_manifest()
         catalog.remember(session)
         self._hook("recorder_session_ended")
+        self._stop_components(self.built.notifiers)  # after the last notification has been handed over
         return session
 
     def _ask(self, default: Path, prefer: str) -> SaveChoice:
@@ -239,7 +275,13 @@ class Recording:
 
     def _write_manifest(self) -> None:
         with self._manifest_lock:  # the encoder and sealer threads write it too
-            self._write_manifest_unlocked()
+            try:
+                self._write_manifest_unlocked()
+            except OSError as exc:
+                # A full disk must not turn into a crash: the previous manifest stays.
+                log.error("cannot write %s/session.json: %s", self.session.folder, exc)
+                if not is_disk_full(exc):
+                    raise
 
     def _write_manifest_unlocked(self) -> None:
         write_manifest(self.session,
@@ -247,15 +289,30 @@ class Recording:
                               "fps": self.settings.fps, "encoder": self.settings.encoder},
                        components={"source": self.settings.source, "encoder": self.settings.encoder,
                                    "sink": self.settings.sink, "guards": self.settings.guards,
-                                   "notifiers": self.settings.notifiers})
+                                   "notifiers": self.settings.notifiers},
+                       notifier_failures=self._notifier_failures())
 
-    def _start_guards(self) -> None:
-        for name, guard in self.built.guards:
-            self._close(lambda: guard.start(self.session), f"guard '{name}'")
+    def _notifier_failures(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for event in list(self.session.events):
+            if event.kind == "notifier-failure":
+                counts[event.by] = counts.get(event.by, 0) + 1
+        return counts
 
-    def _stop_guards(self) -> None:
-        for name, guard in self.built.guards:
-            self._close(guard.stop, f"guard '{name}'")
+    def _start_components(self, components) -> None:
+        for name, component in components:
+            start = getattr(component, "start", None)
+            if start is not None:
+                self._close(lambda: start(self.session), f"{self._kind(name)} '{name}'")
+
+    def _stop_components(self, components) -> None:
+        for name, component in components:
+            stop = getattr(component, "stop", None)
+            if stop is not None:
+                self._close(stop, f"{self._kind(name)} '{name}'")
+
+    def _kind(self, component: str) -> str:
+        return self.plugins.registry.get(component).kind
 
     def _close(self, call: Callable[[], Any], where: str) -> None:
         try:

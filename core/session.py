@@ -51,6 +51,7 @@ class Session:
     host: str = attrs.field(factory=socket.gethostname)
     started_at: datetime = attrs.field(factory=lambda: datetime.now(timezone.utc).astimezone())
     folder: Path | None = None
+    places: list[Path] = attrs.Factory(list)  # every folder the session writes to (for disk guards)
     output_dir: str = ""
     save_to: str = ""  # --save-to: the answer to the save prompt, given in advance
     ended_at: datetime | None = None

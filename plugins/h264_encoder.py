@@ -14,6 +14,7 @@ import attrs
 import av
 
 from recorder import PartStats, VideoFormat, hookimpl, option
+from recorder.fmp4 import packet_stats, truncate_to_decodable
 
 TIME_BASE = Fraction(1, 1000)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -124,6 +125,12 @@ class H264Encoder:
 
     def open_part(self, path: Path, fmt: VideoFormat, fps: float) -> H264PartWriter:
         return H264PartWriter(path, fmt, fps, self.options)
+
+    def repair(self, path: Path, fps: float) -> PartStats | None:
+        """Keep a broken part up to its last complete fragment (after a crash or a full disk)."""
+        truncate_to_decodable(path)
+        frames, duration = packet_stats(path, fps)
+        return PartStats(frames, duration) if frames else None
 
 
 @hookimpl

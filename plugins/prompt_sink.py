@@ -39,6 +39,12 @@ class PromptSink:
         make_private_dir(folder)
         return folder
 
+    def destinations(self, session) -> list[Path]:
+        """Where the session will go, so that disk guards watch it too."""
+        if session.save_to:
+            return [Path(session.save_to)]
+        return [remembered_location(session.profile) or default_save_dir()]
+
     def finish(self, session) -> Path:
         default = remembered_location(session.profile) or default_save_dir()
         choice = session.ask_save_location(default, self.options.ask)

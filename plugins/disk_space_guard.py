@@ -1,0 +1,161 @@
+"""Guard ``disk-space``: warn everyone before the disk fills, end the session
+before it is full, so that the recording is always completed.
+
+Every ``interval`` it measures the free space of each filesystem the session
+writes to and the session's write rate, and from them the time left. Below
+``warn_free`` (or under ``warn_minutes`` left) it warns both parties once per
+crossing; if space comes back it says so; if ``grace`` runs out, or free space
+reaches ``stop_free``, it ends the session with reason ``disk-space``. A small
+reserve file set aside at the start is released before sealing, so that the
+last part and the manifest always have room.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import attrs
+
+from recorder import ByteSize, hookimpl, option
+from recorder.errors import UsageError
+from recorder.status import human_size
+
+RESERVE = ".recorder-reserve"
+
+
+@attrs.frozen
+class DiskSpaceOptions:
+    interval: float = option(1.0, "Seconds between checks.", validator=attrs.validators.gt(0))
+    warn_free: ByteSize = option(ByteSize(2 * 10**9), "Warn when free space falls below this.")
+    warn_minutes: float = option(10.0, "Warn when the disk is estimated to fill within this many "
+                                       "minutes at the current write rate (0: off).",
+                                 validator=attrs.validators.ge(0))
+    stop_free: ByteSize = option(ByteSize(200 * 10**6), "End the session when free space reaches this; "
+                                                        "refuse to start below it.")
+    grace: float = option(60.0, "Seconds after a warning for space to be freed before the session is ended.",
+                          validator=attrs.validators.ge(0))
+    reserve: ByteSize = option(ByteSize(8 * 2**20), "Space set aside at the start and released for sealing.")
+
+
+def free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
+
+
+def distinct_filesystems(paths: list[Path]) -> list[Path]:
+    seen, unique = set(), []
+    for path in paths:
+        existing = path
+        while not existing.exists():
+            existing = existing.parent
+        device = existing.stat().st_dev
+        if device not in seen:
+            seen.add(device)
+            unique.append(existing)
+    return unique
+
+
+class DiskSpaceGuard:
+    def __init__(self, options: DiskSpaceOptions):
+        self.options = options
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.reserve_path: Path | None = None
+        self.warned_at: float | None = None
+
+    def preflight(self, session) -> None:
+        for place in distinct_filesystems(session.places):
+            free = free_bytes(place)
+            if free <= self.options.stop_free:
+                raise UsageError(f"not enough free disk space to record in {place}: {human_size(free)} free, "
+                                 f"the disk-space guard needs more than {human_size(self.options.stop_free)} "
+                                 "(stop_free)")
+
+    def start(self, session) -> None:
+        self.session = session
+        self.places = distinct_filesystems(session.places)
+        self._make_reserve(session.folder)
+        self.thread = threading.Thread(target=self._watch, name="recorder-disk-space", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join()
+        self._release_reserve()
+
+    def _make_reserve(self, folder: Path) -> None:
+        if not self.options.reserve:
+            return
+        path = folder / RESERVE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, self.options.reserve)
+        except OSError:
+            os.close(fd)
+            path.unlink()
+            return  # no room even for the reserve: the watcher will end the session
+        os.close(fd)
+        self.reserve_path = path
+
+    def _release_reserve(self) -> None:
+        if self.reserve_path is not None:
+            self.reserve_path.unlink(missing_ok=True)
+            self.reserve_path = None
+
+    def _written(self) -> int:
+        total = 0
+        for entry in os.scandir(self.session.folder):
+            if entry.name != RESERVE and entry.is_file():
+                total += entry.stat().st_size
+        return total
+
+    def _watch(self) -> None:
+        last_bytes, last_time, rate = self._written(), time.monotonic(), 0.0
+        while not self.stopping.wait(self.options.interval):
+            written, now = self._written(), time.monotonic()
+            if now > last_time:
+                sample = max(0, written - last_bytes) / (now - last_time)
+                rate = sample if rate == 0 else 0.7 * rate + 0.3 * sample  # smooth the 1 s fragments
+            last_bytes, last_time = written, now
+            self.check(rate)
+
+    def check(self, rate: float) -> None:
+        """One look at every filesystem; ``rate`` is the session's write rate in bytes/s."""
+        place, free = min(((p, free_bytes(p)) for p in self.places), key=lambda item: item[1])
+        usable = free - self.options.stop_free
+        minutes_left = usable / rate / 60 if rate > 0 else float("inf")
+        if free <= self.options.stop_free:
+            self._end(f"only {human_size(free)} free in {place}")
+            return
+        low = free < self.options.warn_free or (self.options.warn_minutes and
+                                                minutes_left < self.options.warn_minutes)
+        if low and self.warned_at is None:
+            self.warned_at = time.monotonic()
+            left = f"about {minutes_left:.0f} min of recording left" if minutes_left != float("inf") else \
+                "the recording is not growing"
+            self.session.warn(f"Disk space is low where the session is recorded: {human_size(free)} free in "
+                              f"{place}, {left}. Free some space within {self.options.grace:g} s or the "
+                              "session will be ended to keep the recording intact.", by="disk-space")
+        elif not low and self.warned_at is not None:
+            self.warned_at = None
+            self.session.notify("info", f"Disk space was freed ({human_size(free)} free in {place}): "
+                                        "the recording continues.", by="disk-space")
+        elif low and time.monotonic() - self.warned_at >= self.options.grace:
+            self._end(f"no space was freed within {self.options.grace:g} s ({human_size(free)} free in {place})")
+
+    def _end(self, why: str) -> None:
+        if self.session.ending:
+            return
+        self.session.warn(f"Ending the session to keep the recording intact: {why}.", by="disk-space")
+        self.session.request_end("disk-space", by="disk-space", text=why)
+        self.stopping.set()
+
+
+@hookimpl
+def recorder_register_guards(register):
+    register("disk-space", DiskSpaceGuard, options=DiskSpaceOptions,
+             description="warns before the disk fills, ends the session before it is full")

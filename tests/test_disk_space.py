@@ -1,0 +1,223 @@
+"""The disk-space guard and notifiers on real small filesystems, with a real HTTP chat bridge."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from recorder.manifest import sha256_file
+from recorder.testing import decode
+
+from chat_server import ChatServer
+from conftest import cli_env, recorder_command
+
+NOISE = "[profiles.rep.synthetic]\nwidth = 640\nheight = 480\nnoise = true\n"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "disk.toml"
+    config.write_text(text)
+    return config
+
+
+def only_session(root: Path) -> Path:
+    [folder] = [p for p in root.iterdir() if p.is_dir()]
+    return folder
+
+
+def assert_intact(folder: Path, run_cli) -> dict:
+    manifest = json.loads((folder / "session.json").read_text())
+    assert manifest["state"] == "complete"
+    for part in manifest["parts"]:
+        assert part["state"] == "sealed"
+        assert sha256_file(folder / part["file"]) == part["sha256"]
+        assert decode(folder / part["file"]).frames == part["frames"]
+    assert run_cli("verify", str(folder)).returncode == 0
+    return manifest
+
+
+def test_low_disk_warns_the_chat_then_ends_the_session_intact(run_cli, tmpfs_factory, tmp_path):
+    disk = tmpfs_factory("40m")
+    with ChatServer() as chat:
+        config = write_config(tmp_path, f"""
+[profiles.rep]
+guards = ["disk-space"]
+notifiers = ["console", "webhook"]
+max_part_duration = 3.0
+[profiles.rep.disk-space]
+interval = 0.2
+warn_free = "30MB"
+stop_free = "6MB"
+grace = 2.0
+reserve = "2MB"
+[profiles.rep.webhook]
+url = "{chat.url}"
+{NOISE}""")
+        result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic",
+                         "--output-dir", str(disk), "--duration", "120", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Disk space is low" in result.stderr
+    folder = only_session(disk)
+    manifest = assert_intact(folder, run_cli)
+    assert manifest["end_reason"] == "disk-space"
+    assert len(manifest["parts"]) >= 2
+    warnings = [m for m in chat.messages if m["level"] == "warning" and "Disk space is low" in m["text"]]
+    assert warnings and warnings[0]["audience"] == ["rep", "customer"]
+    assert warnings[0]["session_id"] == manifest["session_id"]
+    ended = next(e for e in manifest["events"] if e["kind"] == "end-requested")
+    assert warnings[0]["t"] < ended["t"]
+    assert any("Ending the session" in m["text"] for m in chat.messages)
+    kinds = [e["kind"] for e in manifest["events"]]
+    assert kinds.count("notification") >= 2
+    assert not (folder / ".recorder-reserve").exists()
+
+
+def test_space_freed_during_the_grace_period_lets_the_session_continue(run_cli, tmpfs_factory, tmp_path):
+    disk = tmpfs_factory("40m")
+    ballast = disk / "ballast"
+    with open(ballast, "wb") as fh:
+        os.posix_fallocate(fh.fileno(), 0, 25 * 10**6)
+    events = tmp_path / "events.jsonl"
+    config = write_config(tmp_path, f"""
+[profiles.rep]
+guards = ["disk-space"]
+notifiers = ["console", "events-file"]
+[profiles.rep.disk-space]
+interval = 0.2
+warn_free = "20MB"
+stop_free = "2MB"
+grace = 4.0
+reserve = "1MB"
+[profiles.rep.events-file]
+path = "{events}"
+""")
+    proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
+                             "synthetic", "--output-dir", str(disk), "--duration", "7"],
+                            env=cli_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 20
+    while not (events.exists() and "Disk space is low" in events.read_text()):
+        assert time.monotonic() < deadline, "no warning"
+        time.sleep(0.1)
+    ballast.unlink()  # the user frees space
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert any("was freed" in line["text"] for line in lines)
+    assert oct(events.stat().st_mode & 0o777) == "0o600"
+    manifest = json.loads((only_session(disk) / "session.json").read_text())
+    assert manifest["end_reason"] == "duration"
+
+
+def test_disk_filled_from_outside_stops_cleanly_and_says_why(run_cli, tmpfs_factory, tmp_path):
+    disk = tmpfs_factory("30m")
+    config = write_config(tmp_path, f"""
+[profiles.rep]
+guards = ["disk-space"]
+[profiles.rep.disk-space]
+interval = 60.0
+warn_free = "1MB"
+stop_free = "1MB"
+reserve = "1MB"
+{NOISE}""")
+    proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
+                             "synthetic", "--output-dir", str(disk), "--duration", "60"],
+                            env=cli_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 20
+    while not list(disk.glob("*/part-001.mp4.partial")) or \
+            list(disk.glob("*/part-001.mp4.partial"))[0].stat().st_size < 2 * 10**6:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with open(disk / "filler", "wb") as fh:  # someone else takes all the space at once
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        os.posix_fallocate(fh.fileno(), 0, free)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "disk holding the recording is full" in err
+    folder = only_session(disk)
+    manifest = json.loads((folder / "session.json").read_text())
+    assert manifest["state"] == "complete" and manifest["end_reason"] == "disk-full"
+    assert any(e["kind"] == "error" and "disk is full" in e["text"] for e in manifest["events"])
+    [part] = manifest["parts"]
+    # kept up to its last complete fragment, sealed, and every kept frame decodes
+    assert part["state"] == "sealed" and part["frames"] >= 10
+    assert decode(folder / part["file"]).frames == part["frames"]
+    assert any(e["kind"] == "part-repaired" for e in manifest["events"])
+    assert run_cli("verify", str(folder)).returncode == 0
+
+
+def test_refuses_to_start_when_the_disk_is_already_too_full(run_cli, tmpfs_factory):
+    disk = tmpfs_factory("10m")
+    result = run_cli("--profile", "rep", "--source", "synthetic", "--output-dir", str(disk),
+                     "--duration", "1")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "not enough free disk space to record in" in line and "stop_free" in line
+    assert list(disk.iterdir()) == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_webhook_down_or_slow_never_touches_the_recording(run_cli, home, tmp_path):
+    with ChatServer(delay=3.0) as slow:
+        for url in (f"http://127.0.0.1:{_closed_port()}/chat", slow.url):
+            config = write_config(tmp_path, f"""
+[profiles.rep]
+guards = ["disk-space"]
+notifiers = ["webhook"]
+[profiles.rep.disk-space]
+interval = 0.2
+warn_free = "1000TB"
+stop_free = "1MB"
+grace = 1000.0
+[profiles.rep.webhook]
+url = "{url}"
+timeout = 0.5
+retries = 2
+backoff = 0.1
+drain = 5.0
+""")
+            result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic",
+                             "--fps", "15", "--duration", "3", check=0)
+            folder = Path(result.stdout.strip())
+            manifest = json.loads((folder / "session.json").read_text())
+            assert manifest["frames"] == 45 and manifest["dropped_frames"] == 0
+            assert manifest["notifier_failures"]["webhook"] >= 1
+            failure = next(e for e in manifest["events"] if e["kind"] == "notifier-failure")
+            assert "after 3 attempt(s)" in failure["text"]
+
+
+def test_webhook_token_comes_from_the_environment(run_cli, tmp_path):
+    with ChatServer() as chat:
+        config = write_config(tmp_path, f"""
+[profiles.rep]
+notifiers = ["webhook"]
+[profiles.rep.disk-space]
+warn_free = "1000TB"
+stop_free = "1MB"
+[profiles.rep.webhook]
+url = "{chat.url}"
+token_env = "CHAT_TOKEN"
+""")
+        missing = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1")
+        assert missing.returncode == 2 and "CHAT_TOKEN" in missing.stderr
+        run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1.5",
+                env={"CHAT_TOKEN": "s3cret"}, check=0)
+    assert chat.messages and chat.messages[0]["_authorization"] == "Bearer s3cret"
+    assert "s3cret" not in config.read_text()
+
+
+def test_desktop_notifier_without_a_desktop_session_says_so_once(run_cli):
+    result = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", "--debug", check=0)
+    assert result.stderr.count("desktop notifications unavailable") == 1
+
+
