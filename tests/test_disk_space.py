@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from recorder.manifest import sha256_file
 from recorder.testing import decode
@@ -214,6 +217,51 @@ token_env = "CHAT_TOKEN"
                 env={"CHAT_TOKEN": "s3cret"}, check=0)
     assert chat.messages and chat.messages[0]["_authorization"] == "Bearer s3cret"
     assert "s3cret" not in config.read_text()
+
+
+@pytest.fixture
+def desktop_session(xdisplay, tmp_path):
+    """A real session bus and notification daemon (dunst) on the test X server."""
+    for tool in ("dbus-daemon", "dunst", "dunstctl", "notify-send"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed (apt-get install dbus dunst libnotify-bin)")
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)
+    address = bus.stdout.readline().strip()
+    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address, DISPLAY=xdisplay.name)
+    daemon = subprocess.Popen(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["dunstctl", "count"], env=env, capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline, "dunst did not start"
+        time.sleep(0.1)
+    try:
+        yield env
+    finally:
+        for proc in (daemon, bus):
+            proc.terminate()
+            proc.wait(5)
+
+
+def test_desktop_notifier_shows_the_warning_on_this_machine(run_cli, tmp_path, desktop_session):
+    config = write_config(tmp_path, """
+[profiles.rep]
+notifiers = ["desktop"]
+[profiles.rep.disk-space]
+interval = 0.2
+warn_free = "1000TB"
+stop_free = "1MB"
+grace = 1000.0
+""")
+    run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1.5",
+            env={"DBUS_SESSION_BUS_ADDRESS": desktop_session["DBUS_SESSION_BUS_ADDRESS"]},
+            display=desktop_session["DISPLAY"], check=0)
+    time.sleep(0.5)
+    subprocess.run(["dunstctl", "close-all"], env=desktop_session, check=True)
+    history = json.loads(subprocess.run(["dunstctl", "history"], env=desktop_session, check=True,
+                                        capture_output=True, text=True).stdout)
+    shown = [(n["summary"]["data"], n["body"]["data"], n["appname"]["data"]) for n in history["data"][0]]
+    assert any(summary == "Session recording" and "Disk space is low" in body and app == "recorder"
+               for summary, body, app in shown), shown
 
 
 def test_desktop_notifier_without_a_desktop_session_says_so_once(run_cli):
