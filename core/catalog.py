@@ -52,6 +52,8 @@ def _folders() -> list[Path]:
 
 
 def state_of(manifest: dict[str, Any], folder: Path) -> str:
+    if manifest.get("state") == "interrupted":
+        return "interrupted"
     if manifest.get("state") == "recording":
         alive = manifest.get("host") == socket.gethostname() and _alive(manifest.get("pid"))
         return "in progress" if alive else "incomplete"

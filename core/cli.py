@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageEr
 from recorder.manager import load_plugins
 from recorder.profile import resolve_profile
 from recorder.recording import DISK_FULL, Recording
-from recorder import catalog, saving
+from recorder import catalog, lock, resume, saving
 from recorder.places import remember_location
 from recorder.report import describe_config, describe_plugins, describe_session
 from recorder.verify import verify
@@ -53,7 +56,7 @@ def _setup(profile: str | None, config_file: Path | None, overrides: dict):
     return plugins, resolved
 
 
-def _record(profile, config_file, duration, source, fps, output_dir, save_to=None):
+def _record(profile, config_file, duration, source, fps, output_dir, save_to=None, new_session=False):
     overrides = {("source",): source, ("fps",): fps,
                  ("output_dir",): str(output_dir.resolve()) if output_dir else None}
     plugins, resolved = _setup(profile, config_file, {k: v for k, v in overrides.items() if v is not None})
@@ -63,8 +66,18 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
         if live is not None:
             live.update(status_line(rec), refresh=True)
 
-    rec = Recording(plugins, resolved, duration=duration, on_tick=tick,
+    rec = Recording(plugins, resolved, duration=duration, on_tick=tick, new_session=new_session,
                     save_to=str(save_to) if save_to else None)
+    rec.prepare()
+    if rec.recovered:
+        _warn(f"the last session of profile '{profile}' ended in a crash; recovered it: "
+              + "; ".join(rec.recovered))
+    if rec.closed_previous:
+        console().print(f"recorder: the interrupted session in {rec.closed_previous[0]} is kept as it is "
+                        f"({rec.closed_previous[1]})", highlight=False)
+    if rec.session.resumed:
+        console().print(f"recorder: resuming the interrupted session {rec.session.short_id} "
+                        f"in part {len(rec.session.parts) + 1}", highlight=False)
     if live is not None:
         with live:
             rec.record()
@@ -76,6 +89,9 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
     console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
                     f"{session.dropped} dropped frame(s); ended: {session.end_reason}", highlight=False)
     click.echo(str(session.folder))
+    if session.end_reason == "interrupted":
+        console().print("recorder: the session is interrupted; the next "
+                        f"'recorder --profile {profile}' continues it in a new part", highlight=False)
     if session.end_reason == "error":
         raise SystemExit(EXIT_RUNTIME)
     if session.end_reason == DISK_FULL:
@@ -92,6 +108,8 @@ RECORD_OPTIONS = [
                  help="Put the session folder here instead of where the sink would."),
     click.option("--save-to", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                  help="Answer the end-of-session save prompt in advance."),
+    click.option("--new-session", is_flag=True,
+                 help="Start a new session even if the last one was interrupted (it is kept as it is)."),
     DEBUG,
 ]
 
@@ -108,7 +126,7 @@ def _with(options):
 @_with(RECORD_OPTIONS)
 @click.version_option(recorder.__version__, prog_name="recorder")
 @click.pass_context
-def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, debug):
+def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, new_session, debug):
     """Record the screen during a remote-support session, keeping the recording on this machine.
 
     With no command, records with the given profile: recorder --profile rep
@@ -116,17 +134,17 @@ def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, d
     _logging(debug)
     ctx.obj = {"debug": debug}
     if ctx.invoked_subcommand is None:
-        _record(profile, config_file, duration, source, fps, output_dir, save_to)
+        _record(profile, config_file, duration, source, fps, output_dir, save_to, new_session)
 
 
 @cli.command("record")
 @_with(RECORD_OPTIONS)
 @click.pass_context
-def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, save_to, debug):
+def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, save_to, new_session, debug):
     """Record a session (the same as giving no command)."""
     _logging(debug or ctx.obj["debug"])
     ctx.obj["debug"] |= debug
-    _record(profile, config_file, duration, source, fps, output_dir, save_to)
+    _record(profile, config_file, duration, source, fps, output_dir, save_to, new_session)
 
 
 @cli.command("plugins")
@@ -218,6 +236,48 @@ def save_cmd(session, directory):
     catalog.moved(manifest["session_id"], target)
     remember_location(manifest["profile"], target_dir)
     click.echo(str(target))
+
+
+@cli.command("stop")
+@click.option("--profile", "-p", metavar="NAME", help="The profile whose recorder to stop (default: the only one running).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for it to seal.")
+def stop_cmd(profile, timeout):
+    """End the running session from another process, as Ctrl-C would."""
+    running = lock.running_profiles()
+    if profile is None:
+        if len(running) != 1:
+            raise UsageError("no recorder is running" if not running else
+                             f"several recorders are running ({', '.join(running)}): use --profile")
+        profile = running[0]
+    pid = lock.holder(profile)
+    if pid is None:
+        raise RecorderError(f"no recorder is running for profile '{profile}'")
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while lock.holder(profile) is not None:
+        if time.monotonic() > deadline:
+            raise RecorderError(f"the recorder (pid {pid}) did not finish within {timeout:g} s")
+        time.sleep(0.1)
+    click.echo(f"stopped the recorder for profile '{profile}' (pid {pid})")
+
+
+@cli.command("recover")
+@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
+def recover_cmd(profile):
+    """Recover sessions a crash left unsealed: cut torn tails, seal and hash every part."""
+    found = 0
+    for row in catalog.sessions(profile):
+        if row["state"] != "incomplete":
+            continue
+        found += 1
+        folder = Path(row["folder"])
+        manifest = json.loads((folder / "session.json").read_text())
+        report = resume.recover_folder(folder, manifest.get("video", {}).get("fps", 15.0))
+        click.echo(f"{row['id'][:8]}  {folder}")
+        for line in report:
+            click.echo(f"    {line}")
+    if not found:
+        click.echo("nothing to recover")
 
 
 def _logging(debug: bool) -> None:

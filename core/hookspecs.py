@@ -53,14 +53,15 @@ def recorder_register_notifiers(register):
 
 
 @hookspec(firstresult=True)
-def recorder_prompt_save_location(session, default, problem, prefer):
+def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     """Ask where to save the session; stops at the first non-None result.
 
     ``default`` is the remembered (or Documents) folder, ``problem`` the reason
     the previous answer was refused (None on the first ask), ``prefer`` the
-    profile's choice of prompt (``auto``, ``terminal``, ``dialog``). Return a
-    ``recorder.SaveChoice``: its ``path``, or None if the user gave up. Return
-    None to let another prompt ask.
+    profile's choice of prompt (``auto``, ``terminal``, ``dialog``), and
+    ``timeout`` None, or the seconds there are to answer (before a restart).
+    Return a ``recorder.SaveChoice``: its ``path``, or None if the user gave
+    up. Return None to let another prompt ask.
     """
 
 

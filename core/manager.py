@@ -35,6 +35,9 @@ DEFAULT_PLUGINS = {
     "webhook": "recorder.plugins.webhook_notifier",
     "events-file": "recorder.plugins.events_file_notifier",
     "desktop": "recorder.plugins.desktop_notifier",
+    "signals": "recorder.plugins.signals_guard",
+    "logind": "recorder.plugins.logind_guard",
+    "windows-shutdown": "recorder.plugins.windows_shutdown_guard",
 }
 ENTRY_POINT_GROUP = "recorder"
 DISABLED_ENV = "RECORDER_DISABLED_PLUGINS"

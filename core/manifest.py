@@ -27,6 +27,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def state_of(session: Session) -> str:
+    if session.ended_at is None:
+        return "recording"
+    return "interrupted" if session.end_reason == "interrupted" else "complete"
+
+
 def to_dict(session: Session, **extra: Any) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -39,7 +45,7 @@ def to_dict(session: Session, **extra: Any) -> dict[str, Any]:
         "started_at": session.started_at.isoformat(),
         "ended_at": session.ended_at.isoformat() if session.ended_at else None,
         "end_reason": session.end_reason if session.ended_at else None,
-        "state": "complete" if session.ended_at else "recording",
+        "state": state_of(session),
         "duration": round(sum(part.duration for part in session.parts), 3),
         "frames": session.frames,
         "dropped_frames": session.dropped,

@@ -29,7 +29,8 @@ class ProfileSettings:
     source: str = option("mss", "Capture source component.")
     encoder: str = option("h264", "Encoder component.")
     sink: str = option("documents", "Sink component: where the session folder goes.")
-    guards: list[str] = option(attrs.Factory(lambda: ["disk-space"]), "Guard components to run during the session.")
+    guards: list[str] = option(attrs.Factory(lambda: ["disk-space", "signals", "logind", "windows-shutdown"]),
+                               "Guard components to run during the session.")
     notifiers: list[str] = option(attrs.Factory(lambda: ["console", "desktop"]), "Notifier components.")
     fps: float = option(15.0, "Capture rate in frames per second.", validator=_positive)
     folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
@@ -38,6 +39,8 @@ class ProfileSettings:
     max_part_size: ByteSize = option(ByteSize(0), "Start a new part at this size (0: no limit); e.g. \"2GB\".")
     max_part_duration: float = option(3600.0, "Start a new part after this many seconds (0: no limit).",
                                       validator=attrs.validators.ge(0))
+    resume_within: float = option(24.0, "Hours within which an interrupted session is resumed by the "
+                                        "next start; older ones are closed.", validator=attrs.validators.ge(0))
 
 
 SLOTS = {"source": "source", "encoder": "encoder", "sink": "sink"}

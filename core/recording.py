@@ -14,9 +14,10 @@ from typing import Any, Callable
 
 import attrs
 
-from recorder import catalog, saving
+from recorder import catalog, journal, resume, saving
 from recorder.components import SaveChoice
 from recorder.errors import PluginError, RecorderError, UsageError, describe
+from recorder.lock import ProfileLock
 from recorder.manager import PluginSet
 from recorder.manifest import write_manifest
 from recorder.parts import Parts
@@ -75,7 +76,8 @@ class Recording:
     for errors found before anything was written."""
 
     def __init__(self, plugins: PluginSet, profile: ResolvedProfile, *, duration: float | None = None,
-                 save_to: str | None = None, on_tick: Callable[["Recording"], None] | None = None):
+                 save_to: str | None = None, new_session: bool = False,
+                 on_tick: Callable[["Recording"], None] | None = None):
         if not profile.settings.enabled:
             origin = profile.config.origin_of(profile.name, ("enabled",)) or "config"
             raise UsageError(f"recording is disabled for profile '{profile.name}' "
@@ -86,6 +88,12 @@ class Recording:
         self.session = Session(profile=profile.name, role=self.settings.role,
                                output_dir=self.settings.output_dir, save_to=save_to or "")
         self.failure: BaseException | None = None
+        self.new_session = new_session
+        self.lock = ProfileLock(profile.name)
+        self.recovered: list[str] = []  # what crash recovery kept, for the user
+        self.closed_previous: tuple[Path, str] | None = None
+        self.prepared = False
+        self._sink_finishing = False
         self._manifest_lock = threading.Lock()
         self.parts: Parts | None = None
 
@@ -100,6 +108,8 @@ class Recording:
 
     def _on_session(self, kind: str, payload: Any) -> None:
         if kind == "event":
+            if not self._sink_finishing:  # the sink may be moving the folder: core writes after
+                self._write_manifest()  # and the journal: both are fsynced at every event
             if payload.kind != "plugin-error":  # a failing event hook must not loop
                 self._hook("recorder_session_event", event=payload)
             else:
@@ -131,8 +141,20 @@ class Recording:
 
     # -- the run ------------------------------------------------------------
     def prepare(self) -> None:
-        """Everything that can fail on bad input, before anything is written."""
+        """Everything that can fail on bad input, before anything is written.
+        ``record()`` calls it if the caller has not."""
+        if self.prepared:
+            return
         self.built = build(self.plugins, self.profile)
+        self.lock.acquire()
+        try:
+            self._prepare()
+        except BaseException:
+            self.lock.release()
+            raise
+        self.prepared = True
+
+    def _prepare(self) -> None:
         source = self.built.source
         try:
             self.format = source.open()
@@ -145,6 +167,9 @@ class Recording:
             if problem:
                 raise UsageError(f"--save-to: {problem}")
             self.session.save_to = str(Path(self.session.save_to).expanduser().absolute())
+        if self._take_over_previous():
+            self._places()
+            return
         name = folder_name(self.session, self.settings.folder_template)
         try:
             self.session.folder = self.built.sink.prepare(self.session, name)
@@ -158,14 +183,47 @@ class Recording:
             if isinstance(exc, FileExistsError) and not os.path.isdir(where):
                 reason = "it exists and is not a folder"
             raise UsageError(f"cannot create the session folder in {where}: {reason}") from None
-        destinations = getattr(self.built.sink, "destinations", None)
-        self.session.places = [self.session.folder, *(destinations(self.session) if destinations else ())]
+        self._places()
         try:
             self._preflight()
         except BaseException:
             source.close()
             self.session.folder.rmdir()  # still empty: nothing is left behind
             raise
+
+    def _places(self) -> None:
+        destinations = getattr(self.built.sink, "destinations", None)
+        self.session.places = [self.session.folder, *(destinations(self.session) if destinations else ())]
+
+    def _take_over_previous(self) -> bool:
+        """Recover a crashed run's session and continue the interrupted one; True if resuming."""
+        found = resume.previous_session(self.profile.name)
+        if found is None:
+            return False
+        entry, folder = found
+        if entry["state"] == "recording":  # we hold the lock, so that process is gone: a crash
+            self.recovered = resume.recover_folder(folder, self.settings.fps)
+        manifest = resume.load_manifest(folder)
+        limit = self.settings.resume_within
+        why = ("--new-session" if self.new_session else
+               f"interrupted more than {limit:g} h ago" if resume.age_hours(manifest) > limit else
+               "recorded with another encoder" if any(not p["file"].endswith(self.built.encoder.extension)
+                                                      for p in manifest["parts"]) else None)
+        if why:
+            resume.close(folder, f"not resumed: {why}")
+            journal.clear(self.profile.name)
+            self.closed_previous = (folder, why)
+            return False
+        gap_start = resume.interruption_start(manifest)
+        session = resume.session_from_manifest(manifest, folder)
+        session.output_dir, session.save_to = self.session.output_dir, self.session.save_to
+        self.session = session
+        gap_end = round(session.offset(), 3)
+        session.add_event("gap", f"not recording for {gap_end - gap_start:.1f} s "
+                                 f"({manifest.get('end_reason') or 'interrupted'})",
+                          start=gap_start, end=gap_end, reason=manifest.get("end_reason") or "interrupted")
+        session.add_event("resumed", f"session resumed in part {len(session.parts) + 1}")
+        return True
 
     def _preflight(self) -> None:
         """Guards may refuse to start (e.g. the disk is already too full)."""
@@ -190,7 +248,7 @@ class Recording:
         self.prepare()
         # From here on something is on disk: signals only ask for the end, so
         # that a second Ctrl-C cannot interrupt sealing.
-        with _ends_on_signals(self.session):
+        with _ends_on_ctrl_c(self.session):
             self._record()
         return self.session
 
@@ -201,7 +259,8 @@ class Recording:
                            max_size=self.settings.max_part_size,
                            max_duration=self.settings.max_part_duration,
                            on_opened=self._part_opened, on_sealed=self._part_sealed)
-        session.add_event("started", f"recording profile {session.profile}")
+        if not session.resumed:
+            session.add_event("started", f"recording profile {session.profile}")
         self._write_manifest()
         catalog.remember(session)
         self._start_components(self.built.notifiers)
@@ -218,8 +277,9 @@ class Recording:
         capture.join()
         encode.join()
         self._close(self.built.source.close, f"source '{self.settings.source}'")
-        self._stop_components(self.built.guards)  # a disk guard's reserve is freed for sealing
+        self._before_seal(self.built.guards)  # e.g. a disk guard frees its reserve for sealing
         self._seal()
+        self._stop_components(self.built.guards)  # after sealing: shutdown handlers held until now
 
     def _part_opened(self, part) -> None:
         self._write_manifest()  # so that a crash leaves a manifest naming the part in progress
@@ -242,6 +302,7 @@ class Recording:
         session.add_event("stopped", session.end_reason or "")
         session.ended_at = datetime.now(timezone.utc).astimezone()
         self._write_manifest()
+        session.mark_sealed()
 
     def finish(self) -> Session:
         """Hand the sealed session to the sink, which may ask where it goes and move it.
@@ -250,17 +311,23 @@ class Recording:
         Ctrl-C means "decide later"."""
         session = self.session
         session._asker = self._ask
+        self._sink_finishing = True
         try:
             session.folder = self.built.sink.finish(session)
         except Exception as exc:
             self._plugin_failed(self._owner(self.settings.sink), exc, f"sink '{self.settings.sink}'")
+        finally:
+            self._sink_finishing = False
         self._write_manifest()
         catalog.remember(session)
+        if session.end_reason != "interrupted":
+            journal.clear(session.profile)
         self._hook("recorder_session_ended")
         self._stop_components(self.built.notifiers)  # after the last notification has been handed over
+        self.lock.release()
         return session
 
-    def _ask(self, default: Path, prefer: str) -> SaveChoice:
+    def _ask(self, default: Path, prefer: str, timeout: float | None = None) -> SaveChoice:
         session = self.session
 
         def ask(suggested: Path, problem: str | None) -> SaveChoice | None:
@@ -269,7 +336,7 @@ class Recording:
             return self.plugins.first(
                 "recorder_prompt_save_location",
                 lambda plugin, exc: self._plugin_failed(plugin, exc, "recorder_prompt_save_location"),
-                session=session, default=suggested, problem=problem, prefer=prefer)
+                session=session, default=suggested, problem=problem, prefer=prefer, timeout=timeout)
 
         return saving.choose(ask, default, saving.folder_size(session.folder), session.folder)
 
@@ -284,6 +351,11 @@ class Recording:
                     raise
 
     def _write_manifest_unlocked(self) -> None:
+        session = self.session
+        if session.folder is None:
+            return
+        journal.write(session, "interrupted" if session.end_reason == "interrupted" and session.ended_at
+                      else "recording")
         write_manifest(self.session,
                        video={"width": self.format.width, "height": self.format.height,
                               "fps": self.settings.fps, "encoder": self.settings.encoder},
@@ -311,6 +383,12 @@ class Recording:
             if stop is not None:
                 self._close(stop, f"{self._kind(name)} '{name}'")
 
+    def _before_seal(self, components) -> None:
+        for name, component in components:
+            hook = getattr(component, "before_seal", None)
+            if hook is not None:
+                self._close(hook, f"{self._kind(name)} '{name}'")
+
     def _kind(self, component: str) -> str:
         return self.plugins.registry.get(component).kind
 
@@ -322,27 +400,23 @@ class Recording:
             self._plugin_failed(self._owner(component), exc, where)
 
 
-class _ends_on_signals:
-    """Ctrl-C, SIGTERM and SIGHUP end the session normally: sealed, not lost."""
-
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                    if hasattr(signal, name))
-    REASONS = {"SIGINT": "user"}
+class _ends_on_ctrl_c:
+    """Ctrl-C ends the session normally and only asks for the end, so that a
+    second Ctrl-C cannot interrupt sealing. (SIGTERM and SIGHUP mean a restart:
+    the ``signals`` guard handles them.)"""
 
     def __init__(self, session: Session):
         self.session = session
-        self.previous: dict[int, Any] = {}
+        self.previous: Any = None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self.previous[sig] = signal.signal(sig, self._handle)
+            self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
-        name = signal.Signals(signum).name
-        self.session.request_end(self.REASONS.get(name, name.lower()), by="signal")
+        self.session.request_end("user", by="ctrl-c")
 
     def __exit__(self, *exc) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)

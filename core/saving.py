@@ -68,6 +68,8 @@ def choose(ask: Callable[[Path, str | None], SaveChoice | None], default: Path, 
 
 def move_session(folder: Path, destination: Path) -> Path:
     """Move a session folder into ``destination``; returns where it now is."""
+    if folder.parent.resolve() == destination.resolve():
+        return folder  # already there (saved before a restart, resumed, saved again)
     target = _free_name(destination / folder.name)
     try:
         os.rename(folder, target)

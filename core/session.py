@@ -28,6 +28,7 @@ class Event:
     text: str = ""
     level: str = "info"
     by: str = "recorder"
+    data: dict[str, Any] = attrs.Factory(dict)  # structured details, e.g. a gap's start and end
 
 
 @attrs.define
@@ -60,11 +61,13 @@ class Session:
     events: list[Event] = attrs.Factory(list)
     frames: int = 0
     dropped: int = 0
-    _t0: float = attrs.field(factory=time.monotonic)
+    resumed: bool = False  # continues a session interrupted by a restart or a crash
+    _t0: float = attrs.field(factory=time.monotonic, alias="t0")
     _end: threading.Event = attrs.Factory(threading.Event)
+    _sealed: threading.Event = attrs.Factory(threading.Event)
     _lock: threading.Lock = attrs.Factory(threading.Lock)
     _listeners: list[Callable[[str, Any], None]] = attrs.Factory(list)
-    _asker: Callable[[Path, str], SaveChoice] | None = None
+    _asker: Callable[[Path, str, float | None], SaveChoice] | None = None
 
     @property
     def short_id(self) -> str:
@@ -77,9 +80,10 @@ class Session:
         """Core's wiring: ``listener(kind, payload)`` for events and notifications."""
         self._listeners.append(listener)
 
-    def add_event(self, kind: str, text: str = "", *, level: str = "info", by: str = "recorder") -> Event:
+    def add_event(self, kind: str, text: str = "", *, level: str = "info", by: str = "recorder",
+                  **data: Any) -> Event:
         event = Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
-                      kind, text, level, by)
+                      kind, text, level, by, data)
         with self._lock:
             self.events.append(event)
         self._emit("event", event)
@@ -104,12 +108,14 @@ class Session:
             self.add_event("end-requested", text or reason, by=by)
         self._end.set()
 
-    def ask_save_location(self, default: Path, prefer: str = "auto") -> SaveChoice:
+    def ask_save_location(self, default: Path, prefer: str = "auto", timeout: float | None = None) -> SaveChoice:
         """For sinks: ask the user where to save (through the prompt plugins),
-        re-asking until the answer is usable or the user gives up."""
+        re-asking until the answer is usable or the user gives up. With a
+        ``timeout`` (a restart is coming) only a prompt that can be answered in
+        time asks."""
         if self._asker is None:
             return SaveChoice(default, "remembered")
-        return self._asker(default, prefer)
+        return self._asker(default, prefer, timeout)
 
     @property
     def ending(self) -> bool:
@@ -117,6 +123,13 @@ class Session:
 
     def wait_end(self, timeout: float | None) -> bool:
         return self._end.wait(timeout)
+
+    def mark_sealed(self) -> None:
+        self._sealed.set()
+
+    def wait_sealed(self, timeout: float | None) -> bool:
+        """For shutdown handlers that must hold the machine until the last part is sealed."""
+        return self._sealed.wait(timeout)
 
     def _emit(self, kind: str, payload: Any) -> None:
         for listener in list(self._listeners):

@@ -10,4 +10,4 @@ from rich.console import Console
 
 @cache
 def console() -> Console:
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)  # messages stay one line in logs

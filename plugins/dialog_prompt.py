@@ -15,8 +15,8 @@ def _display_available() -> bool:
 
 
 @hookimpl
-def recorder_prompt_save_location(session, default, problem, prefer):
-    if prefer != "dialog" or not _display_available():
+def recorder_prompt_save_location(session, default, problem, prefer, timeout):
+    if prefer != "dialog" or timeout is not None or not _display_available():
         return None
     try:
         import tkinter

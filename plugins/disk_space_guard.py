@@ -81,11 +81,14 @@ class DiskSpaceGuard:
         self.thread = threading.Thread(target=self._watch, name="recorder-disk-space", daemon=True)
         self.thread.start()
 
-    def stop(self) -> None:
+    def before_seal(self) -> None:
         self.stopping.set()
         if self.thread is not None:
             self.thread.join()
         self._release_reserve()
+
+    def stop(self) -> None:
+        self.before_seal()
 
     def _make_reserve(self, folder: Path) -> None:
         if not self.options.reserve:

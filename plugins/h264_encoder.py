@@ -31,8 +31,10 @@ class H264Options:
                                       validator=attrs.validators.gt(0))
     tune: str = option("", "libx264 tune (e.g. stillimage); empty for none.",
                        validator=attrs.validators.in_(TUNES))
-    fragment_seconds: float = option(1.0, "Seconds per MP4 fragment: the most a crash can lose.",
+    fragment_seconds: float = option(0.5, "Seconds per MP4 fragment; with lookahead, bounds what a crash loses.",
                                      validator=attrs.validators.gt(0))
+    lookahead: float = option(0.3, "Seconds of frames libx264 may hold back for rate control; "
+                                   "frames held back are lost in a crash.", validator=attrs.validators.ge(0))
     threads: int = option(0, "Encoder threads; 0 lets libx264 choose.", validator=attrs.validators.ge(0))
 
 
@@ -54,7 +56,9 @@ class H264PartWriter:
         # No B-frames: without an edit list (impossible with an empty moov) they
         # would shift the part's first frame off zero, and they delay output.
         stream.codec_context.max_b_frames = 0
-        x264 = {"crf": str(options.crf), "preset": options.preset}
+        frames_ahead = round(options.lookahead * fps)
+        x264 = {"crf": str(options.crf), "preset": options.preset,
+                "x264-params": f"rc-lookahead={frames_ahead}:sync-lookahead={min(frames_ahead, 2)}"}
         if options.tune:
             x264["tune"] = options.tune
         stream.options = x264

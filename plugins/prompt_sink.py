@@ -25,6 +25,9 @@ class PromptOptions:
     ask: str = option("auto", "Which prompt: auto (the terminal when there is one), terminal, or "
                               "dialog (a folder dialog when a display is available).",
                       validator=attrs.validators.in_(ASK))
+    restart_timeout: float = option(20.0, "Before a restart, seconds the user has to answer the "
+                                          "terminal prompt; then the recording stays where it is.",
+                                    validator=attrs.validators.ge(0))
 
 
 class PromptSink:
@@ -47,7 +50,13 @@ class PromptSink:
 
     def finish(self, session) -> Path:
         default = remembered_location(session.profile) or default_save_dir()
-        choice = session.ask_save_location(default, self.options.ask)
+        restarting = session.end_reason == "interrupted"
+        choice = session.ask_save_location(default, self.options.ask,
+                                           timeout=self.options.restart_timeout if restarting else None)
+        if choice.path is None and restarting:
+            session.add_event("kept", f"interrupted: the recording stays in {session.folder} until the "
+                                      "session resumes")
+            return session.folder
         if choice.path is None:
             return self._left_in_staging(session, "no location was chosen")
         if choice.how == "remembered":

@@ -7,7 +7,8 @@ from recorder import SaveChoice, hookimpl
 
 
 @hookimpl(trylast=True)
-def recorder_prompt_save_location(session, default, problem, prefer):
-    # A refused remembered location cannot be fixed without a person: give up,
-    # and the recording stays in staging.
-    return SaveChoice(default if problem is None else None, "remembered")
+def recorder_prompt_save_location(session, default, problem, prefer, timeout):
+    # A refused remembered location cannot be fixed without a person, and before
+    # a restart nothing is moved without one: give up, the recording stays put.
+    answer = default if problem is None and timeout is None else None
+    return SaveChoice(answer, "remembered")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -11,16 +13,42 @@ from recorder import SaveChoice, hookimpl
 from recorder.ui import console
 
 
+class _OutOfTime(Exception):
+    pass
+
+
+@contextmanager
+def _deadline(seconds: float | None):
+    if seconds is None or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @hookimpl
-def recorder_prompt_save_location(session, default, problem, prefer):
+def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     if prefer == "dialog" or not sys.stdin.isatty():
         return None
     if problem:
         console().print(f"[yellow]{problem}[/]", highlight=False)
+    question = "Save the recording to which folder? (Ctrl-C to decide later)"
+    if timeout is not None:
+        question = (f"The machine is restarting. Save the recording so far to which folder? "
+                    f"({timeout:g} s to answer; Ctrl-C to keep it where it is)")
     try:
-        answer = click.prompt("Save the recording to which folder? (Ctrl-C to decide later)",
-                              default=str(default), err=True)
-    except click.Abort:
+        with _deadline(timeout):
+            answer = click.prompt(question, default=str(default), err=True)
+    except (click.Abort, _OutOfTime):
         console().print("")
         return SaveChoice(None, "asked")
     return SaveChoice(Path(answer.strip()).expanduser().absolute(), "asked")

@@ -103,8 +103,8 @@ def test_kill_9_leaves_a_playable_part_up_to_about_the_last_second(home):
     assert manifest["state"] == "recording" and manifest["parts"][0]["state"] == "writing"
 
 
-@pytest.mark.parametrize("signum, reason", [(signal.SIGTERM, "sigterm"), (signal.SIGINT, "user"),
-                                            (signal.SIGHUP, "sighup")])
+@pytest.mark.parametrize("signum, reason", [(signal.SIGTERM, "interrupted"), (signal.SIGINT, "user"),
+                                            (signal.SIGHUP, "interrupted")])
 def test_signals_end_the_session_with_the_recording_sealed(home, signum, reason):
     proc = _start(home)
     partial = _wait_for_part(home)
