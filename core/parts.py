@@ -11,6 +11,7 @@ encoder never waits for it.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -20,6 +21,14 @@ from recorder.manifest import create_private_file, sha256_file
 from recorder.session import Part, Session
 
 PARTIAL = ".partial"
+SYNC_EVERY = 1.0  # seconds
+
+
+def _fsync_quietly(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # a full disk shows up in the writer, where it is handled
 
 
 class Parts:
@@ -32,6 +41,8 @@ class Parts:
         self.current: Part | None = None
         self.writer = None
         self.writer_failed = False
+        self.sync_fd: int | None = None
+        self.synced_at = 0.0
         self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
         self.pending: list[Future] = []
 
@@ -52,6 +63,16 @@ class Parts:
         except BaseException:
             self.writer_failed = True
             raise
+        self._maybe_sync()
+
+    def _maybe_sync(self) -> None:
+        # A kill -9 loses only what the encoder held; a power loss also loses what
+        # the kernel had not written yet. fsync about once a second, off this thread.
+        now = time.monotonic()
+        if self.sync_fd is not None and now - self.synced_at >= SYNC_EVERY:
+            self.synced_at = now
+            fd = self.sync_fd
+            self.sealer.submit(_fsync_quietly, fd)
 
     def _full(self, pts: float) -> bool:
         if self.max_duration and pts - self.current.start >= self.max_duration - 0.5 / self.fps:
@@ -68,6 +89,8 @@ class Parts:
         partial = self.partial_path(part)
         create_private_file(partial)
         self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
+        self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
+        self.synced_at = time.monotonic()
         self.current = part
         self.session.parts.append(part)
         self.on_opened(part)
@@ -97,6 +120,8 @@ class Parts:
         self.current = self.writer = None
         partial = self.partial_path(part)
         failed, self.writer_failed = self.writer_failed, False
+        sync_fd, self.sync_fd = self.sync_fd, None
+        self.sealer.submit(os.close, sync_fd)  # after any fsync already queued
         try:
             stats = writer.close()
             if failed:

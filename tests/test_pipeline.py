@@ -34,12 +34,14 @@ def frame_numbers(path: Path) -> list[int]:
 def test_every_captured_frame_is_encoded_once_in_order_at_its_capture_time(plugins, tmp_settings):
     session = record(plugins, dict(tmp_settings, fps=20.0), duration=2.0)
     path = session.folder / "part-001.mp4"
-    assert frame_numbers(path) == list(range(40))
     video = decode(path)
+    assert frame_numbers(path) == list(range(video.frames))  # each grabbed frame once, in order
+    assert video.frames + session.dropped == 40  # every slot is either a frame or counted
+    assert session.dropped <= 2, "an idle machine keeps up with 20 fps of 320x240"
     steps = [b - a for a, b in zip(video.times, video.times[1:])]
-    assert all(0.03 <= step <= 0.07 for step in steps), steps
-    assert abs(video.duration - 2.0) < 0.05
-    assert session.dropped == 0
+    assert all(0.03 <= step for step in steps), steps
+    assert sum(step > 0.07 for step in steps) <= session.dropped, steps  # a gap only where a slot was dropped
+    assert abs(video.duration - 2.0) < 0.1
 
 
 class SlowSource(SyntheticSource):
