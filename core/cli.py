@@ -9,10 +9,12 @@ import signal
 import sys
 import time
 import traceback
+import webbrowser
 from pathlib import Path
 
 import click
 from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 import recorder
 from recorder import config as config_mod
@@ -20,7 +22,7 @@ from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageEr
 from recorder.manager import load_plugins
 from recorder.profile import resolve_profile
 from recorder.recording import DISK_FULL, Recording
-from recorder import catalog, lock, resume, saving
+from recorder import catalog, export, lock, replay, resume, saving, timeline
 from recorder.places import remember_location
 from recorder.report import describe_config, describe_plugins, describe_session
 from recorder.verify import verify
@@ -278,6 +280,46 @@ def recover_cmd(profile):
             click.echo(f"    {line}")
     if not found:
         click.echo("nothing to recover")
+
+
+@cli.command("export")
+@click.argument("session")
+@click.option("--format", "fmt", required=True, metavar="FORMAT", help="wmv, mp4, webm, gif (or a plugin's).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True, metavar="FILE")
+@click.option("--from", "start", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+              help="Start at this offset on the session timeline.")
+@click.option("--to", "stop", type=click.FloatRange(min=0), metavar="SECONDS", help="End at this offset.")
+@click.option("--scale", default="", metavar="SIZE", help="WIDTHxHEIGHT, WIDTH (keeps the aspect) or a factor (0.5).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Constant output frame rate.")
+@click.option("--keep-gaps", is_flag=True, help="Show restarts as a still frame of their length.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force):
+    """Export a session (all its parts) to one file."""
+    plugins = load_plugins()
+    line = timeline.load(catalog.find(session))
+    job = dict(start=start, stop=stop, scale=scale, fps=fps, keep_gaps=keep_gaps)
+    total = export.ExportJob(line, output, **job).duration()
+    with Progress(TextColumn("exporting"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                  console=console(), transient=True) as bar:
+        task = bar.add_task("export", total=total)
+        result = export.export_session(plugins, line, fmt, output, force=force,
+                                       progress=lambda seconds: bar.update(task, completed=seconds), **job)
+    click.echo(str(result))
+
+
+@cli.command("play")
+@click.argument("session")
+@click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
+def play_cmd(session, no_open):
+    """Replay a session in the browser: one timeline across its parts, with its events."""
+    line = timeline.load(catalog.find(session))
+    with Progress(TextColumn("preparing the replay"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                  console=console(), transient=True) as bar:
+        task = bar.add_task("replay", total=line.recorded)
+        page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds))
+    click.echo(str(page))
+    if not no_open and not webbrowser.open(page.as_uri()):
+        raise RecorderError(f"no browser could be opened; open {page} yourself")
 
 
 def _logging(debug: bool) -> None:

@@ -52,6 +52,14 @@ def recorder_register_notifiers(register):
     ``notify(notification)``; see ``recorder.Notification``."""
 
 
+@hookspec
+def recorder_register_exporters(register):
+    """Register export formats: ``factory(options)`` returns an object with an
+    ``extension`` (".wmv") and ``export(job)``, which writes the session to
+    ``job.output``; ``recorder.export.encode(job, container=..., codec=...,
+    pix_fmt=...)`` does the decoding, range, gaps, scaling and frame rate."""
+
+
 @hookspec(firstresult=True)
 def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     """Ask where to save the session; stops at the first non-None result.

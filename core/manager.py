@@ -38,6 +38,10 @@ DEFAULT_PLUGINS = {
     "signals": "recorder.plugins.signals_guard",
     "logind": "recorder.plugins.logind_guard",
     "windows-shutdown": "recorder.plugins.windows_shutdown_guard",
+    "mp4-export": "recorder.plugins.mp4_exporter",
+    "wmv-export": "recorder.plugins.wmv_exporter",
+    "webm-export": "recorder.plugins.webm_exporter",
+    "gif-export": "recorder.plugins.gif_exporter",
 }
 ENTRY_POINT_GROUP = "recorder"
 DISABLED_ENV = "RECORDER_DISABLED_PLUGINS"

@@ -13,7 +13,7 @@ import attrs
 
 from recorder.components import Component
 
-KINDS = ("source", "encoder", "sink", "guard", "notifier")
+KINDS = ("source", "encoder", "sink", "guard", "notifier", "exporter")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
