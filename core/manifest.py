@@ -49,6 +49,7 @@ def to_dict(session: Session, **extra: Any) -> dict[str, Any]:
         "duration": round(sum(part.duration for part in session.parts), 3),
         "frames": session.frames,
         "dropped_frames": session.dropped,
+        "unchanged_frames": session.unchanged,
         **extra,
         "parts": [attrs.asdict(part) for part in session.parts],
         "events": [attrs.asdict(event) for event in session.events],

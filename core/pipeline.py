@@ -23,15 +23,21 @@ def queue_length(frame_bytes: int, fps: float) -> int:
 
 class Capture(threading.Thread):
     def __init__(self, session: Session, source, fps: float, frames: queue.Queue,
-                 until: float | None, on_error: Callable[[BaseException], None]):
+                 until: float | None, on_error: Callable[[BaseException], None], *, heartbeat: float = 0.0):
         super().__init__(name="recorder-capture", daemon=True)
         self.session, self.source, self.fps = session, source, fps
         self.frames, self.until, self.on_error = frames, until, on_error
+        self.heartbeat = heartbeat  # > 0: skip unchanged frames, but send one at least this often
         self.stop = threading.Event()
+        self.held: tuple | None = None  # the last unchanged frame not sent
+        self.last: tuple | None = None  # the last frame sent, and its time
 
     def run(self) -> None:
         try:
             self._loop()
+            if self.held is not None:
+                self.session.unchanged -= 1
+                self._send(*self.held)  # the last frame, so the recording lasts to the end
         except BaseException as exc:
             self.on_error(exc)
         finally:
@@ -58,11 +64,28 @@ class Capture(threading.Thread):
                     continue
             pts = self.session.offset()
             frame = self.source.grab()
-            try:
-                self.frames.put_nowait((frame, pts))
-            except queue.Full:
-                self.session.dropped += 1
             slot += 1
+            self.session.captured += 1
+            if self._unchanged(frame, pts):
+                self.held = (frame, pts)
+                self.session.unchanged += 1
+                continue
+            self.held = None
+            self._send(frame, pts)
+
+    def _unchanged(self, frame, pts: float) -> bool:
+        """A frame equal to the last one sent adds nothing but encoding work; the
+        timestamps of the next frame keep the timeline right (variable frame rate)."""
+        last = self.last
+        return (self.heartbeat > 0 and last is not None and frame is not last[0]
+                and pts - last[1] < self.heartbeat and frame == last[0])
+
+    def _send(self, frame, pts: float) -> None:
+        self.last = (frame, pts)
+        try:
+            self.frames.put_nowait((frame, pts))
+        except queue.Full:
+            self.session.dropped += 1
 
 
 class Encode(threading.Thread):

@@ -39,6 +39,11 @@ class ProfileSettings:
     max_part_size: ByteSize = option(ByteSize(0), "Start a new part at this size (0: no limit); e.g. \"2GB\".")
     max_part_duration: float = option(3600.0, "Start a new part after this many seconds (0: no limit).",
                                       validator=attrs.validators.ge(0))
+    skip_unchanged: bool = option(True, "Do not encode frames identical to the last one (a still "
+                                        "screen costs almost nothing); the timeline stays exact.")
+    heartbeat: float = option(0.5, "With skip_unchanged: encode a frame at least this often (seconds), "
+                                   "which bounds what a crash loses on a still screen.",
+                              validator=attrs.validators.gt(0))
     resume_within: float = option(24.0, "Hours within which an interrupted session is resumed by the "
                                         "next start; older ones are closed.", validator=attrs.validators.ge(0))
 

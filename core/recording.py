@@ -268,7 +268,8 @@ class Recording:
         self._start_components(self.built.guards)
         frames: queue.Queue = queue.Queue(queue_length(self.format.width * self.format.height * 4,
                                                        self.settings.fps))
-        capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail)
+        capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail,
+                          heartbeat=self.settings.heartbeat if self.settings.skip_unchanged else 0.0)
         encode = Encode(frames, self.parts, self._fail)
         encode.start()
         capture.start()

@@ -61,6 +61,8 @@ class Session:
     events: list[Event] = attrs.Factory(list)
     frames: int = 0
     dropped: int = 0
+    captured: int = 0  # grabbed from the source, including unchanged frames not encoded
+    unchanged: int = 0
     resumed: bool = False  # continues a session interrupted by a restart or a crash
     _t0: float = attrs.field(factory=time.monotonic, alias="t0")
     _end: threading.Event = attrs.Factory(threading.Event)

@@ -23,10 +23,7 @@ def clock(seconds: float) -> str:
 def status_line(recording) -> Text:
     session = recording.session
     elapsed = session.offset()
-    encoded = sum(p.frames for p in session.parts if p.state != "writing")
-    writer = recording.parts.writer if recording.parts else None
-    encoded += getattr(writer, "frames", 0)
-    fps = encoded / elapsed if elapsed > 0 else 0.0
+    fps = session.captured / elapsed if elapsed > 0 else 0.0
     written = recording.parts.bytes_written() if recording.parts else 0
     try:
         free = human_size(shutil.disk_usage(session.folder).free)
@@ -34,7 +31,8 @@ def status_line(recording) -> Text:
         free = "?"
     line = Text()
     line.append("● REC ", style="bold red")
-    line.append(f"{clock(elapsed)}  {fps:4.1f} fps  dropped {session.dropped}  "
+    still = f"  {100 * session.unchanged / session.captured:.0f}% still" if session.captured else ""
+    line.append(f"{clock(elapsed)}  {fps:4.1f} fps{still}  dropped {session.dropped}  "
                 f"{human_size(written)} written  {free} free  ")
     line.append(str(session.folder), style="dim")
     return line

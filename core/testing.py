@@ -82,7 +82,7 @@ class VideoInfo:
     width: int
     height: int
     frames: int
-    duration: float  # last frame's time plus one frame interval
+    duration: float  # as the container declares it (else: last frame's time plus one frame interval)
     times: list[float]
 
 
@@ -95,8 +95,10 @@ def decode(path: Path) -> VideoInfo:
         codec = stream.codec_context.name
         width, height = stream.codec_context.width, stream.codec_context.height
         name = container.format.name
+        declared = container.duration
     step = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 1 / rate
-    duration = times[-1] + step if times else 0.0
+    # the container's own duration is right for variable frame rates too
+    duration = declared / 1_000_000 if declared else (times[-1] + step if times else 0.0)
     return VideoInfo(codec, name, width, height, len(times), duration, times)
 
 

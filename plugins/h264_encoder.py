@@ -52,7 +52,7 @@ class H264PartWriter:
         stream.pix_fmt = "yuv420p"
         stream.time_base = TIME_BASE
         stream.codec_context.time_base = TIME_BASE
-        stream.codec_context.gop_size = max(1, round(options.keyframe_interval * fps))
+        stream.codec_context.gop_size = max(1, round(options.keyframe_interval * fps))  # upper bound
         # No B-frames: without an edit list (impossible with an empty moov) they
         # would shift the part's first frame off zero, and they delay output.
         stream.codec_context.max_b_frames = 0
@@ -69,6 +69,8 @@ class H264PartWriter:
         self.bytes_written = 0  # encoded bytes, including what the muxer has not flushed yet
         self.packets = 0
         self.origin: float | None = None
+        self.next_key: int | None = None
+        self.key_ms = round(options.keyframe_interval * 1000)
         self.last_pts = -1
         self.fps = fps
 
@@ -79,6 +81,13 @@ class H264PartWriter:
         ticks = max(round((pts - self.origin) * 1000), self.last_pts + 1)  # must strictly increase
         video.pts = ticks
         video.time_base = TIME_BASE
+        # Keyframes by time, not frame count: with unchanged frames skipped, a
+        # frame count would stretch the seek interval on a still screen.
+        if self.next_key is None or ticks >= self.next_key:
+            video.pict_type = av.video.frame.PictureType.I
+            self.next_key = ticks + self.key_ms
+        else:
+            video.pict_type = av.video.frame.PictureType.NONE  # the frame object is reused
         self.last_pts = ticks
         self._mux(self.stream.encode(video))
         self.frames += 1

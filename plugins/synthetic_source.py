@@ -27,6 +27,9 @@ def _even(instance, attribute, value):
 class SyntheticOptions:
     width: int = option(1280, "Frame width in pixels.", validator=_even)
     height: int = option(720, "Frame height in pixels.", validator=_even)
+    hold: int = option(1, "Grabs each picture lasts (1: a new picture every frame; 0: a still "
+                          "picture), for testing how unchanged frames are handled.",
+                       validator=attrs.validators.ge(0))
     noise: bool = option(False, "Fill frames with seeded noise instead of colour bars: "
                                 "incompressible, for testing high bitrates and full disks.")
 
@@ -43,6 +46,8 @@ def frame_number_of(pixel_at) -> int:
 class SyntheticSource:
     def __init__(self, options: SyntheticOptions):
         self.width, self.height, self.noise = options.width, options.height, options.noise
+        self.hold = options.hold
+        self.grabs = 0
         self.count = 0
         self.box = min(self.width, self.height) // 4
 
@@ -56,6 +61,12 @@ class SyntheticSource:
         return VideoFormat(self.width, self.height, "bgra")
 
     def grab(self) -> bytearray:
+        if self.hold != 1:
+            self.count = self.grabs // self.hold if self.hold else 0
+            self.grabs += 1
+        return self.picture()
+
+    def picture(self) -> bytearray:
         if self.noise:
             frame = bytearray(random.Random(self.count).randbytes(len(self.background)))
         else:
@@ -71,7 +82,8 @@ class SyntheticSource:
             for y in range(BLOCK):
                 start = y * stride + bit * BLOCK * 4
                 frame[start:start + BLOCK * 4] = block
-        self.count += 1
+        if self.hold == 1:
+            self.count += 1
         return frame
 
     def close(self) -> None:

@@ -172,3 +172,35 @@ def test_live_status_line_on_a_terminal(home):
     assert "REC 00:00:0" in text
     assert "fps" in text and "dropped 0" in text and "written" in text and "free" in text
     assert "recorded 00:00:03 in 1 part(s)" in text
+
+
+def test_a_still_screen_is_barely_encoded_yet_lasts_the_whole_time(plugins, tmp_settings):
+    settings = dict(tmp_settings, synthetic={"width": 320, "height": 240, "hold": 0})
+    session = record(plugins, settings, duration=3.0)
+    video = decode(session.folder / "part-001.mp4")
+    assert video.frames <= 3.0 / 0.5 + 2  # a heartbeat frame every 0.5 s, and the last one
+    assert session.captured == video.frames + session.unchanged
+    assert session.captured + session.dropped == 45
+    assert abs(video.duration - 3.0) < 0.1  # the timeline is not shortened
+    assert max(b - a for a, b in zip(video.times, video.times[1:])) <= 0.5 + 1 / 15 + 0.02
+    with av.open(str(session.folder / "part-001.mp4")) as container:
+        keys = [float(f.time) for f in container.decode(video=0) if f.key_frame]
+    assert keys[0] == 0.0 and all(1.9 < b - a < 2.7 for a, b in zip(keys, keys[1:]))
+
+
+def test_each_change_is_encoded_when_it_happens(plugins, tmp_settings):
+    settings = dict(tmp_settings, synthetic={"width": 320, "height": 240, "hold": 5})
+    session = record(plugins, settings, duration=4.0)
+    path = session.folder / "part-001.mp4"
+    numbers, times = frame_numbers(path), decode(path).times
+    changes = [(n, t) for i, (n, t) in enumerate(zip(numbers, times)) if i == 0 or numbers[i - 1] != n]
+    assert [n for n, _ in changes] == list(range(12))  # every picture, once, in order
+    for n, t in changes:  # shown when it first appeared: frame n*5 of a 15 fps capture
+        assert abs(t - n * 5 / 15) < 1.5 / 15, (n, t)
+
+
+def test_skipping_can_be_turned_off(plugins, tmp_settings):
+    settings = dict(tmp_settings, skip_unchanged=False, synthetic={"width": 320, "height": 240, "hold": 0})
+    session = record(plugins, settings, duration=2.0)
+    assert decode(session.folder / "part-001.mp4").frames + session.dropped == 30
+    assert session.unchanged == 0
