@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import sys
-import time
 import traceback
-import webbrowser
 from pathlib import Path
 
 import click
-from rich.live import Live
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
 import recorder
 from recorder import config as config_mod
+from recorder.cli_sessions import COMMANDS
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageError
 from recorder.manager import load_plugins
 from recorder.profile import resolve_profile
 from recorder.recording import DISK_FULL, Recording
-from recorder import catalog, export, lock, replay, resume, saving, timeline
-from recorder.places import remember_location
-from recorder.report import describe_config, describe_plugins, describe_session
-from recorder.verify import verify
+from recorder.report import describe_config, describe_plugins
 from recorder.status import clock, human_size, status_line
 from recorder.ui import console
+from rich.live import Live
 
 PROFILE = click.option("--profile", "-p", envvar="RECORDER_PROFILE", metavar="NAME",
                        help="Portal profile to use (rep, customer, or one from your config).")
@@ -176,150 +168,8 @@ def config_cmd(profile, config_file):
     click.echo(describe_config(resolved), nl=False)
 
 
-@cli.command("list")
-@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_cmd(profile, as_json):
-    """List the sessions recorder knows about: saved, unsaved, in progress, incomplete."""
-    rows = catalog.sessions(profile)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no sessions")
-        return
-    for row in rows:
-        click.echo(f"{row['id'][:8]}  {row['started_at'][:19].replace('T', ' ')}  {row['profile']:<9} "
-                   f"{clock(row['duration'])}  {human_size(row['size']):>9}  {row['parts']} part(s)  "
-                   f"{row['state']:<11}  {row['folder']}")
-    unsaved = [row for row in rows if row["state"] == "unsaved"]
-    if unsaved:
-        click.echo(f"save an unsaved session with: recorder save {unsaved[0]['id'][:8]} DIR")
-
-
-@cli.command("info")
-@click.argument("session")
-def info_cmd(session):
-    """Show a session's manifest in human form: parts, events, end reason."""
-    click.echo(describe_session(catalog.find(session)), nl=False)
-
-
-@cli.command("verify")
-@click.argument("session")
-def verify_cmd(session):
-    """Check every part's SHA-256, the hash chain, that each part decodes, and the folder's files."""
-    folder = catalog.find(session)
-    ok, problems = verify(folder)
-    for line in ok:
-        click.echo(f"ok       {line}")
-    for line in problems:
-        click.echo(f"PROBLEM  {line}")
-    if problems:
-        click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
-        raise SystemExit(EXIT_RUNTIME)
-    click.echo(f"{folder}: verified")
-
-
-@cli.command("save")
-@click.argument("session")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-def save_cmd(session, directory):
-    """Save a session (for example one left unsaved in staging) into DIRECTORY."""
-    folder = catalog.find(session)
-    manifest = json.loads((folder / "session.json").read_text())
-    target_dir = directory.expanduser().absolute()
-    problem = saving.check_destination(target_dir, saving.folder_size(folder), folder)
-    if problem:
-        raise UsageError(problem)
-    try:
-        target = saving.move_session(folder, target_dir)
-    except saving.SaveError as exc:
-        raise RecorderError(str(exc)) from None
-    catalog.moved(manifest["session_id"], target)
-    remember_location(manifest["profile"], target_dir)
-    click.echo(str(target))
-
-
-@cli.command("stop")
-@click.option("--profile", "-p", metavar="NAME", help="The profile whose recorder to stop (default: the only one running).")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for it to seal.")
-def stop_cmd(profile, timeout):
-    """End the running session from another process, as Ctrl-C would."""
-    running = lock.running_profiles()
-    if profile is None:
-        if len(running) != 1:
-            raise UsageError("no recorder is running" if not running else
-                             f"several recorders are running ({', '.join(running)}): use --profile")
-        profile = running[0]
-    pid = lock.holder(profile)
-    if pid is None:
-        raise RecorderError(f"no recorder is running for profile '{profile}'")
-    os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + timeout
-    while lock.holder(profile) is not None:
-        if time.monotonic() > deadline:
-            raise RecorderError(f"the recorder (pid {pid}) did not finish within {timeout:g} s")
-        time.sleep(0.1)
-    click.echo(f"stopped the recorder for profile '{profile}' (pid {pid})")
-
-
-@cli.command("recover")
-@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
-def recover_cmd(profile):
-    """Recover sessions a crash left unsealed: cut torn tails, seal and hash every part."""
-    found = 0
-    for row in catalog.sessions(profile):
-        if row["state"] != "incomplete":
-            continue
-        found += 1
-        folder = Path(row["folder"])
-        manifest = json.loads((folder / "session.json").read_text())
-        report = resume.recover_folder(folder, manifest.get("video", {}).get("fps", 15.0))
-        click.echo(f"{row['id'][:8]}  {folder}")
-        for line in report:
-            click.echo(f"    {line}")
-    if not found:
-        click.echo("nothing to recover")
-
-
-@cli.command("export")
-@click.argument("session")
-@click.option("--format", "fmt", required=True, metavar="FORMAT", help="wmv, mp4, webm, gif (or a plugin's).")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True, metavar="FILE")
-@click.option("--from", "start", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
-              help="Start at this offset on the session timeline.")
-@click.option("--to", "stop", type=click.FloatRange(min=0), metavar="SECONDS", help="End at this offset.")
-@click.option("--scale", default="", metavar="SIZE", help="WIDTHxHEIGHT, WIDTH (keeps the aspect) or a factor (0.5).")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Constant output frame rate.")
-@click.option("--keep-gaps", is_flag=True, help="Show restarts as a still frame of their length.")
-@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force):
-    """Export a session (all its parts) to one file."""
-    plugins = load_plugins()
-    line = timeline.load(catalog.find(session))
-    job = dict(start=start, stop=stop, scale=scale, fps=fps, keep_gaps=keep_gaps)
-    total = export.ExportJob(line, output, **job).duration()
-    with Progress(TextColumn("exporting"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                  console=console(), transient=True) as bar:
-        task = bar.add_task("export", total=total)
-        result = export.export_session(plugins, line, fmt, output, force=force,
-                                       progress=lambda seconds: bar.update(task, completed=seconds), **job)
-    click.echo(str(result))
-
-
-@cli.command("play")
-@click.argument("session")
-@click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
-def play_cmd(session, no_open):
-    """Replay a session in the browser: one timeline across its parts, with its events."""
-    line = timeline.load(catalog.find(session))
-    with Progress(TextColumn("preparing the replay"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                  console=console(), transient=True) as bar:
-        task = bar.add_task("replay", total=line.recorded)
-        page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds))
-    click.echo(str(page))
-    if not no_open and not webbrowser.open(page.as_uri()):
-        raise RecorderError(f"no browser could be opened; open {page} yourself")
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 def _logging(debug: bool) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 import platformdirs
-
 from recorder.errors import UsageError
 
 BUILTIN = "built-in defaults"

@@ -17,7 +17,6 @@ from typing import Callable, Iterator
 
 import attrs
 import av
-
 from recorder.errors import UsageError
 from recorder.timeline import GAP_MIN, Segment, Timeline
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import platformdirs
-
 from recorder.errors import UsageError
 from recorder.manifest import make_private_dir
 from recorder.places import state_dir

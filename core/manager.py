@@ -14,7 +14,6 @@ from typing import Any, Iterable
 
 import attrs
 import pluggy
-
 import recorder
 from recorder import hookspecs
 from recorder.errors import UsageError, describe

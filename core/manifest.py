@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
 import recorder
 from recorder.session import Session
 

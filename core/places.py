@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-
 from recorder.manifest import make_private_dir, write_private
 
 APP = "recorder"

@@ -10,7 +10,6 @@ from typing import Any
 
 import attrs
 import cattrs
-
 from recorder.components import ByteSize, Component, option
 from recorder.config import Config, Key
 from recorder.errors import UsageError

@@ -6,22 +6,20 @@ import errno
 import logging
 import os
 import queue
-import signal
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import attrs
-
 from recorder import catalog, journal, resume, saving
+from recorder.assembly import build, folder_name
 from recorder.components import SaveChoice
 from recorder.errors import PluginError, RecorderError, UsageError, describe
 from recorder.lock import ProfileLock
 from recorder.manager import PluginSet
 from recorder.manifest import write_manifest
 from recorder.parts import Parts
-from recorder.pipeline import Capture, Encode, queue_length, wait_for_end
+from recorder.pipeline import Capture, CtrlCEnds, Encode, queue_length, wait_for_end
 from recorder.profile import ResolvedProfile
 from recorder.session import Session
 
@@ -31,44 +29,6 @@ DISK_FULL = "disk-full"
 
 def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-@attrs.define
-class Built:
-    source: Any
-    encoder: Any
-    sink: Any
-    guards: list[tuple[str, Any]]
-    notifiers: list[tuple[str, Any]]
-
-
-def build(plugins: PluginSet, profile: ResolvedProfile) -> Built:
-    def make(name: str):
-        component = plugins.registry.get(name)
-        options = profile.options.get(name)
-        try:
-            return component.factory(options) if component.options else component.factory(None)
-        except RecorderError:
-            raise
-        except Exception as exc:
-            raise PluginError(component.plugin, f"creating {component.kind} '{name}'", exc) from exc
-
-    s = profile.settings
-    return Built(make(s.source), make(s.encoder), make(s.sink),
-                 [(n, make(n)) for n in s.guards], [(n, make(n)) for n in s.notifiers])
-
-
-def folder_name(session: Session, template: str) -> str:
-    try:
-        name = template.format(start=session.started_at, profile=session.profile, role=session.role,
-                               short_id=session.short_id, host=session.host)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise UsageError(f"profile '{session.profile}': key 'folder_template': cannot use "
-                         f"{template!r}: {describe(exc)}") from None
-    if not name or "/" in name or name in (".", ".."):
-        raise UsageError(f"profile '{session.profile}': key 'folder_template' gives {name!r}, "
-                         "not a folder name")
-    return name
 
 
 class Recording:
@@ -120,10 +80,7 @@ class Recording:
                 try:
                     notifier.notify(payload)
                 except Exception as exc:
-                    self._plugin_failed(self._owner(name), exc, f"notifier '{name}'")
-
-    def _owner(self, component: str) -> str:
-        return self.plugins.registry.get(component).plugin
+                    self._plugin_failed(self.built.owner(name), exc, f"notifier '{name}'")
 
     def _fail(self, exc: BaseException) -> None:
         if self.failure is None:
@@ -146,6 +103,7 @@ class Recording:
         if self.prepared:
             return
         self.built = build(self.plugins, self.profile)
+        self.built.on_error = self._plugin_failed
         self.lock.acquire()
         try:
             self._prepare()
@@ -161,7 +119,7 @@ class Recording:
         except RecorderError:
             raise
         except Exception as exc:
-            raise PluginError(self._owner(self.settings.source), f"source '{self.settings.source}'", exc)
+            raise PluginError(self.built.owner(self.settings.source), f"source '{self.settings.source}'", exc)
         if self.session.save_to:
             problem = saving.check_destination(Path(self.session.save_to).expanduser().absolute(), 0)
             if problem:
@@ -197,32 +155,13 @@ class Recording:
 
     def _take_over_previous(self) -> bool:
         """Recover a crashed run's session and continue the interrupted one; True if resuming."""
-        found = resume.previous_session(self.profile.name)
-        if found is None:
+        outcome = resume.take_over(self.profile.name, self.settings, self.built.encoder.extension,
+                                   new_session=self.new_session)
+        self.recovered, self.closed_previous = outcome.recovered, outcome.closed
+        if outcome.session is None:
             return False
-        entry, folder = found
-        if entry["state"] == "recording":  # we hold the lock, so that process is gone: a crash
-            self.recovered = resume.recover_folder(folder, self.settings.fps)
-        manifest = resume.load_manifest(folder)
-        limit = self.settings.resume_within
-        why = ("--new-session" if self.new_session else
-               f"interrupted more than {limit:g} h ago" if resume.age_hours(manifest) > limit else
-               "recorded with another encoder" if any(not p["file"].endswith(self.built.encoder.extension)
-                                                      for p in manifest["parts"]) else None)
-        if why:
-            resume.close(folder, f"not resumed: {why}")
-            journal.clear(self.profile.name)
-            self.closed_previous = (folder, why)
-            return False
-        gap_start = resume.interruption_start(manifest)
-        session = resume.session_from_manifest(manifest, folder)
-        session.output_dir, session.save_to = self.session.output_dir, self.session.save_to
-        self.session = session
-        gap_end = round(session.offset(), 3)
-        session.add_event("gap", f"not recording for {gap_end - gap_start:.1f} s "
-                                 f"({manifest.get('end_reason') or 'interrupted'})",
-                          start=gap_start, end=gap_end, reason=manifest.get("end_reason") or "interrupted")
-        session.add_event("resumed", f"session resumed in part {len(session.parts) + 1}")
+        outcome.session.output_dir, outcome.session.save_to = self.session.output_dir, self.session.save_to
+        self.session = outcome.session
         return True
 
     def _preflight(self) -> None:
@@ -236,7 +175,7 @@ class Recording:
             except RecorderError:
                 raise
             except Exception as exc:
-                raise PluginError(self._owner(name), f"guard '{name}'", exc) from exc
+                raise PluginError(self.built.owner(name), f"guard '{name}'", exc) from exc
 
     def run(self) -> Session:
         """Record, seal, and hand the session to the sink."""
@@ -248,7 +187,7 @@ class Recording:
         self.prepare()
         # From here on something is on disk: signals only ask for the end, so
         # that a second Ctrl-C cannot interrupt sealing.
-        with _ends_on_ctrl_c(self.session):
+        with CtrlCEnds(self.session):
             self._record()
         return self.session
 
@@ -263,9 +202,9 @@ class Recording:
             session.add_event("started", f"recording profile {session.profile}")
         self._write_manifest()
         catalog.remember(session)
-        self._start_components(self.built.notifiers)
+        self.built.each(self.built.notifiers, "start", self.session)
         self._hook("recorder_session_started")
-        self._start_components(self.built.guards)
+        self.built.each(self.built.guards, "start", self.session)
         frames: queue.Queue = queue.Queue(queue_length(self.format.width * self.format.height * 4,
                                                        self.settings.fps))
         capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail,
@@ -277,10 +216,10 @@ class Recording:
         capture.stop.set()
         capture.join()
         encode.join()
-        self._close(self.built.source.close, f"source '{self.settings.source}'")
-        self._before_seal(self.built.guards)  # e.g. a disk guard frees its reserve for sealing
+        self.built.call(self.settings.source, self.built.source.close)
+        self.built.each(self.built.guards, "before_seal")  # e.g. a disk guard frees its reserve for sealing
         self._seal()
-        self._stop_components(self.built.guards)  # after sealing: shutdown handlers held until now
+        self.built.each(self.built.guards, "stop")  # after sealing: shutdown handlers held until now
 
     def _part_opened(self, part) -> None:
         self._write_manifest()  # so that a crash leaves a manifest naming the part in progress
@@ -290,7 +229,7 @@ class Recording:
         self._write_manifest()
         sealed = getattr(self.built.sink, "part_sealed", None)
         if sealed is not None:
-            self._close(lambda: sealed(self.session, part), f"sink '{self.settings.sink}'")
+            self.built.call(self.settings.sink, lambda: sealed(self.session, part))
         self._hook("recorder_part_sealed", part=part)
 
     def _seal(self) -> None:
@@ -316,7 +255,7 @@ class Recording:
         try:
             session.folder = self.built.sink.finish(session)
         except Exception as exc:
-            self._plugin_failed(self._owner(self.settings.sink), exc, f"sink '{self.settings.sink}'")
+            self._plugin_failed(self.built.owner(self.settings.sink), exc, f"sink '{self.settings.sink}'")
         finally:
             self._sink_finishing = False
         self._write_manifest()
@@ -324,7 +263,7 @@ class Recording:
         if session.end_reason != "interrupted":
             journal.clear(session.profile)
         self._hook("recorder_session_ended")
-        self._stop_components(self.built.notifiers)  # after the last notification has been handed over
+        self.built.each(self.built.notifiers, "stop")  # after the last notification has been handed over
         self.lock.release()
         return session
 
@@ -371,53 +310,3 @@ class Recording:
             if event.kind == "notifier-failure":
                 counts[event.by] = counts.get(event.by, 0) + 1
         return counts
-
-    def _start_components(self, components) -> None:
-        for name, component in components:
-            start = getattr(component, "start", None)
-            if start is not None:
-                self._close(lambda: start(self.session), f"{self._kind(name)} '{name}'")
-
-    def _stop_components(self, components) -> None:
-        for name, component in components:
-            stop = getattr(component, "stop", None)
-            if stop is not None:
-                self._close(stop, f"{self._kind(name)} '{name}'")
-
-    def _before_seal(self, components) -> None:
-        for name, component in components:
-            hook = getattr(component, "before_seal", None)
-            if hook is not None:
-                self._close(hook, f"{self._kind(name)} '{name}'")
-
-    def _kind(self, component: str) -> str:
-        return self.plugins.registry.get(component).kind
-
-    def _close(self, call: Callable[[], Any], where: str) -> None:
-        try:
-            call()
-        except Exception as exc:
-            component = where.split("'")[1]
-            self._plugin_failed(self._owner(component), exc, where)
-
-
-class _ends_on_ctrl_c:
-    """Ctrl-C ends the session normally and only asks for the end, so that a
-    second Ctrl-C cannot interrupt sealing. (SIGTERM and SIGHUP mean a restart:
-    the ``signals`` guard handles them.)"""
-
-    def __init__(self, session: Session):
-        self.session = session
-        self.previous: Any = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.session.request_end("user", by="ctrl-c")
-
-    def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)

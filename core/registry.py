@@ -10,7 +10,6 @@ import re
 from typing import Any, Callable
 
 import attrs
-
 from recorder.components import Component
 
 KINDS = ("source", "encoder", "sink", "guard", "notifier", "exporter")

@@ -16,7 +16,6 @@ from typing import Callable
 
 import av
 import platformdirs
-
 from recorder.export import ExportJob, encode
 from recorder.manifest import make_private_dir, write_private
 from recorder.timeline import Timeline

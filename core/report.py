@@ -7,13 +7,12 @@ from typing import Any
 
 import attrs
 import tomli_w
-
 from recorder import catalog
-from recorder.manifest import MANIFEST
-from recorder.status import clock, human_size
 from recorder.config import Key
 from recorder.manager import PluginSet
+from recorder.manifest import MANIFEST
 from recorder.profile import ProfileSettings, ResolvedProfile
+from recorder.status import clock, human_size
 
 
 def describe_plugins(plugins: PluginSet) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 from recorder import journal
 from recorder.fmp4 import packet_stats, truncate_to_decodable
 from recorder.manifest import MANIFEST, sha256_file, write_private
@@ -127,6 +128,45 @@ def interruption_start(manifest: dict[str, Any]) -> float:
 def age_hours(manifest: dict[str, Any]) -> float:
     stamp = manifest.get("ended_at") or manifest["started_at"]
     return (datetime.now(timezone.utc).timestamp() - datetime.fromisoformat(stamp).timestamp()) / 3600
+
+
+@attrs.define
+class TakeOver:
+    session: Session | None = None  # the interrupted session, resumed
+    recovered: list[str] = attrs.Factory(list)  # what crash recovery kept, one line per part
+    closed: tuple[Path, str] | None = None  # an interrupted session left as it is, and why
+
+
+def take_over(profile: str, settings, extension: str, *, new_session: bool) -> TakeOver:
+    """What a new start does with the journal's last session: recover it if it crashed,
+    then resume it, or close it (--new-session, too old, another encoder)."""
+    outcome = TakeOver()
+    found = previous_session(profile)
+    if found is None:
+        return outcome
+    entry, folder = found
+    if entry["state"] == "recording":  # the caller holds the profile lock: that process is gone
+        outcome.recovered = recover_folder(folder, settings.fps)
+    manifest = load_manifest(folder)
+    limit = settings.resume_within
+    why = ("--new-session" if new_session else
+           f"interrupted more than {limit:g} h ago" if age_hours(manifest) > limit else
+           "recorded with another encoder" if any(not p["file"].endswith(extension)
+                                                  for p in manifest["parts"]) else None)
+    if why:
+        close(folder, f"not resumed: {why}")
+        journal.clear(profile)
+        outcome.closed = (folder, why)
+        return outcome
+    gap_start = interruption_start(manifest)
+    session = session_from_manifest(manifest, folder)
+    gap_end = round(session.offset(), 3)
+    reason = manifest.get("end_reason") or "interrupted"
+    session.add_event("gap", f"not recording for {gap_end - gap_start:.1f} s ({reason})",
+                      start=gap_start, end=gap_end, reason=reason)
+    session.add_event("resumed", f"session resumed in part {len(session.parts) + 1}")
+    outcome.session = session
+    return outcome
 
 
 def previous_session(profile: str) -> tuple[dict[str, Any], Path] | None:

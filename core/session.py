@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import attrs
-
 from recorder.components import Notification, SaveChoice
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import attrs
 import av
 import pytest
-
 from recorder import hookimpl, option
 from recorder.config import Layer, builtin_layer, flatten, merge
 from recorder.manager import PluginSet, load_plugins

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
 from recorder.errors import UsageError
 from recorder.manifest import MANIFEST
 

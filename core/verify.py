@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import av
-
 from recorder.manifest import MANIFEST, sha256_file
 
 

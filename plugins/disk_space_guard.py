@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import attrs
-
 from recorder import ByteSize, hookimpl, option
 from recorder.errors import UsageError
 from recorder.status import human_size

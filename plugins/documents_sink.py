@@ -6,7 +6,6 @@ from pathlib import Path
 
 import attrs
 import platformdirs
-
 from recorder import hookimpl, option
 from recorder.manifest import make_private_dir
 

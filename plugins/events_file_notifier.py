@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import attrs
-
 from recorder import hookimpl, option
 
 

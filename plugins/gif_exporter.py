@@ -7,7 +7,6 @@ from fractions import Fraction
 
 import av
 import av.filter
-
 from recorder import hookimpl
 from recorder.export import TIME_BASE
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import attrs
 import av
-
 from recorder import PartStats, VideoFormat, hookimpl, option
 from recorder.fmp4 import packet_stats, truncate_to_decodable
 
@@ -27,7 +26,7 @@ class H264Options:
                          validator=attrs.validators.in_(PRESETS))
     crf: int = option(23, "Constant rate factor, 0 (lossless) to 51; lower is better quality.",
                       validator=[attrs.validators.ge(0), attrs.validators.le(51)])
-    keyframe_interval: float = option(2.0, "Seconds between keyframes (seek granularity).",
+    keyframe_interval: float = option(5.0, "Seconds between keyframes (seek granularity).",
                                       validator=attrs.validators.gt(0))
     tune: str = option("", "libx264 tune (e.g. stillimage); empty for none.",
                        validator=attrs.validators.in_(TUNES))

@@ -13,7 +13,6 @@ import os
 import threading
 
 import attrs
-
 from recorder import hookimpl, option
 
 log = logging.getLogger("recorder.logind")

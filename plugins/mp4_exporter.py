@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import av
-
 from recorder import hookimpl
 from recorder.export import encode
 

@@ -7,7 +7,6 @@ import sys
 
 import attrs
 import mss
-
 from recorder import VideoFormat, hookimpl, option
 from recorder.errors import UsageError
 

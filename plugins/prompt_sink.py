@@ -10,10 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-
 from recorder import catalog, hookimpl, option
 from recorder.manifest import make_private_dir
-from recorder.places import default_save_dir, remember_location, remembered_location, staging_root
+from recorder.places import (
+    default_save_dir,
+    remember_location,
+    remembered_location,
+    staging_root,
+)
 from recorder.saving import SaveError, move_session
 from recorder.ui import console
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
-
 from recorder import ByteSize, catalog, hookimpl, option
 from recorder.manifest import MANIFEST
 from recorder.status import human_size

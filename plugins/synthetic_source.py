@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 
 import attrs
-
 from recorder import VideoFormat, hookimpl, option
 
 BLOCK = 16

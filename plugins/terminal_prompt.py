@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-
 from recorder import SaveChoice, hookimpl
 from recorder.ui import console
 

@@ -19,7 +19,6 @@ import urllib.request
 from urllib.parse import urlparse
 
 import attrs
-
 import recorder
 from recorder import hookimpl, option
 from recorder.errors import UsageError, describe

@@ -180,7 +180,7 @@ def test_replay_page_in_headless_chromium(two_part_session):
         page.click("#play")  # pause
 
         gap = next(e for e in manifest["events"] if e["kind"] == "gap")
-        page.click(f".marker.gap")
+        page.click(".marker.gap")
         page.wait_for_function(f"Math.abs(replay.time() - {gap['t']}) < 0.3 && "
                                "document.getElementById('video').readyState >= 1", timeout=10000)
         assert "part 2 of 2" in page.text_content("#status")

@@ -1,0 +1,235 @@
+"""recorder against FFmpeg's x11grab on the same screen, same size, rate, codec, preset and CRF.
+
+Starts its own Xvfb screen, puts a workload on it, then runs `recorder` and
+`ffmpeg -f x11grab ... -c:v libx264` alternately, several times, and reports
+per run CPU seconds per recorded minute (user + system, from wait4), wall
+time, peak RSS, frames written, dropped/late frames, MB per minute and PSNR
+of the recording's last frame against a screenshot of the final screen, then
+the median ratios recorder/FFmpeg.
+
+    python benchmarks/compare_ffmpeg.py --seconds 60 --rounds 3 --json benchmarks/results/latest.json
+
+Workloads: animated (FFmpeg's testsrc2 at 1280x720 played by ffplay),
+office (a terminal receiving typed text, the mouse moving now and then, by
+xdotool), idle (nothing changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import av
+import mss
+
+RECORDER = Path(sys.executable).with_name("recorder")
+
+
+def start_xvfb(size: str) -> tuple[subprocess.Popen, str]:
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                            pass_fds=[write], stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        return proc, ":" + pipe.readline().strip()
+
+
+class Workload:
+    def __init__(self, name: str, display: str):
+        self.name, self.env = name, dict(os.environ, DISPLAY=display, SDL_AUDIODRIVER="dummy")
+        self.procs: list[subprocess.Popen] = []
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        if self.name == "animated":
+            self.procs.append(subprocess.Popen(["ffplay", "-loglevel", "quiet", "-f", "lavfi", "-i",
+                                                "testsrc2=size=1280x720:rate=30", "-an", "-noborder"],
+                                               env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        elif self.name == "office":
+            self.procs.append(subprocess.Popen(["xterm", "-geometry", "120x40+100+100"], env=self.env))
+        time.sleep(2)
+        return self
+
+    def typing(self) -> None:
+        """The office worker: a line of text every second, the mouse every five."""
+        n = 0
+        while not self.stop.wait(1.0):
+            n += 1
+            subprocess.run(["xdotool", "type", "--delay", "30", f"echo support session line {n}\n"],
+                           env=self.env, capture_output=True)
+            if n % 5 == 0:
+                subprocess.run(["xdotool", "mousemove", str(200 + 40 * n % 800), str(300 + 13 * n % 400)],
+                               env=self.env, capture_output=True)
+
+    def during(self):
+        self.stop.clear()
+        if self.name == "office":
+            thread = threading.Thread(target=self.typing, daemon=True)
+            thread.start()
+            return thread
+        return None
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+
+
+def measure(argv: list[str], env: dict) -> tuple[os.terminal_size, float, float, float, int]:
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    out = proc.stdout.read().decode()
+    return out, time.monotonic() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, status
+
+
+def gray(frame, width, height) -> bytes:
+    plane = frame.reformat(width=width, height=height, format="gray").planes[0]
+    data, stride = bytes(plane), plane.line_size
+    return b"".join(data[y * stride:y * stride + width] for y in range(0, height, 4))[::4]
+
+
+def psnr_last_frame(path: Path, reference: bytes, width: int, height: int) -> float:
+    last = None
+    with av.open(str(path)) as container:
+        for last in container.decode(video=0):
+            pass
+    ours = gray(last, width, height)
+    mse = sum((a - b) ** 2 for a, b in zip(ours, reference)) / len(ours)
+    return 99.0 if mse == 0 else round(10 * math.log10(255 ** 2 / mse), 2)
+
+
+def screenshot(display: str, width: int, height: int) -> bytes:
+    with mss.MSS(display=display, with_cursor=False) as sct:
+        shot = sct.grab({"left": 0, "top": 0, "width": width, "height": height})
+    frame = av.VideoFrame(width, height, "bgra")
+    frame.planes[0].update(bytes(shot.raw))
+    return gray(frame, width, height)
+
+
+def frames_in(path: Path) -> tuple[int, float]:
+    with av.open(str(path)) as container:
+        times = [float(f.time) for f in container.decode(video=0)]
+        declared = (container.duration or 0) / 1e6
+    return len(times), declared or (times[-1] if times else 0.0)
+
+
+def run_recorder(display, workload, size, fps, seconds, preset, crf, home) -> dict:
+    config = home / "bench.toml"
+    config.write_text(f'[profiles.rep]\nfps = {fps}\nguards = []\nnotifiers = []\n'
+                      f'[profiles.rep.h264]\npreset = "{preset}"\ncrf = {crf}\n'
+                      '[profiles.rep.mss]\ncursor = false\n')
+    env = dict(os.environ, DISPLAY=display, HOME=str(home))
+    typing = workload.during()
+    out, wall, cpu, rss, status = measure([str(RECORDER), "--profile", "rep", "--config", str(config),
+                                           "--duration", str(seconds), "--new-session"], env)
+    workload.stop.set()
+    if typing:
+        typing.join()
+    folder = Path(out.strip())
+    manifest = json.loads((folder / "session.json").read_text())
+    path = folder / manifest["parts"][-1]["file"]
+    return {"frames": manifest["frames"], "dropped": manifest["dropped_frames"],
+            "unchanged": manifest["unchanged_frames"], "path": path, "wall": wall, "cpu": cpu, "rss": rss,
+            "size": sum(p["size"] for p in manifest["parts"]), "duration": manifest["duration"]}
+
+
+def run_ffmpeg(display, workload, size, fps, seconds, preset, crf, home) -> dict:
+    path = home / f"ffmpeg-{time.monotonic_ns()}.mp4"
+    env = dict(os.environ, DISPLAY=display)
+    typing = workload.during()
+    out, wall, cpu, rss, status = measure(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "x11grab",
+                                           "-draw_mouse", "0", "-framerate", str(fps), "-video_size", size,
+                                           "-i", display, "-t", str(seconds), "-c:v", "libx264", "-preset",
+                                           preset, "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)], env)
+    workload.stop.set()
+    if typing:
+        typing.join()
+    frames, duration = frames_in(path)
+    return {"frames": frames, "dropped": max(0, round(seconds * fps) - frames), "unchanged": 0, "path": path,
+            "wall": wall, "cpu": cpu, "rss": rss, "size": path.stat().st_size, "duration": duration}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--fps", type=float, default=30)
+    parser.add_argument("--preset", default="ultrafast")
+    parser.add_argument("--crf", type=int, default=23)
+    parser.add_argument("--workloads", default="animated,office,idle")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    for tool in ("Xvfb", "ffmpeg", "ffplay", "xterm", "xdotool"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is needed (apt-get install xvfb ffmpeg xterm xdotool)")
+    width, height = map(int, args.size.split("x"))
+    rows = []
+    for name in args.workloads.split(","):
+        xvfb, display = start_xvfb(args.size)
+        try:
+            with Workload(name, display) as workload, tempfile.TemporaryDirectory() as tmp:
+                home = Path(tmp)
+                for round_ in range(args.rounds):
+                    for tool, run in (("recorder", run_recorder), ("ffmpeg", run_ffmpeg)):
+                        result = run(display, workload, args.size, args.fps, args.seconds, args.preset,
+                                     args.crf, home)
+                        reference = screenshot(display, width, height)
+                        minutes = result["duration"] / 60 or args.seconds / 60
+                        rows.append({
+                            "workload": name, "tool": tool, "round": round_ + 1,
+                            "cpu_s_per_min": round(result["cpu"] / minutes, 2),
+                            "wall_s": round(result["wall"], 1), "peak_rss_mb": round(result["rss"], 1),
+                            "frames": result["frames"], "unchanged": result["unchanged"],
+                            "dropped": result["dropped"], "mb_per_min": round(result["size"] / 1e6 / minutes, 2),
+                            "psnr_last_frame": psnr_last_frame(result["path"], reference, width, height)
+                            if name != "animated" else None,
+                        })
+                        print(json.dumps(rows[-1]), flush=True)
+        finally:
+            xvfb.send_signal(signal.SIGTERM)
+            xvfb.wait()
+    summary = []
+    for name in args.workloads.split(","):
+        ours = [r for r in rows if r["workload"] == name and r["tool"] == "recorder"]
+        theirs = [r for r in rows if r["workload"] == name and r["tool"] == "ffmpeg"]
+        ratio = lambda key: round(statistics.median(a[key] / b[key] for a, b in zip(ours, theirs) if b[key]), 2)  # noqa: E731
+        summary.append({"workload": name, "size": args.size, "fps": args.fps,
+                        "cpu_ratio": ratio("cpu_s_per_min"), "size_ratio": ratio("mb_per_min"),
+                        "rss_ratio": ratio("peak_rss_mb"),
+                        "recorder_cpu_s_per_min": statistics.median(r["cpu_s_per_min"] for r in ours),
+                        "ffmpeg_cpu_s_per_min": statistics.median(r["cpu_s_per_min"] for r in theirs),
+                        "recorder_dropped": max(r["dropped"] for r in ours),
+                        "ffmpeg_dropped": max(r["dropped"] for r in theirs),
+                        "recorder_psnr": ours[0]["psnr_last_frame"], "ffmpeg_psnr": theirs[0]["psnr_last_frame"]})
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"\nmachine: {machine}; {args.seconds:g} s per run, {args.rounds} rounds, preset {args.preset}, crf {args.crf}")
+    print("| workload | size@fps | CPU s/min recorder | CPU s/min FFmpeg | CPU ratio | size ratio | RSS ratio "
+          "| dropped (rec/ffm) | PSNR last frame (rec/ffm) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in summary:
+        print(f"| {s['workload']} | {s['size']}@{s['fps']:g} | {s['recorder_cpu_s_per_min']} | "
+              f"{s['ffmpeg_cpu_s_per_min']} | {s['cpu_ratio']} | {s['size_ratio']} | {s['rss_ratio']} | "
+              f"{s['recorder_dropped']}/{s['ffmpeg_dropped']} | {s['recorder_psnr']}/{s['ffmpeg_psnr']} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine, "args": vars(args) | {"json": str(args.json)},
+                                         "runs": rows, "summary": summary}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
