@@ -15,27 +15,24 @@ from typing import Any
 
 from recorder.errors import UsageError
 from recorder.manifest import MANIFEST
-from recorder.places import read_state, staging_root, write_state
+from recorder.places import read_state, staging_root, updating
 
 INDEX = "catalog.json"
 
 
 def remember(session) -> None:
-    entries = read_state(INDEX)
-    entries[session.id] = {"folder": str(session.folder), "profile": session.profile}
-    write_state(INDEX, entries)
+    with updating(INDEX) as entries:
+        entries[session.id] = {"folder": str(session.folder), "profile": session.profile}
 
 
 def moved(session_id: str, folder: Path) -> None:
-    entries = read_state(INDEX)
-    entries.setdefault(session_id, {})["folder"] = str(folder)
-    write_state(INDEX, entries)
+    with updating(INDEX) as entries:
+        entries.setdefault(session_id, {})["folder"] = str(folder)
 
 
 def forget(session_id: str) -> None:
-    entries = read_state(INDEX)
-    if entries.pop(session_id, None) is not None:
-        write_state(INDEX, entries)
+    with updating(INDEX) as entries:
+        entries.pop(session_id, None)
 
 
 def _folders() -> list[Path]:

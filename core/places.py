@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import platformdirs
 from recorder.manifest import make_private_dir, write_private
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a lost catalog entry is the worst case
+    fcntl = None
 
 APP = "recorder"
 
@@ -38,12 +45,26 @@ def write_state(name: str, data: dict[str, Any]) -> None:
     write_private(state_dir() / name, json.dumps(data, indent=2).encode() + b"\n")
 
 
+@contextmanager
+def updating(name: str) -> Iterator[dict[str, Any]]:
+    """Read-modify-write a state file under an exclusive lock, so that two
+    recorders (two profiles) finishing at once do not lose each other's entry."""
+    fd = os.open(state_dir() / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        data = read_state(name)
+        yield data
+        write_state(name, data)
+    finally:
+        os.close(fd)
+
+
 def remembered_location(profile: str) -> Path | None:
     value = read_state("locations.json").get(profile)
     return Path(value) if value else None
 
 
 def remember_location(profile: str, path: Path) -> None:
-    data = read_state("locations.json")
-    data[profile] = str(path)
-    write_state("locations.json", data)
+    with updating("locations.json") as data:
+        data[profile] = str(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -275,3 +276,28 @@ def test_folder_dialog_on_a_display(home, tmp_path, xdisplay):
     assert Path(out.strip()) == saved
     events = json.loads((saved / "session.json").read_text())["events"]
     assert "(dialog)" in events[-1]["text"]
+
+
+def _remember_many(home: str, worker: int) -> None:
+    import types
+
+    os.environ["HOME"] = home
+    from recorder import catalog
+
+    for n in range(25):
+        catalog.remember(types.SimpleNamespace(id=f"{worker}-{n}", folder=f"/x/{worker}/{n}", profile="rep"))
+
+
+def test_the_catalog_keeps_every_entry_when_recorders_finish_at_once(home, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("HOME", str(home))
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_remember_many, args=(str(home), w)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    index = json.loads((home / ".local" / "state" / "recorder" / "catalog.json").read_text())
+    assert len(index) == 100
