@@ -142,7 +142,9 @@ def run_recorder(display, workload, size, fps, seconds, preset, crf, home) -> di
     folder = Path(out.strip())
     manifest = json.loads((folder / "session.json").read_text())
     path = folder / manifest["parts"][-1]["file"]
-    return {"frames": manifest["frames"], "dropped": manifest["dropped_frames"],
+    times = {e["kind"]: e["t"] for e in manifest["events"]}
+    seal = round(times.get("stopped", 0) - times.get("end-requested", 0), 3)
+    return {"frames": manifest["frames"], "dropped": manifest["dropped_frames"], "seal_s": seal,
             "unchanged": manifest["unchanged_frames"], "path": path, "wall": wall, "cpu": cpu, "rss": rss,
             "size": sum(p["size"] for p in manifest["parts"]), "duration": manifest["duration"]}
 
@@ -195,6 +197,7 @@ def main() -> None:
                             "cpu_s_per_min": round(result["cpu"] / minutes, 2),
                             "wall_s": round(result["wall"], 1), "peak_rss_mb": round(result["rss"], 1),
                             "frames": result["frames"], "unchanged": result["unchanged"],
+                            "seal_s": result.get("seal_s"),
                             "dropped": result["dropped"], "mb_per_min": round(result["size"] / 1e6 / minutes, 2),
                             "psnr_last_frame": psnr_last_frame(result["path"], reference, width, height)
                             if name != "animated" else None,

@@ -76,11 +76,7 @@ class Recording:
                 self.plugins.call("recorder_session_event", lambda *a: None,
                                   session=self.session, event=payload)
         elif kind == "notification":
-            for name, notifier in self.built.notifiers:
-                try:
-                    notifier.notify(payload)
-                except Exception as exc:
-                    self._plugin_failed(self.built.owner(name), exc, f"notifier '{name}'")
+            self.built.each(self.built.notifiers, "notify", payload)
 
     def _fail(self, exc: BaseException) -> None:
         if self.failure is None:
