@@ -120,7 +120,9 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
     rate = fps or job.fps
     source = job.resampled(rate) if rate else job.frames()
     with av.open(str(job.output), "w", format=container, options=container_options or {}) as out:
-        stream = out.add_stream(codec, rate=Fraction(rate or 30).limit_denominator(1000))
+        # the nominal rate sets the last frame's length: the session's own rate keeps the full duration
+        nominal = rate or job.timeline.manifest.get("video", {}).get("fps") or 30
+        stream = out.add_stream(codec, rate=Fraction(nominal).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.time_base = TIME_BASE
         stream.codec_context.time_base = TIME_BASE
