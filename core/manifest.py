@@ -16,6 +16,7 @@ MANIFEST = "session.json"
 FORMAT_VERSION = 1
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+RESERVE = ".recorder-reserve"  # space a disk guard sets aside in the session folder; never a part
 
 
 def sha256_file(path: Path) -> str:

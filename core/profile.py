@@ -65,10 +65,11 @@ class ResolvedProfile:
 
 def _strict(kind: type):
     def structure(value, _type):
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        # bool is an int in Python, but `crf = true` in TOML is a mistake, not 1
+        wrong_bool = isinstance(value, bool) != (kind is bool)
+        if not wrong_bool and kind is float and isinstance(value, int):
             return float(value)
-        if not ok:
+        if wrong_bool or not isinstance(value, kind):
             raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
         return value
     return structure

@@ -20,12 +20,10 @@ from typing import Any
 import attrs
 from recorder import journal
 from recorder.fmp4 import packet_stats, truncate_to_decodable
-from recorder.manifest import MANIFEST, sha256_file, write_private
+from recorder.manifest import MANIFEST, RESERVE, sha256_file, write_private
 from recorder.parts import PARTIAL
 from recorder.session import Event, Part, Session
 from recorder.status import human_size
-
-RESERVE = ".recorder-reserve"
 
 
 def load_manifest(folder: Path) -> dict[str, Any]:

@@ -21,9 +21,8 @@ from pathlib import Path
 import attrs
 from recorder import ByteSize, hookimpl, option
 from recorder.errors import UsageError
+from recorder.manifest import RESERVE
 from recorder.status import human_size
-
-RESERVE = ".recorder-reserve"
 
 
 @attrs.frozen

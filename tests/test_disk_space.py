@@ -27,6 +27,13 @@ def write_config(tmp_path: Path, text: str) -> Path:
     return config
 
 
+def start_recording(config: Path, disk: Path, duration: float, home: Path) -> subprocess.Popen:
+    """The synthetic source into ``disk``, in the background, for a test to act on meanwhile."""
+    return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
+                             "synthetic", "--output-dir", str(disk), "--duration", str(duration)],
+                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def only_session(root: Path) -> Path:
     [folder] = [p for p in root.iterdir() if p.is_dir()]
     return folder
@@ -98,10 +105,7 @@ reserve = "1MB"
 [profiles.rep.events-file]
 path = "{events}"
 """)
-    proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
-                             "synthetic", "--output-dir", str(disk), "--duration", "7"],
-                            env=cli_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = start_recording(config, disk, 7, tmp_path / "home")
     deadline = time.monotonic() + 20
     while not (events.exists() and "Disk space is low" in events.read_text()):
         assert time.monotonic() < deadline, "no warning"
@@ -127,10 +131,7 @@ warn_free = "1MB"
 stop_free = "1MB"
 reserve = "1MB"
 {NOISE}""")
-    proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
-                             "synthetic", "--output-dir", str(disk), "--duration", "60"],
-                            env=cli_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = start_recording(config, disk, 60, tmp_path / "home")
     deadline = time.monotonic() + 20
     while not list(disk.glob("*/part-001.mp4.partial")) or \
             list(disk.glob("*/part-001.mp4.partial"))[0].stat().st_size < 2 * 10**6:

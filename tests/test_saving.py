@@ -179,15 +179,19 @@ def test_verify_names_what_is_wrong(run_cli, home, tmp_path):
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     assert run_cli("verify", str(folder)).returncode == 0
 
-    copy = tmp_path / "copy"
-    shutil.copytree(folder, copy)
+    def fresh_copy() -> Path:
+        copy = tmp_path / "copy"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(folder, copy)
+        return copy
+
+    copy = fresh_copy()
     (copy / "part-002.mp4").unlink()
     result = run_cli("verify", str(copy))
     assert result.returncode == 1
     assert "PROBLEM  part-002.mp4 is missing" in result.stdout
 
-    shutil.rmtree(copy)
-    shutil.copytree(folder, copy)
+    copy = fresh_copy()
     manifest = json.loads((copy / "session.json").read_text())
     del manifest["parts"][1]  # a part removed, manifest edited to hide it
     (copy / "session.json").write_text(json.dumps(manifest))
@@ -196,8 +200,7 @@ def test_verify_names_what_is_wrong(run_cli, home, tmp_path):
     assert result.returncode == 1
     assert "part-003.mp4: hash chain broken" in result.stdout
 
-    shutil.rmtree(copy)
-    shutil.copytree(folder, copy)
+    copy = fresh_copy()
     with open(copy / "part-001.mp4", "r+b") as fh:
         fh.seek(2000)
         fh.write(b"\x00" * 16)
