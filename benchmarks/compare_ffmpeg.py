@@ -3,9 +3,10 @@
 Starts its own Xvfb screen, puts a workload on it, then runs `recorder` and
 `ffmpeg -f x11grab ... -c:v libx264` alternately, several times, and reports
 per run CPU seconds per recorded minute (user + system, from wait4), wall
-time, peak RSS, frames written, dropped/late frames, MB per minute and PSNR
-of the recording's last frame against a screenshot of the final screen, then
-the median ratios recorder/FFmpeg.
+time, peak RSS, frames written, dropped/late frames, MB per minute, the time
+recorder took to seal its last part, and the quality of the recording: mean
+PSNR and SSIM of luma against screenshots of the same screen taken during
+the run (see quality.py); then the median ratios recorder/FFmpeg.
 
     python benchmarks/compare_ffmpeg.py --seconds 60 --rounds 3 --json benchmarks/results/latest.json
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shutil
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import av
-import mss
+from quality import Sampler, compare
 
 RECORDER = Path(sys.executable).with_name("recorder")
 
@@ -88,36 +88,18 @@ class Workload:
             proc.wait()
 
 
-def measure(argv: list[str], env: dict) -> tuple[os.terminal_size, float, float, float, int]:
+def measure(argv: list[str], env: dict, screen: tuple[str, int, int], every: float):
+    """Run a tool to the end: its output, wall time, CPU time, peak RSS, and screenshots taken meanwhile."""
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    sampler = Sampler(*screen, every=every, started=started)
+    sampler.start()
+    _, _, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    sampler.stop.set()
+    sampler.join()
     out = proc.stdout.read().decode()
-    return out, time.monotonic() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, status
-
-
-def gray(frame, width, height) -> bytes:
-    plane = frame.reformat(width=width, height=height, format="gray").planes[0]
-    data, stride = bytes(plane), plane.line_size
-    return b"".join(data[y * stride:y * stride + width] for y in range(0, height, 4))[::4]
-
-
-def psnr_last_frame(path: Path, reference: bytes, width: int, height: int) -> float:
-    last = None
-    with av.open(str(path)) as container:
-        for last in container.decode(video=0):
-            pass
-    ours = gray(last, width, height)
-    mse = sum((a - b) ** 2 for a, b in zip(ours, reference)) / len(ours)
-    return 99.0 if mse == 0 else round(10 * math.log10(255 ** 2 / mse), 2)
-
-
-def screenshot(display: str, width: int, height: int) -> bytes:
-    with mss.MSS(display=display, with_cursor=False) as sct:
-        shot = sct.grab({"left": 0, "top": 0, "width": width, "height": height})
-    frame = av.VideoFrame(width, height, "bgra")
-    frame.planes[0].update(bytes(shot.raw))
-    return gray(frame, width, height)
+    return out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, sampler.shots
 
 
 def frames_in(path: Path) -> tuple[int, float]:
@@ -127,15 +109,21 @@ def frames_in(path: Path) -> tuple[int, float]:
     return len(times), declared or (times[-1] if times else 0.0)
 
 
-def run_recorder(display, workload, size, fps, seconds, preset, crf, home) -> dict:
+def run_recorder(display, workload, size, fps, seconds, preset, crf, home, every, options) -> dict:
     config = home / "bench.toml"
-    config.write_text(f'[profiles.rep]\nfps = {fps}\nguards = []\nnotifiers = []\n'
-                      f'[profiles.rep.h264]\npreset = "{preset}"\ncrf = {crf}\n'
-                      '[profiles.rep.mss]\ncursor = false\n')
+    tables = {"h264": {"preset": f'"{preset}"', "crf": str(crf)}, "mss": {"cursor": "false"}}
+    for assignment in options:
+        key, value = assignment.split("=", 1)
+        component, key = key.split(".", 1)
+        tables.setdefault(component, {})[key] = value
+    config.write_text(f"[profiles.rep]\nfps = {fps}\nguards = []\nnotifiers = []\n" + "".join(
+        f"[profiles.rep.{component}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+        for component, values in tables.items()))
     env = dict(os.environ, DISPLAY=display, HOME=str(home))
     typing = workload.during()
-    out, wall, cpu, rss, status = measure([str(RECORDER), "--profile", "rep", "--config", str(config),
-                                           "--duration", str(seconds), "--new-session"], env)
+    out, wall, cpu, rss, shots = measure([str(RECORDER), "--profile", "rep", "--config", str(config),
+                                          "--duration", str(seconds), "--new-session"], env, screen(display, size),
+                                         every)
     workload.stop.set()
     if typing:
         typing.join()
@@ -146,23 +134,30 @@ def run_recorder(display, workload, size, fps, seconds, preset, crf, home) -> di
     seal = round(times.get("stopped", 0) - times.get("end-requested", 0), 3)
     return {"frames": manifest["frames"], "dropped": manifest["dropped_frames"], "seal_s": seal,
             "unchanged": manifest["unchanged_frames"], "path": path, "wall": wall, "cpu": cpu, "rss": rss,
-            "size": sum(p["size"] for p in manifest["parts"]), "duration": manifest["duration"]}
+            "size": sum(p["size"] for p in manifest["parts"]), "duration": manifest["duration"], "shots": shots}
 
 
-def run_ffmpeg(display, workload, size, fps, seconds, preset, crf, home) -> dict:
+def run_ffmpeg(display, workload, size, fps, seconds, preset, crf, home, every, options) -> dict:
     path = home / f"ffmpeg-{time.monotonic_ns()}.mp4"
     env = dict(os.environ, DISPLAY=display)
     typing = workload.during()
-    out, wall, cpu, rss, status = measure(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "x11grab",
-                                           "-draw_mouse", "0", "-framerate", str(fps), "-video_size", size,
-                                           "-i", display, "-t", str(seconds), "-c:v", "libx264", "-preset",
-                                           preset, "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)], env)
+    out, wall, cpu, rss, shots = measure(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "x11grab",
+                                          "-draw_mouse", "0", "-framerate", str(fps), "-video_size", size,
+                                          "-i", display, "-t", str(seconds), "-c:v", "libx264", "-preset",
+                                          preset, "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)], env,
+                                         screen(display, size), every)
     workload.stop.set()
     if typing:
         typing.join()
     frames, duration = frames_in(path)
     return {"frames": frames, "dropped": max(0, round(seconds * fps) - frames), "unchanged": 0, "path": path,
-            "wall": wall, "cpu": cpu, "rss": rss, "size": path.stat().st_size, "duration": duration}
+            "wall": wall, "cpu": cpu, "rss": rss, "size": path.stat().st_size, "duration": duration,
+            "shots": shots}
+
+
+def screen(display: str, size: str) -> tuple[str, int, int]:
+    width, height = map(int, size.split("x"))
+    return display, width, height
 
 
 def main() -> None:
@@ -174,12 +169,14 @@ def main() -> None:
     parser.add_argument("--preset", default="ultrafast")
     parser.add_argument("--crf", type=int, default=23)
     parser.add_argument("--workloads", default="animated,office,idle")
+    parser.add_argument("--sample-every", type=float, default=3.0, help="seconds between quality screenshots")
+    parser.add_argument("--set", action="append", default=[], metavar="COMPONENT.KEY=VALUE",
+                        help='a recorder option to try, e.g. h264.tune=\'"stillimage"\' or mss.damage=false')
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     for tool in ("Xvfb", "ffmpeg", "ffplay", "xterm", "xdotool"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is needed (apt-get install xvfb ffmpeg xterm xdotool)")
-    width, height = map(int, args.size.split("x"))
     rows = []
     for name in args.workloads.split(","):
         xvfb, display = start_xvfb(args.size)
@@ -189,9 +186,9 @@ def main() -> None:
                 for round_ in range(args.rounds):
                     for tool, run in (("recorder", run_recorder), ("ffmpeg", run_ffmpeg)):
                         result = run(display, workload, args.size, args.fps, args.seconds, args.preset,
-                                     args.crf, home)
-                        reference = screenshot(display, width, height)
+                                     args.crf, home, args.sample_every, args.set)
                         minutes = result["duration"] / 60 or args.seconds / 60
+                        psnr, ssim = compare(result["path"], result["shots"]) or (None, None)
                         rows.append({
                             "workload": name, "tool": tool, "round": round_ + 1,
                             "cpu_s_per_min": round(result["cpu"] / minutes, 2),
@@ -199,39 +196,56 @@ def main() -> None:
                             "frames": result["frames"], "unchanged": result["unchanged"],
                             "seal_s": result.get("seal_s"),
                             "dropped": result["dropped"], "mb_per_min": round(result["size"] / 1e6 / minutes, 2),
-                            "psnr_last_frame": psnr_last_frame(result["path"], reference, width, height)
-                            if name != "animated" else None,
+                            "psnr": psnr, "ssim": ssim, "quality_samples": len(result["shots"]),
                         })
                         print(json.dumps(rows[-1]), flush=True)
         finally:
             xvfb.send_signal(signal.SIGTERM)
             xvfb.wait()
-    summary = []
-    for name in args.workloads.split(","):
-        ours = [r for r in rows if r["workload"] == name and r["tool"] == "recorder"]
-        theirs = [r for r in rows if r["workload"] == name and r["tool"] == "ffmpeg"]
-        ratio = lambda key: round(statistics.median(a[key] / b[key] for a, b in zip(ours, theirs) if b[key]), 2)  # noqa: E731
-        summary.append({"workload": name, "size": args.size, "fps": args.fps,
-                        "cpu_ratio": ratio("cpu_s_per_min"), "size_ratio": ratio("mb_per_min"),
-                        "rss_ratio": ratio("peak_rss_mb"),
-                        "recorder_cpu_s_per_min": statistics.median(r["cpu_s_per_min"] for r in ours),
-                        "ffmpeg_cpu_s_per_min": statistics.median(r["cpu_s_per_min"] for r in theirs),
-                        "recorder_dropped": max(r["dropped"] for r in ours),
-                        "ffmpeg_dropped": max(r["dropped"] for r in theirs),
-                        "recorder_psnr": ours[0]["psnr_last_frame"], "ffmpeg_psnr": theirs[0]["psnr_last_frame"]})
+    summary = [summarize(name, rows, args) for name in args.workloads.split(",")]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"\nmachine: {machine}; {args.seconds:g} s per run, {args.rounds} rounds, preset {args.preset}, crf {args.crf}")
-    print("| workload | size@fps | CPU s/min recorder | CPU s/min FFmpeg | CPU ratio | size ratio | RSS ratio "
-          "| dropped (rec/ffm) | PSNR last frame (rec/ffm) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for s in summary:
-        print(f"| {s['workload']} | {s['size']}@{s['fps']:g} | {s['recorder_cpu_s_per_min']} | "
-              f"{s['ffmpeg_cpu_s_per_min']} | {s['cpu_ratio']} | {s['size_ratio']} | {s['rss_ratio']} | "
-              f"{s['recorder_dropped']}/{s['ffmpeg_dropped']} | {s['recorder_psnr']}/{s['ffmpeg_psnr']} |")
+    print(f"\nmachine: {machine}; {args.seconds:g} s per run, {args.rounds} rounds, preset {args.preset}, "
+          f"crf {args.crf}" + (f", recorder options {' '.join(args.set)}" if args.set else ""))
+    print(table(summary))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine, "args": vars(args) | {"json": str(args.json)},
                                          "runs": rows, "summary": summary}, indent=2, default=str))
+
+
+def summarize(name: str, rows: list[dict], args) -> dict:
+    ours = [r for r in rows if r["workload"] == name and r["tool"] == "recorder"]
+    theirs = [r for r in rows if r["workload"] == name and r["tool"] == "ffmpeg"]
+
+    def ratio(key):
+        return round(statistics.median(a[key] / b[key] for a, b in zip(ours, theirs) if b[key]), 2)
+
+    def median(runs, key):
+        values = [r[key] for r in runs if r[key] is not None]
+        return round(statistics.median(values), 4) if values else None
+
+    return {"workload": name, "size": args.size, "fps": args.fps,
+            "cpu_ratio": ratio("cpu_s_per_min"), "size_ratio": ratio("mb_per_min"), "rss_ratio": ratio("peak_rss_mb"),
+            "recorder_cpu_s_per_min": median(ours, "cpu_s_per_min"),
+            "ffmpeg_cpu_s_per_min": median(theirs, "cpu_s_per_min"),
+            "recorder_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
+            "recorder_dropped": max(r["dropped"] for r in ours), "ffmpeg_dropped": max(r["dropped"] for r in theirs),
+            "recorder_psnr": median(ours, "psnr"), "ffmpeg_psnr": median(theirs, "psnr"),
+            "recorder_ssim": median(ours, "ssim"), "ffmpeg_ssim": median(theirs, "ssim"),
+            "recorder_seal_s": max(r["seal_s"] for r in ours)}
+
+
+def table(summary: list[dict]) -> str:
+    lines = [("| workload | size@fps | CPU s/min recorder | CPU s/min FFmpeg | CPU ratio | size ratio "
+              "| peak RSS MB (ratio) | dropped (rec/ffm) | PSNR dB (rec/ffm) | SSIM (rec/ffm) | seal s |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['workload']} | {s['size']}@{s['fps']:g} | {s['recorder_cpu_s_per_min']} | "
+                     f"{s['ffmpeg_cpu_s_per_min']} | {s['cpu_ratio']} | {s['size_ratio']} | "
+                     f"{s['recorder_peak_rss_mb']} ({s['rss_ratio']}) | {s['recorder_dropped']}/{s['ffmpeg_dropped']} | "
+                     f"{s['recorder_psnr']}/{s['ffmpeg_psnr']} | {s['recorder_ssim']}/{s['ffmpeg_ssim']} | "
+                     f"{s['recorder_seal_s']} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

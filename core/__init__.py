@@ -10,6 +10,7 @@ hookimpl = pluggy.HookimplMarker("recorder")
 
 from recorder.components import (  # noqa: E402  (hookimpl must exist before plugins import us)
     ByteSize,
+    Changes,
     Notification,
     PartStats,
     SaveChoice,
@@ -22,5 +23,5 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-__all__ = ["hookimpl", "option", "ByteSize", "Notification", "PartStats", "SaveChoice", "VideoFormat",
+__all__ = ["hookimpl", "option", "ByteSize", "Changes", "Notification", "PartStats", "SaveChoice", "VideoFormat",
            "__version__"]

@@ -65,6 +65,23 @@ class VideoFormat:
 
 
 @attrs.frozen
+class Changes:
+    """What a change-tracking source saw change since its previous grab.
+
+    ``bands`` are ``(top, rows)`` pairs in screen order: ``rows`` holds whole
+    rows of the frame (``width * 4`` bytes each for bgra) starting at row
+    ``top``. No bands means nothing changed. A source's first grab covers the
+    whole frame; core keeps the full picture and hands encoders the rows that
+    changed, so an unchanged screen costs neither a copy nor a conversion.
+    """
+
+    bands: tuple[tuple[int, bytes], ...] = ()
+
+    def rows(self, stride: int) -> list[tuple[int, int]]:
+        return [(top, top + len(data) // stride) for top, data in self.bands]
+
+
+@attrs.frozen
 class PartStats:
     frames: int
     duration: float

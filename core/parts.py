@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from recorder.components import VideoFormat
+from recorder.components import Changes, VideoFormat
 from recorder.manifest import create_private_file, sha256_file
 from recorder.session import Part, Session
 
@@ -43,6 +43,7 @@ class Parts:
         self.writer_failed = False
         self.sync_fd: int | None = None
         self.synced_at = 0.0
+        self.canvas: bytearray | None = None  # the whole picture, for sources that send only changes
         self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
         self.pending: list[Future] = []
 
@@ -53,17 +54,34 @@ class Parts:
         return self.session.folder / (part.file + PARTIAL)
 
     def write(self, frame, pts: float) -> None:
+        picture, rows = self._picture(frame)
         if self.writer is None:
             self.open(pts)
+            rows = None  # a new part starts from the whole picture
         elif self._full(pts):
             self._close_current(in_background=True)
             self.open(pts)
+            rows = None
         try:
-            self.writer.write(frame, pts)
+            if getattr(self.writer, "takes_changed_rows", False):
+                self.writer.write(picture, pts, changed=rows)
+            else:
+                self.writer.write(picture, pts)
         except BaseException:
             self.writer_failed = True
             raise
         self._maybe_sync()
+
+    def _picture(self, frame) -> tuple:
+        """The whole picture and the row ranges that changed (None: all of them)."""
+        if not isinstance(frame, Changes):
+            return frame, None
+        stride = self.fmt.width * 4
+        if self.canvas is None:
+            self.canvas = bytearray(stride * self.fmt.height)
+        for top, data in frame.bands:
+            self.canvas[top * stride:top * stride + len(data)] = data
+        return self.canvas, frame.rows(stride)
 
     def _maybe_sync(self) -> None:
         # A kill -9 loses only what the encoder held; a power loss also loses what

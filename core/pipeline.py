@@ -13,6 +13,7 @@ import signal
 import threading
 from typing import Any, Callable
 
+from recorder.components import Changes
 from recorder.session import Session
 
 QUEUE_BYTES = 64 * 1024 * 1024  # bounds memory whatever the resolution
@@ -48,22 +49,26 @@ class Capture(threading.Thread):
         interval = 1.0 / self.fps
         slot = 0
         start = self.session.offset()
+        # A source that is not the screen may run faster than real time (soak
+        # tests, benchmarks): its frames are timed as if taken on schedule.
+        realtime = getattr(self.source, "realtime", True)
         while not self.stop.is_set():
             due = start + slot * interval
             if self.until is not None and slot * interval >= self.until:
                 self.session.request_end("duration")
                 return
-            wait = due - self.session.offset()
-            if wait > 0:
-                if self.stop.wait(wait):
-                    return
-            else:
-                missed = int(-wait / interval)  # whole slots we are late for
-                if missed:
-                    self.session.dropped += missed
-                    slot += missed
-                    continue
-            pts = self.session.offset()
+            if realtime:
+                wait = due - self.session.offset()
+                if wait > 0:
+                    if self.stop.wait(wait):
+                        return
+                else:
+                    missed = int(-wait / interval)  # whole slots we are late for
+                    if missed:
+                        self.session.dropped += missed
+                        slot += missed
+                        continue
+            pts = self.session.offset() if realtime else due
             frame = self.source.grab()
             slot += 1
             self.session.captured += 1
@@ -72,17 +77,25 @@ class Capture(threading.Thread):
                 self.session.unchanged += 1
                 continue
             self.held = None
-            self._send(frame, pts)
+            self._send(frame, pts, wait=not realtime)
 
     def _unchanged(self, frame, pts: float) -> bool:
         """A frame equal to the last one sent adds nothing but encoding work; the
         timestamps of the next frame keep the timeline right (variable frame rate)."""
         last = self.last
-        return (self.heartbeat > 0 and last is not None and frame is not last[0]
-                and pts - last[1] < self.heartbeat and frame == last[0])
+        if self.heartbeat <= 0 or last is None or pts - last[1] >= self.heartbeat:
+            return False
+        if isinstance(frame, Changes):
+            return not frame.bands
+        return frame is not last[0] and frame == last[0]
 
-    def _send(self, frame, pts: float) -> None:
+    def _send(self, frame, pts: float, wait: bool = False) -> None:
         self.last = (frame, pts)
+        if wait or isinstance(frame, Changes):
+            # A change must not be dropped, or the picture would stay wrong: wait
+            # for the encoder instead, and the slots missed meanwhile count as dropped.
+            self.frames.put((frame, pts))
+            return
         try:
             self.frames.put_nowait((frame, pts))
         except queue.Full:

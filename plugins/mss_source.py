@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import attrs
 import mss
-from recorder import VideoFormat, hookimpl, option
+from recorder import Changes, VideoFormat, hookimpl, option
 from recorder.errors import UsageError
+
+log = logging.getLogger("recorder.mss")
+MERGE_GAP = 32  # rows: changes closer than this are grabbed together
 
 
 def _region(instance, attribute, value):
@@ -24,6 +28,8 @@ class MssOptions:
                                "Record only [left, top, width, height] (overrides monitor).",
                                validator=_region)
     cursor: bool = option(True, "Draw the mouse cursor into the recording (X11 only).")
+    damage: bool = option(True, "Grab only what the X server reports as changed (the X DAMAGE "
+                                "extension); false grabs the whole screen every frame.")
 
 
 NO_SCREEN = ("no screen to capture{why}: run inside a desktop session, under xvfb-run "
@@ -34,6 +40,8 @@ class MssSource:
     def __init__(self, options: MssOptions):
         self.options = options
         self.sct = None
+        self.damage = None  # recorder.xdamage.ScreenDamage when the X server tracks changes for us
+        self.cursor_at = None
 
     def open(self) -> VideoFormat:
         if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
@@ -58,12 +66,55 @@ class MssSource:
             raise UsageError(f"mss: monitor {self.options.monitor} does not exist "
                              f"(this screen has {len(monitors) - 1})")
         self.area = {k: self.area[k] for k in ("left", "top", "width", "height")}
+        if self.options.damage and sys.platform.startswith("linux"):
+            self._watch_damage()
         return VideoFormat(self.area["width"], self.area["height"], "bgra")
 
-    def grab(self) -> bytearray:
-        return self.sct.grab(self.area).raw
+    def _watch_damage(self) -> None:
+        from recorder.xdamage import ScreenDamage, Unavailable
+
+        try:
+            self.damage = ScreenDamage(os.environ.get("DISPLAY"))
+        except Unavailable as exc:
+            log.warning("mss: %s; grabbing the whole screen every frame", exc)
+
+    def grab(self) -> bytearray | Changes:
+        if self.damage is None:
+            return self.sct.grab(self.area).raw
+        if self.cursor_at is None:  # the first grab is the whole picture
+            self.damage.changes()
+            self.cursor_at = self.damage.cursor() if self.options.cursor else ()
+            return Changes(((0, self.sct.grab(self.area).raw),))
+        rects = self.damage.changes() or []
+        if self.options.cursor:
+            cursor = self.damage.cursor()
+            if cursor != self.cursor_at:  # where it was and where it is now
+                rects += [self.cursor_at[:4], cursor[:4]]
+                self.cursor_at = cursor
+        return Changes(tuple((top, self._rows(top, bottom)) for top, bottom in self._bands(rects)))
+
+    def _bands(self, rects) -> list[tuple[int, int]]:
+        """The rows of the recorded area that the rectangles touch, merged."""
+        left, top, width, height = (self.area[k] for k in ("left", "top", "width", "height"))
+        spans = sorted((max(0, y - top), min(height, y + h - top)) for x, y, w, h in rects
+                       if x < left + width and x + w > left)
+        bands: list[list[int]] = []
+        for first, last in spans:
+            if last <= first:
+                continue
+            if bands and first <= bands[-1][1] + MERGE_GAP:
+                bands[-1][1] = max(bands[-1][1], last)
+            else:
+                bands.append([first, last])
+        return [(first, last) for first, last in bands]
+
+    def _rows(self, first: int, last: int) -> bytearray:
+        area = dict(self.area, top=self.area["top"] + first, height=last - first)
+        return self.sct.grab(area).raw
 
     def close(self) -> None:
+        if self.damage is not None:
+            self.damage.close()
         if self.sct is not None:
             self.sct.close()
 

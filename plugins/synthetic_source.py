@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 import attrs
-from recorder import VideoFormat, hookimpl, option
+from recorder import Changes, VideoFormat, hookimpl, option
 
 BLOCK = 16
 BITS = 16
@@ -31,6 +31,10 @@ class SyntheticOptions:
                        validator=attrs.validators.ge(0))
     noise: bool = option(False, "Fill frames with seeded noise instead of colour bars: "
                                 "incompressible, for testing high bitrates and full disks.")
+    changes: bool = option(False, "Report only the rows that changed, as a change-tracking screen "
+                                  "source does.")
+    realtime: bool = option(True, "Take frames on the clock; false makes them as fast as they are "
+                                  "encoded, timed as if on schedule (hour-long soak runs in minutes).")
 
 
 def frame_number_of(pixel_at) -> int:
@@ -46,6 +50,8 @@ class SyntheticSource:
     def __init__(self, options: SyntheticOptions):
         self.width, self.height, self.noise = options.width, options.height, options.noise
         self.hold = options.hold
+        self.changes, self.realtime = options.changes, options.realtime
+        self.shown: int | None = None  # the picture number the last grab showed, in changes mode
         self.grabs = 0
         self.count = 0
         self.box = min(self.width, self.height) // 4
@@ -59,11 +65,23 @@ class SyntheticSource:
         self.black = b"\x00\x00\x00\xff" * BLOCK
         return VideoFormat(self.width, self.height, "bgra")
 
-    def grab(self) -> bytearray:
+    def grab(self) -> bytearray | Changes:
         if self.hold != 1:
             self.count = self.grabs // self.hold if self.hold else 0
             self.grabs += 1
-        return self.picture()
+        if not self.changes:
+            return self.picture()
+        number, first = self.count, self.shown is None
+        if number == self.shown:
+            return Changes()
+        self.shown = number
+        picture = self.picture()
+        if first or self.noise:
+            return Changes(((0, bytes(picture)),))
+        stride = self.width * 4
+        y0 = (self.height - self.box) // 2
+        return Changes(((0, bytes(picture[:BLOCK * stride])),
+                        (y0, bytes(picture[y0 * stride:(y0 + self.box) * stride]))))
 
     def picture(self) -> bytearray:
         if self.noise:

@@ -67,6 +67,21 @@ def xdisplay():
                 proc.kill()
 
 
+@pytest.fixture
+def still_display():
+    """A fresh X server whose screen changes only when a test changes it, with
+    a visible cursor (Xvfb's root window has none until one is set)."""
+    xvfb, name = _start_xvfb()
+    try:
+        if shutil.which("xsetroot") is None:
+            pytest.fail("xsetroot is not installed (apt-get install x11-xserver-utils)")
+        subprocess.run(["xsetroot", "-cursor_name", "left_ptr"], env=dict(os.environ, DISPLAY=name), check=True)
+        yield XDisplay(name, *SCREEN)
+    finally:
+        xvfb.send_signal(signal.SIGTERM)
+        xvfb.wait(5)
+
+
 def _wait_for_animation(display: str) -> None:
     left, top, width, height = ANIMATION
     area = {"left": left, "top": top, "width": width, "height": height}
@@ -86,6 +101,16 @@ def home(tmp_path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    """In-process recordings too get a home of their own: a session left
+    unfinished by another test (or by the user) must not be resumed here."""
+    for name in [k for k in os.environ if k.startswith(("XDG_", "RECORDER_"))]:
+        monkeypatch.delenv(name)
+    (tmp_path / "in-process-home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "in-process-home"))
 
 
 @pytest.fixture
