@@ -92,14 +92,13 @@ def measure(argv: list[str], env: dict, screen: tuple[str, int, int], every: flo
     """Run a tool to the end: its output, wall time, CPU time, peak RSS, and screenshots taken meanwhile."""
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    sampler = Sampler(*screen, every=every, started=started)
+    sampler = Sampler(*screen, every=every, started=started, pid=proc.pid)
     sampler.start()
-    _, _, usage = os.wait4(proc.pid, 0)
+    _, _, usage = os.wait4(proc.pid, 0)  # not proc.wait(): wait4 also gives the CPU time
     wall = time.monotonic() - started
     sampler.stop.set()
     sampler.join()
-    out = proc.stdout.read().decode()
-    return out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, sampler.shots
+    return proc.stdout.read().decode(), wall, usage.ru_utime + usage.ru_stime, sampler.peak_rss_mb, sampler.shots
 
 
 def frames_in(path: Path) -> tuple[int, float]:

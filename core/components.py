@@ -78,7 +78,15 @@ class Changes:
     bands: tuple[tuple[int, bytes], ...] = ()
 
     def rows(self, stride: int) -> list[tuple[int, int]]:
-        return [(top, top + len(data) // stride) for top, data in self.bands]
+        """The changed row ranges, bands that touch merged."""
+        ranges: list[tuple[int, int]] = []
+        for top, data in self.bands:
+            bottom = top + len(data) // stride
+            if ranges and ranges[-1][1] == top:
+                ranges[-1] = (ranges[-1][0], bottom)
+            else:
+                ranges.append((top, bottom))
+        return ranges
 
 
 @attrs.frozen

@@ -17,8 +17,8 @@ def recorder_register_sources(register):
     """Register capture sources: ``register(name, factory, options=OptionsClass)``.
 
     ``factory(options)`` returns an object with ``open() -> VideoFormat``,
-    ``grab() -> bytes-like`` (one frame in the announced pixel format) and
-    ``close()``.
+    ``grab() -> bytes-like`` (one frame in the announced pixel format), or
+    ``recorder.Changes`` (only the rows that changed), and ``close()``.
     """
 
 
@@ -27,7 +27,8 @@ def recorder_register_encoders(register):
     """Register encoders: ``factory(options)`` returns an object with an
     ``extension`` (".mp4") and ``open_part(path, video_format, fps) -> PartWriter``;
     the part writer has
-    ``write(frame, pts)`` (pts in seconds on the session timeline) and
+    ``write(frame, pts)`` (pts in seconds on the session timeline; with
+    ``takes_changed_rows = True``, ``write(frame, pts, changed=rows)``) and
     ``close() -> PartStats``."""
 
 

@@ -77,9 +77,14 @@ class Parts:
         if not isinstance(frame, Changes):
             return frame, None
         stride = self.fmt.width * 4
+        bands = frame.bands
         if self.canvas is None:
-            self.canvas = bytearray(stride * self.fmt.height)
-        for top, data in frame.bands:
+            first = bands[0][1] if bands else b""
+            if isinstance(first, bytearray) and len(first) == stride * self.fmt.height:
+                self.canvas, bands = first, bands[1:]  # a whole first grab: no second 33 MB at 4K
+            else:
+                self.canvas = bytearray(stride * self.fmt.height)
+        for top, data in bands:
             self.canvas[top * stride:top * stride + len(data)] = data
         return self.canvas, frame.rows(stride)
 

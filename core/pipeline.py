@@ -8,6 +8,7 @@ never stretched over.
 
 from __future__ import annotations
 
+import collections
 import queue
 import signal
 import threading
@@ -16,15 +17,47 @@ from typing import Any, Callable
 from recorder.components import Changes
 from recorder.session import Session
 
-QUEUE_BYTES = 64 * 1024 * 1024  # bounds memory whatever the resolution
+# Bounds memory whatever the resolution: a whole 4K frame and some, or
+# several frames of changed rows, to ride out an encoder hiccup (a keyframe).
+QUEUE_BYTES = 24 * 1024 * 1024
 
 
-def queue_length(frame_bytes: int, fps: float) -> int:
-    return max(2, min(round(fps), QUEUE_BYTES // max(frame_bytes, 1)))
+def _size(item) -> int:
+    if item is None:
+        return 1
+    frame = item[0]
+    if isinstance(frame, Changes):
+        return 1 + sum(len(rows) for _, rows in frame.bands)
+    return 1 + len(frame)
+
+
+class FrameQueue(queue.Queue):
+    """A queue bounded by the bytes of the frames it holds (plus the one that
+    crosses the bound), not by their count: changed rows are small, whole
+    frames at 4K are 33 MB."""
+
+    def __init__(self, max_bytes: int = QUEUE_BYTES):
+        super().__init__(max_bytes)
+
+    def _init(self, maxsize: int) -> None:
+        self.queue = collections.deque()
+        self.bytes = 0
+
+    def _qsize(self) -> int:
+        return self.bytes
+
+    def _put(self, item) -> None:
+        self.queue.append(item)
+        self.bytes += _size(item)
+
+    def _get(self):
+        item = self.queue.popleft()
+        self.bytes -= _size(item)
+        return item
 
 
 class Capture(threading.Thread):
-    def __init__(self, session: Session, source, fps: float, frames: queue.Queue,
+    def __init__(self, session: Session, source, fps: float, frames: FrameQueue,
                  until: float | None, on_error: Callable[[BaseException], None], *, heartbeat: float = 0.0):
         super().__init__(name="recorder-capture", daemon=True)
         self.session, self.source, self.fps = session, source, fps
@@ -105,7 +138,7 @@ class Capture(threading.Thread):
 class Encode(threading.Thread):
     """Feeds frames to the current part writer; ``parts`` opens and seals parts."""
 
-    def __init__(self, frames: queue.Queue, parts, on_error: Callable[[BaseException], None]):
+    def __init__(self, frames: FrameQueue, parts, on_error: Callable[[BaseException], None]):
         super().__init__(name="recorder-encode", daemon=True)
         self.frames, self.parts, self.on_error = frames, parts, on_error
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import queue
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +18,7 @@ from recorder.lock import ProfileLock
 from recorder.manager import PluginSet
 from recorder.manifest import write_manifest
 from recorder.parts import Parts
-from recorder.pipeline import Capture, CtrlCEnds, Encode, queue_length, wait_for_end
+from recorder.pipeline import Capture, CtrlCEnds, Encode, FrameQueue, wait_for_end
 from recorder.profile import ResolvedProfile
 from recorder.session import Session
 
@@ -201,8 +200,7 @@ class Recording:
         self.built.each(self.built.notifiers, "start", self.session)
         self._hook("recorder_session_started")
         self.built.each(self.built.guards, "start", self.session)
-        frames: queue.Queue = queue.Queue(queue_length(self.format.width * self.format.height * 4,
-                                                       self.settings.fps))
+        frames = FrameQueue()
         capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail,
                           heartbeat=self.settings.heartbeat if self.settings.skip_unchanged else 0.0)
         encode = Encode(frames, self.parts, self._fail)

@@ -26,7 +26,7 @@ class H264Options:
                          validator=attrs.validators.in_(PRESETS))
     crf: int = option(23, "Constant rate factor, 0 (lossless) to 51; lower is better quality.",
                       validator=[attrs.validators.ge(0), attrs.validators.le(51)])
-    keyframe_interval: float = option(5.0, "Seconds between keyframes (seek granularity).",
+    keyframe_interval: float = option(10.0, "Seconds between keyframes (seek granularity).",
                                       validator=attrs.validators.gt(0))
     tune: str = option("", "libx264 tune (e.g. stillimage); empty for none.",
                        validator=attrs.validators.in_(TUNES))
@@ -34,8 +34,9 @@ class H264Options:
                                      validator=attrs.validators.gt(0))
     lookahead: float = option(0.3, "Seconds of frames libx264 may hold back for rate control; "
                                    "frames held back are lost in a crash.", validator=attrs.validators.ge(0))
-    threads: int = option(0, "Encoder threads; 0 chooses: one up to 1080p at 30 fps (the least CPU in "
-                             "all), libx264's own choice above.", validator=attrs.validators.ge(0))
+    threads: int = option(0, "Encoder threads; 0 chooses one thread (the least CPU in all) where it keeps "
+                             "up easily (up to 1080p30 with veryfast), libx264's own choice above.",
+                          validator=attrs.validators.ge(0))
 
 
 class H264PartWriter:
@@ -56,15 +57,17 @@ class H264PartWriter:
         # No B-frames: without an edit list (impossible with an empty moov) they
         # would shift the part's first frame off zero, and they delay output.
         stream.codec_context.max_b_frames = 0
-        frames_ahead = round(options.lookahead * fps)
+        # Frames held back are lost in a crash and each costs a picture of memory.
+        frames_ahead = min(round(options.lookahead * fps), PRESET_LOOKAHEAD[options.preset])
         x264 = {"crf": str(options.crf), "preset": options.preset,
                 "x264-params": f"rc-lookahead={frames_ahead}:sync-lookahead={min(frames_ahead, 2)}"}
         if options.tune:
             x264["tune"] = options.tune
         stream.options = x264
-        stream.thread_count = options.threads or encoder_threads(fmt, fps)
+        stream.thread_count = options.threads or encoder_threads(fmt, fps, options.preset)
         self.stream = stream
         self.picture: av.VideoFrame | None = None  # yuv420p, updated where the screen changed
+        self.band: av.VideoFrame | None = None  # bgra, the last changed rows converted
         self.frames = 0
         self.bytes_written = 0  # encoded bytes, including what the muxer has not flushed yet
         self.packets = 0
@@ -117,19 +120,25 @@ class H264PartWriter:
         # is given, so reusing it is safe).
         height = self.stream.height
         if changed is None or self.picture is None:
-            self.picture = convert_rows(frame, self.fmt, self.stream.width, 0, height)
-            return
+            if self.picture is None:
+                self.picture = av.VideoFrame(self.stream.width, height, "yuv420p")
+            changed = [(0, height)]
         for top, bottom in changed:
             # Chroma is filtered across neighbouring rows: a change reaches one
             # chroma row (two picture rows) beyond its edges.
             top, bottom = max(0, top - top % 2 - REACH), min(height, bottom + bottom % 2 + REACH)
-            if bottom <= top:
-                continue
-            # Converted with a margin, so that chroma filtered across the band's
-            # edges comes out as it would in a whole-frame conversion.
-            lo = max(0, top - MARGIN) // MARGIN * MARGIN
-            hi = min(height, -(-(bottom + MARGIN) // MARGIN) * MARGIN)
-            copy_rows(convert_rows(frame, self.fmt, self.stream.width, lo, hi), lo, self.picture, top, bottom)
+            for start in range(top, bottom, STRIPE):  # stripes: a 4K frame needs no 33 MB copy
+                self._convert(frame, start, min(bottom, start + STRIPE))
+
+    def _convert(self, frame, top: int, bottom: int) -> None:
+        # Converted with a margin, so that chroma filtered across the band's
+        # edges comes out as it would in a whole-frame conversion.
+        height = self.stream.height
+        lo = max(0, top - MARGIN) // MARGIN * MARGIN
+        hi = min(height, -(-(bottom + MARGIN) // MARGIN) * MARGIN)
+        if self.band is None or self.band.height != hi - lo:  # a window that keeps its size reuses it
+            self.band = av.VideoFrame(self.stream.width, hi - lo, "bgra")
+        copy_rows(convert_rows(frame, self.fmt, self.stream.width, lo, hi, self.band), lo, self.picture, top, bottom)
 
     def close(self) -> PartStats:
         self._mux(self.stream.encode(None))
@@ -140,23 +149,33 @@ class H264PartWriter:
         return PartStats(frames=self.frames, duration=duration)
 
 
-ONE_THREAD_UP_TO = 1920 * 1080 * 30  # pixels per second
+# libx264's CPU per pixel by preset, relative to ultrafast (measured on
+# full-screen 1080p testsrc2: ultrafast 6.0 ms a frame on one thread,
+# veryfast 13.5 ms), and how much one thread is given: 2.5x ultrafast at
+# 1080p30, about 45% of a core here, so that a slower laptop still keeps up.
+PRESET_COST = {"ultrafast": 1, "superfast": 1.4, "veryfast": 2.25, "faster": 3.5, "fast": 4.5, "medium": 6,
+               "slow": 10, "slower": 20, "veryslow": 40}
+PRESET_LOOKAHEAD = {"ultrafast": 0, "superfast": 0, "veryfast": 10, "faster": 20, "fast": 30, "medium": 40,
+                    "slow": 50, "slower": 60, "veryslow": 60}  # libx264's own rc-lookahead
+ONE_THREAD_BUDGET = 1920 * 1080 * 30 * 2.5
 
 
-def encoder_threads(fmt: VideoFormat, fps: float) -> int:
+def encoder_threads(fmt: VideoFormat, fps: float, preset: str) -> int:
     # libx264's frame threads cost about 15% more CPU in all (measured at
-    # 1080p30), which matters more here than latency; above that rate one
-    # thread may not keep up.
-    return 1 if fmt.width * fmt.height * fps <= ONE_THREAD_UP_TO else 0
+    # 1080p30 ultrafast), which matters more here than latency.
+    return 1 if fmt.width * fmt.height * fps * PRESET_COST[preset] <= ONE_THREAD_BUDGET else 0
 
 
 MARGIN = 16  # rows; a multiple of 2 so that chroma rows line up
 REACH = 2  # rows
+STRIPE = 512  # rows converted at a time
 
 
-def convert_rows(frame, fmt: VideoFormat, width: int, top: int, bottom: int) -> av.VideoFrame:
-    """Rows ``top:bottom`` of a bgra frame, cropped to ``width``, as yuv420p."""
-    band = av.VideoFrame(width, bottom - top, "bgra")
+def convert_rows(frame, fmt: VideoFormat, width: int, top: int, bottom: int,
+                 band: av.VideoFrame | None = None) -> av.VideoFrame:
+    """Rows ``top:bottom`` of a bgra frame, cropped to ``width``, as yuv420p;
+    ``band``, a bgra frame of that size, is reused if given."""
+    band = band or av.VideoFrame(width, bottom - top, "bgra")
     plane, row = band.planes[0], fmt.width * 4
     data = memoryview(frame)[top * row:bottom * row]
     if plane.line_size == row:

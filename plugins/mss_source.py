@@ -13,6 +13,7 @@ from recorder.errors import UsageError
 
 log = logging.getLogger("recorder.mss")
 MERGE_GAP = 32  # rows: changes closer than this are grabbed together
+GRAB_ROWS = 512  # rows grabbed at a time: mss's shared memory is touched (made resident) only that far
 
 
 def _region(instance, attribute, value):
@@ -84,14 +85,18 @@ class MssSource:
         if self.cursor_at is None:  # the first grab is the whole picture
             self.damage.changes()
             self.cursor_at = self.damage.cursor() if self.options.cursor else ()
-            return Changes(((0, self.sct.grab(self.area).raw),))
+            return self._changes([(0, self.area["height"])])
         rects = self.damage.changes() or []
         if self.options.cursor:
             cursor = self.damage.cursor()
             if cursor != self.cursor_at:  # where it was and where it is now
                 rects += [self.cursor_at[:4], cursor[:4]]
                 self.cursor_at = cursor
-        return Changes(tuple((top, self._rows(top, bottom)) for top, bottom in self._bands(rects)))
+        return self._changes(self._bands(rects))
+
+    def _changes(self, bands: list[tuple[int, int]]) -> Changes:
+        return Changes(tuple((top, self._rows(top, min(bottom, top + GRAB_ROWS)))
+                             for first, bottom in bands for top in range(first, bottom, GRAB_ROWS)))
 
     def _bands(self, rects) -> list[tuple[int, int]]:
         """The rows of the recorded area that the rectangles touch, merged."""
