@@ -24,19 +24,21 @@ QUEUE_BYTES = 24 * 1024 * 1024
 
 def _size(item) -> int:
     if item is None:
-        return 1
+        return 0
     frame = item[0]
     if isinstance(frame, Changes):
-        return 1 + sum(len(rows) for _, rows in frame.bands)
-    return 1 + len(frame)
+        return sum(len(rows) for _, rows in frame.bands)
+    return len(frame)
 
 
 class FrameQueue(queue.Queue):
     """A queue bounded by the bytes of the frames it holds (plus the one that
-    crosses the bound), not by their count: changed rows are small, whole
-    frames at 4K are 33 MB."""
+    crosses the bound) and by a second of frames: changed rows are small,
+    whole frames at 4K are 33 MB, and frames still queued are what a crash
+    loses."""
 
-    def __init__(self, max_bytes: int = QUEUE_BYTES):
+    def __init__(self, fps: float, max_bytes: int = QUEUE_BYTES):
+        self.floor = max_bytes // max(2, round(fps))  # what any item counts as, at least
         super().__init__(max_bytes)
 
     def _init(self, maxsize: int) -> None:
@@ -48,11 +50,11 @@ class FrameQueue(queue.Queue):
 
     def _put(self, item) -> None:
         self.queue.append(item)
-        self.bytes += _size(item)
+        self.bytes += max(self.floor, _size(item))
 
     def _get(self):
         item = self.queue.popleft()
-        self.bytes -= _size(item)
+        self.bytes -= max(self.floor, _size(item))
         return item
 
 

@@ -200,7 +200,7 @@ class Recording:
         self.built.each(self.built.notifiers, "start", self.session)
         self._hook("recorder_session_started")
         self.built.each(self.built.guards, "start", self.session)
-        frames = FrameQueue()
+        frames = FrameQueue(self.settings.fps)
         capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration, self._fail,
                           heartbeat=self.settings.heartbeat if self.settings.skip_unchanged else 0.0)
         encode = Encode(frames, self.parts, self._fail)

@@ -58,8 +58,7 @@ class SyntheticSource:
 
     def open(self) -> VideoFormat:
         bar = self.width // len(BARS) + 1
-        row = b"".join(bytes((b, g, r, 255)) * bar for b, g, r in BARS)[: self.width * 4]
-        self.background = row * self.height
+        self.row = b"".join(bytes((b, g, r, 255)) * bar for b, g, r in BARS)[: self.width * 4]
         self.box_row = bytes((40, 40, 40, 255)) * self.box
         self.white = b"\xff" * (BLOCK * 4)
         self.black = b"\x00\x00\x00\xff" * BLOCK
@@ -70,41 +69,51 @@ class SyntheticSource:
             self.count = self.grabs // self.hold if self.hold else 0
             self.grabs += 1
         if not self.changes:
-            return self.picture()
-        number, first = self.count, self.shown is None
-        if number == self.shown:
+            return self._next(self.picture)
+        if self.count == self.shown:
             return Changes()
-        self.shown = number
-        picture = self.picture()
+        first, self.shown = self.shown is None, self.count
         if first or self.noise:
-            return Changes(((0, bytes(picture)),))
-        stride = self.width * 4
+            return Changes(((0, self._next(self.picture)),))
+        # Only the frame counter and the box's rows change.
         y0 = (self.height - self.box) // 2
-        return Changes(((0, bytes(picture[:BLOCK * stride])),
-                        (y0, bytes(picture[y0 * stride:(y0 + self.box) * stride]))))
+        return Changes(((0, self.rows(0, BLOCK)), (y0, self._next(lambda: self.rows(y0, y0 + self.box)))))
 
-    def picture(self) -> bytearray:
-        if self.noise:
-            frame = bytearray(random.Random(self.count).randbytes(len(self.background)))
-        else:
-            frame = bytearray(self.background)
-        stride = self.width * 4
-        x = (self.count * 8) % (self.width - self.box)
-        y0 = (self.height - self.box) // 2
-        for y in range(y0, y0 + self.box):
-            start = y * stride + x * 4
-            frame[start:start + self.box * 4] = self.box_row
-        for bit in range(BITS):
-            block = self.white if self.count >> bit & 1 else self.black
-            for y in range(BLOCK):
-                start = y * stride + bit * BLOCK * 4
-                frame[start:start + BLOCK * 4] = block
+    def _next(self, make):
+        frame = make()
         if self.hold == 1:
             self.count += 1
         return frame
 
+    def picture(self) -> bytearray:
+        if not self.noise:
+            return self.rows(0, self.height)
+        frame = bytearray(random.Random(self.count).randbytes(self.width * self.height * 4))
+        self._draw(frame, 0, self.height)
+        return frame
+
+    def rows(self, first: int, last: int) -> bytearray:
+        """Rows ``first:last`` of the current picture (colour bars)."""
+        frame = bytearray(self.row * (last - first))
+        self._draw(frame, first, last)
+        return frame
+
+    def _draw(self, frame: bytearray, first: int, last: int) -> None:
+        """The box and the frame counter, on rows ``first:last`` held in ``frame``."""
+        stride = self.width * 4
+        x = (self.count * 8) % (self.width - self.box)
+        y0 = (self.height - self.box) // 2
+        for y in range(max(first, y0), min(last, y0 + self.box)):
+            start = (y - first) * stride + x * 4
+            frame[start:start + self.box * 4] = self.box_row
+        for bit in range(BITS):
+            block = self.white if self.count >> bit & 1 else self.black
+            for y in range(max(first, 0), min(last, BLOCK)):
+                start = (y - first) * stride + bit * BLOCK * 4
+                frame[start:start + BLOCK * 4] = block
+
     def close(self) -> None:
-        self.background = b""
+        self.row = b""
 
 
 @hookimpl

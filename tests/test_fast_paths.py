@@ -19,9 +19,9 @@ import mss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recorder import VideoFormat
+from recorder import Changes, VideoFormat, hookimpl
 from recorder.plugins.h264_encoder import H264Encoder, H264Options, convert_rows
-from recorder.testing import decode, record
+from recorder.testing import TmpSinkPlugin, decode, make_plugins, record
 
 from conftest import recorder_command, cli_env
 
@@ -152,3 +152,77 @@ def test_a_source_reporting_only_changes_records_the_same_video(plugins, tmp_set
     assert changed.times == whole.times
     assert abs(changed.duration - 20.0) < 0.01  # skipped frames still fill the time
     assert changed_frames == whole_frames
+
+
+class SlowWriter:
+    def __init__(self, writer):
+        self.writer = writer
+        self.takes_changed_rows = True
+
+    def write(self, frame, pts, changed=None):
+        time.sleep(0.25)  # an encoder that manages 4 of the 10 frames a second
+        self.writer.write(frame, pts, changed=changed)
+
+    def close(self):
+        return self.writer.close()
+
+
+class SlowEncoder(H264Encoder):
+    def open_part(self, path, fmt, fps):
+        return SlowWriter(super().open_part(path, fmt, fps))
+
+
+STROKES: list = []
+
+
+class Strokes:
+    """Each grab paints another band of rows: a change that went missing would stay missing."""
+
+    size = (320, 240)
+
+    def __init__(self, options):
+        self.grabs = 0
+        self.picture = bytearray(b"\x80\x80\x80\xff" * (self.size[0] * self.size[1]))
+        STROKES.append(self)
+
+    def open(self):
+        return VideoFormat(*self.size)
+
+    def grab(self):
+        self.grabs += 1
+        if self.grabs == 1:
+            return Changes(((0, bytes(self.picture)),))
+        stride, top = self.size[0] * 4, (self.grabs * 8) % self.size[1]
+        rows = bytes(((self.grabs * 37) % 256, 200, 40, 255)) * (self.size[0] * 8)
+        self.picture[top * stride:top * stride + len(rows)] = rows
+        return Changes(((top, rows),))
+
+    def close(self):
+        pass
+
+
+class SlowPlugin:
+    name = "slow-encoder"
+
+    @hookimpl
+    def recorder_register_encoders(self, register):
+        register("slow-h264", SlowEncoder, options=H264Options)
+
+    @hookimpl
+    def recorder_register_sources(self, register):
+        register("strokes", Strokes)
+
+
+def test_an_encoder_that_falls_behind_costs_frames_never_changes():
+    """Changed rows cannot be dropped like whole frames (the picture would
+    stay wrong where they changed): capture waits and counts the slots it
+    misses, and the last frame is still the picture as it was left."""
+    plugins = make_plugins(TmpSinkPlugin(), SlowPlugin())
+    settings = {"source": "strokes", "sink": "tmp", "encoder": "slow-h264", "fps": 10.0,
+                "slow-h264": {"preset": "ultrafast", "crf": 0},
+                "tmp": {"directory": str(Path(os.environ["HOME"]) / "sessions")}}
+    session = record(plugins, settings, duration=4.0)
+    assert session.dropped > 5
+    frames = decoded(session.folder / "part-001.mp4")
+    assert len(frames) + session.dropped == 40  # every slot is a frame or counted
+    assert frames[-1] == whole_frame(STROKES[-1].picture, VideoFormat(*Strokes.size))
