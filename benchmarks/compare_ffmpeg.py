@@ -221,7 +221,7 @@ def summarize(name: str, rows: list[dict], args) -> dict:
 
     def median(runs, key):
         values = [r[key] for r in runs if r[key] is not None]
-        return round(statistics.median(values), 4) if values else None
+        return round(statistics.median(values), 6) if values else None
 
     return {"workload": name, "size": args.size, "fps": args.fps,
             "cpu_ratio": ratio("cpu_s_per_min"), "size_ratio": ratio("mb_per_min"), "rss_ratio": ratio("peak_rss_mb"),
@@ -236,7 +236,7 @@ def summarize(name: str, rows: list[dict], args) -> dict:
 
 def table(summary: list[dict]) -> str:
     lines = [("| workload | size@fps | CPU s/min recorder | CPU s/min FFmpeg | CPU ratio | size ratio "
-              "| peak RSS MB (ratio) | dropped (rec/ffm) | PSNR dB (rec/ffm) | SSIM (rec/ffm) | seal s |"),
+              "| peak RSS MiB (ratio) | dropped (rec/ffm) | PSNR dB (rec/ffm) | SSIM (rec/ffm) | seal s |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(f"| {s['workload']} | {s['size']}@{s['fps']:g} | {s['recorder_cpu_s_per_min']} | "
