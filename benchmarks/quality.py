@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import mss
 import numpy as np
+from procstat import status_mib
 
 WINDOW = (-1.5, 0.5)  # seconds of recording around a screenshot's time searched for its frame
 C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -52,13 +53,7 @@ class Sampler(threading.Thread):
                     self.shots.append((at, luma(frame)))
 
     def _read_peak_rss(self) -> None:
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
+        self.peak_rss_mb = max(self.peak_rss_mb, status_mib(self.pid, "VmHWM") or 0.0)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

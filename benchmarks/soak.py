@@ -21,17 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from procstat import status_mib
+
 RECORDER = Path(sys.executable).with_name("recorder")
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def main() -> None:
@@ -55,7 +47,7 @@ def main() -> None:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         samples = []
         while proc.poll() is None:
-            if (rss := rss_mb(proc.pid)) is not None:
+            if (rss := status_mib(proc.pid, "VmRSS")) is not None:
                 samples.append((round(time.monotonic() - started, 1), round(rss, 1)))
             time.sleep(args.every)
         out, err = proc.communicate()

@@ -40,6 +40,7 @@ class Parts:
         self.on_opened, self.on_sealed = on_opened, on_sealed
         self.current: Part | None = None
         self.writer = None
+        self.writer_takes_rows = False
         self.writer_failed = False
         self.sync_fd: int | None = None
         self.synced_at = 0.0
@@ -63,7 +64,7 @@ class Parts:
             self.open(pts)
             rows = None
         try:
-            if getattr(self.writer, "takes_changed_rows", False):
+            if self.writer_takes_rows:
                 self.writer.write(picture, pts, changed=rows)
             else:
                 self.writer.write(picture, pts)
@@ -112,6 +113,7 @@ class Parts:
         partial = self.partial_path(part)
         create_private_file(partial)
         self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
+        self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
         self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
         self.synced_at = time.monotonic()
         self.current = part

@@ -3,7 +3,8 @@
 Frames never pass through hooks. The capture thread paces itself from a
 monotonic clock and stamps each frame with its capture time; a frame that
 cannot be taken on time, or finds the queue full, is counted as dropped,
-never stretched over.
+never stretched over. Changed rows are never dropped: capture waits for the
+encoder instead, and the slots it misses are the ones counted.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ class FrameQueue(queue.Queue):
         return self.bytes
 
     def _put(self, item) -> None:
-        self.queue.append(item)
-        self.bytes += max(self.floor, _size(item))
+        cost = max(self.floor, _size(item))
+        self.queue.append((item, cost))
+        self.bytes += cost
 
     def _get(self):
-        item = self.queue.popleft()
-        self.bytes -= max(self.floor, _size(item))
+        item, cost = self.queue.popleft()
+        self.bytes -= cost
         return item
 
 

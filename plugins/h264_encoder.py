@@ -131,13 +131,17 @@ class H264PartWriter:
                 self._convert(frame, start, min(bottom, start + STRIPE))
 
     def _convert(self, frame, top: int, bottom: int) -> None:
-        # Converted with a margin, so that chroma filtered across the band's
-        # edges comes out as it would in a whole-frame conversion.
+        # Converted with a margin of at least MARGIN rows each side (or the
+        # frame's edge), so that chroma filtered across the band's edges comes
+        # out as it would in a whole-frame conversion. The window is shifted
+        # rather than cut at the frame's edges, so that stripes and a window
+        # that keeps its size all reuse one bgra frame.
         height = self.stream.height
-        lo = max(0, top - MARGIN) // MARGIN * MARGIN
-        hi = min(height, -(-(bottom + MARGIN) // MARGIN) * MARGIN)
-        if self.band is None or self.band.height != hi - lo:  # a window that keeps its size reuses it
-            self.band = av.VideoFrame(self.stream.width, hi - lo, "bgra")
+        size = min(height, -(-(bottom - top + 2 * MARGIN) // MARGIN) * MARGIN)
+        lo = min(max(0, top - MARGIN), height - size)
+        hi = lo + size
+        if self.band is None or self.band.height != size:
+            self.band = av.VideoFrame(self.stream.width, size, "bgra")
         copy_rows(convert_rows(frame, self.fmt, self.stream.width, lo, hi, self.band), lo, self.picture, top, bottom)
 
     def close(self) -> PartStats:

@@ -42,7 +42,7 @@ class MssSource:
         self.options = options
         self.sct = None
         self.damage = None  # recorder.xdamage.ScreenDamage when the X server tracks changes for us
-        self.cursor_at = None
+        self.cursor_at = None  # the cursor at the last grab (() when not drawn); None before the first grab
 
     def open(self) -> VideoFormat:
         if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
@@ -82,11 +82,10 @@ class MssSource:
     def grab(self) -> bytearray | Changes:
         if self.damage is None:
             return self.sct.grab(self.area).raw
+        rects = self.damage.changes() or []
         if self.cursor_at is None:  # the first grab is the whole picture
-            self.damage.changes()
             self.cursor_at = self.damage.cursor() if self.options.cursor else ()
             return self._changes([(0, self.area["height"])])
-        rects = self.damage.changes() or []
         if self.options.cursor:
             cursor = self.damage.cursor()
             if cursor != self.cursor_at:  # where it was and where it is now
