@@ -1,7 +1,7 @@
 """Fixtures and helpers for testing recorder and its plugins.
 
 Use from a conftest.py with ``pytest_plugins = ["recorder.testing"]``. Every
-plugin set built here is fresh and ignores installed entry points, so a test
+plugin host built here is fresh and ignores installed entry points, so a test
 sees exactly the plugins it names.
 """
 
@@ -14,16 +14,15 @@ from typing import Any
 import attrs
 import av
 import pytest
-from recorder import hookimpl, option
-from recorder.config import Layer, builtin_layer, flatten, merge
-from recorder.manager import PluginSet, load_plugins
-from recorder.manifest import make_private_dir
-from recorder.profile import ResolvedProfile, resolve_profile
-from recorder.recording import Recording
-from recorder.session import Session
+from recorder import hookimpl, make_private_dir, option
+from recorder.config.layers import Layer, builtin_layer, flatten, merge
+from recorder.config.profile import ResolvedProfile, resolve_profile
+from recorder.host.manager import PluginHost, load_plugins
+from recorder.pipeline.recording import Recording
+from recorder.session.model import Session
 
 
-def make_plugins(*extra: object, disabled: tuple[str, ...] = ()) -> PluginSet:
+def make_host(*extra: object, disabled: tuple[str, ...] = ()) -> PluginHost:
     """Built-ins plus ``extra`` plugins, no entry points.
 
     Each extra is an object with ``@hookimpl`` methods (named by its ``name``
@@ -34,15 +33,15 @@ def make_plugins(*extra: object, disabled: tuple[str, ...] = ()) -> PluginSet:
     return load_plugins(entry_points_too=False, extra=named, disabled=disabled)
 
 
-def make_profile(plugins: PluginSet, settings: dict[str, Any], name: str = "test") -> ResolvedProfile:
+def make_profile(host: PluginHost, settings: dict[str, Any], name: str = "test") -> ResolvedProfile:
     """A profile from a plain table, on top of the built-in defaults."""
     config = merge([builtin_layer(), Layer("test settings", flatten({"profiles": {name: settings}}))])
-    return resolve_profile(config, plugins.registry, name)
+    return resolve_profile(config, host.registry, name)
 
 
-def record(plugins: PluginSet, settings: dict[str, Any], duration: float, name: str = "test") -> Session:
+def record(host: PluginHost, settings: dict[str, Any], duration: float, name: str = "test") -> Session:
     """Record a session through the library API and return it once sealed."""
-    return Recording(plugins, make_profile(plugins, settings, name), duration=duration).run()
+    return Recording(host, make_profile(host, settings, name), duration=duration).run()
 
 
 @attrs.frozen
@@ -102,9 +101,9 @@ def decode(path: Path) -> VideoInfo:
 
 
 @pytest.fixture
-def plugins() -> PluginSet:
+def host() -> PluginHost:
     """Built-in plugins plus the temporary-folder sink ``tmp``."""
-    return make_plugins(TmpSinkPlugin())
+    return make_host(TmpSinkPlugin())
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from recorder import hookimpl
-from recorder.ui import console
+from recorder import console, hookimpl
 
 STYLES = {"info": "cyan", "warning": "bold yellow", "error": "bold red"}
 

@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import attrs
-from recorder import ByteSize, hookimpl, option
-from recorder.errors import UsageError
-from recorder.manifest import RESERVE
-from recorder.status import human_size
+from recorder import ByteSize, UsageError, hookimpl, human_size, option
+
+RESERVE = ".recorder-reserve"  # space set aside in the session folder; never a part
 
 
 @attrs.frozen
@@ -154,6 +153,12 @@ class DiskSpaceGuard:
         self.session.warn(f"Ending the session to keep the recording intact: {why}.", by="disk-space")
         self.session.request_end("disk-space", by="disk-space", text=why)
         self.stopping.set()
+
+
+@hookimpl
+def recorder_session_recovered(session, report):
+    # A crashed run could not release its reserve: it is ours, and no part of the session.
+    (session.folder / RESERVE).unlink(missing_ok=True)
 
 
 @hookimpl

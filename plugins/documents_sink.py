@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-import platformdirs
-from recorder import hookimpl, option
-from recorder.manifest import make_private_dir
+from recorder import documents_dir, hookimpl, make_private_dir, option
 
 
 def _plain_name(instance, attribute, value):
@@ -28,7 +26,7 @@ class DocumentsSink:
     def root(self, session) -> Path:
         if session.output_dir:
             return Path(session.output_dir).expanduser()
-        return Path(platformdirs.user_documents_dir()) / self.options.folder_name
+        return documents_dir() / self.options.folder_name
 
     def prepare(self, session, folder_name: str) -> Path:
         root = self.root(session)

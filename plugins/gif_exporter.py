@@ -8,8 +8,8 @@ from fractions import Fraction
 import av
 import av.filter
 from recorder import hookimpl
-from recorder.export import TIME_BASE
 
+TIME_BASE = Fraction(1, 1000)  # of the frames the session's timeline gives
 DEFAULT_FPS = 10.0
 MAX_WIDTH = 800
 

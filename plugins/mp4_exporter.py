@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import av
-from recorder import hookimpl
-from recorder.export import encode
+from recorder import encode_export as encode, hookimpl
 
 FASTSTART = {"movflags": "+faststart"}
 

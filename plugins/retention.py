@@ -4,15 +4,14 @@ in-progress session, and never a folder that holds anything but a session."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
-from recorder import ByteSize, catalog, hookimpl, option
-from recorder.manifest import MANIFEST
-from recorder.status import human_size
+from recorder import ByteSize, forget_session, hookimpl, human_size, known_sessions, option, read_manifest
+
+MANIFEST = "session.json"
 
 
 @attrs.frozen
@@ -32,29 +31,28 @@ class Retention:
         self.options = options
 
     def start(self, session) -> None:
-        rows = [row for row in catalog.sessions(session.profile)
-                if row["state"] == "saved" and row["id"] != session.id]
+        rows = [row for row in known_sessions(session.profile)
+                if row.state == "saved" and row.id != session.id]
         now = datetime.now(timezone.utc)
-        total = sum(row["size"] for row in rows)
+        total = sum(row.size for row in rows)
         for row in rows:  # oldest first
             too_old = (self.options.keep_days and
-                       now - datetime.fromisoformat(row["started_at"]) > timedelta(days=self.options.keep_days))
+                       now - datetime.fromisoformat(row.started_at) > timedelta(days=self.options.keep_days))
             too_big = self.options.keep_total_size and total > self.options.keep_total_size
             if not (too_old or too_big):
                 continue
-            folder = Path(row["folder"])
-            manifest = json.loads((folder / MANIFEST).read_text())
-            files = {MANIFEST} | {part["file"] for part in manifest["parts"]}
+            folder = Path(row.folder)
+            files = {MANIFEST} | {part.file for part in read_manifest(folder).parts}
             if not _only_a_session(folder, files):
                 session.add_event("retention", f"kept {folder}: it holds files that are not the session's",
                                   level="warning", by="retention")
                 continue
             shutil.rmtree(folder)
-            catalog.forget(row["id"])
-            total -= row["size"]
+            forget_session(row.id)
+            total -= row.size
             why = f"older than {self.options.keep_days:g} days" if too_old else \
                 f"over {human_size(self.options.keep_total_size)} in total"
-            session.add_event("retention", f"deleted {folder} ({human_size(row['size'])}, {why})",
+            session.add_event("retention", f"deleted {folder} ({human_size(row.size)}, {why})",
                               by="retention")
 
     def stop(self) -> None:

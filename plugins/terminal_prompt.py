@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from recorder import SaveChoice, hookimpl
-from recorder.ui import console
+from recorder import SaveChoice, console, hookimpl
 
 
 class _OutOfTime(Exception):

@@ -20,8 +20,7 @@ from urllib.parse import urlparse
 
 import attrs
 import recorder
-from recorder import hookimpl, option
-from recorder.errors import UsageError, describe
+from recorder import UsageError, hookimpl, option
 
 
 def _http_url(instance, attribute, value):
@@ -102,7 +101,7 @@ class WebhookNotifier:
                 if 400 <= exc.code < 500 and exc.code not in (408, 429):
                     break  # the request itself is wrong: retrying will not help
             except (OSError, ValueError) as exc:
-                error = describe(exc)
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return f"{error} (after {attempt + 1} attempt(s))"
 
 

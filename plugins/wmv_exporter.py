@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from recorder import hookimpl
-from recorder.export import encode
+from recorder import encode_export as encode, hookimpl
 
 
 class WmvExporter:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recorder.errors import UsageError
-from recorder.plugins.h264_encoder import PRESETS, TUNES
-from recorder.testing import make_plugins, make_profile
+from recorder import UsageError
+from recorder.plugins.h264 import PRESETS, TUNES
+from recorder.testing import make_host, make_profile
 
 
 def write(path, text):
@@ -128,13 +128,16 @@ h264_values = st.fixed_dictionaries({}, optional={
 })
 
 
-PLUGINS = make_plugins()
+@pytest.fixture(scope="module")
+def builtins_host():
+    """Built once for the property test's examples (loading plugins is the slow part)."""
+    return make_host()
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=h264_values)
-def test_h264_options_are_accepted_exactly_when_valid(values):
-    plugins = PLUGINS
+def test_h264_options_are_accepted_exactly_when_valid(builtins_host, values):
+    host = builtins_host
     valid = (
         values.get("preset", "veryfast") in PRESETS
         and type(values.get("crf", 23)) is int and 0 <= values.get("crf", 23) <= 51
@@ -143,7 +146,7 @@ def test_h264_options_are_accepted_exactly_when_valid(values):
         and type(values.get("threads", 0)) is int and values.get("threads", 0) >= 0
     )
     try:
-        profile = make_profile(plugins, {"source": "synthetic", "h264": values})
+        profile = make_profile(host, {"source": "synthetic", "h264": values})
     except UsageError as exc:
         assert not valid, exc
         message = str(exc)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.manifest import sha256_file
+from recorder import sha256_file
 from recorder.testing import decode
 
 from chat_server import ChatServer

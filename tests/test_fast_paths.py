@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recorder import Changes, VideoFormat, hookimpl
-from recorder.plugins.h264_encoder import H264Encoder, H264Options, convert_rows
-from recorder.testing import TmpSinkPlugin, decode, make_plugins, record
+from recorder.plugins.h264 import H264Encoder, H264Options, convert_rows
+from recorder.testing import TmpSinkPlugin, decode, make_host, record
 
 from conftest import recorder_command, cli_env
 
@@ -136,7 +136,7 @@ def test_what_the_screen_showed_is_what_was_recorded(still_display, home, tmp_pa
         assert frames[-1] == whole_frame(shot.raw, VideoFormat(width, height)), (damage, region)
 
 
-def test_a_source_reporting_only_changes_records_the_same_video(plugins, tmp_settings):
+def test_a_source_reporting_only_changes_records_the_same_video(host, tmp_settings):
     """The synthetic pattern sent whole and sent as changed rows (moving box,
     frame counter) gives the same frames at the same times. Faster than real
     time, so that timing is exact and 20 s take a fraction of that."""
@@ -144,7 +144,7 @@ def test_a_source_reporting_only_changes_records_the_same_video(plugins, tmp_set
     for changes in (False, True):
         settings = dict(tmp_settings, fps=10.0, h264={"preset": "ultrafast", "crf": 0},
                         synthetic={"width": 320, "height": 240, "hold": 7, "changes": changes, "realtime": False})
-        session = record(plugins, settings, duration=20.0)
+        session = record(host, settings, duration=20.0)
         assert session.captured == 200 and session.dropped == 0
         assert session.unchanged > 100  # each picture is held for 7 frames
         videos.append((decode(session.folder / "part-001.mp4"), decoded(session.folder / "part-001.mp4")))
@@ -172,9 +172,6 @@ class SlowEncoder(H264Encoder):
         return SlowWriter(super().open_part(path, fmt, fps))
 
 
-STROKES: list = []
-
-
 class Strokes:
     """Each grab paints another band of rows: a change that went missing would stay missing."""
 
@@ -183,7 +180,6 @@ class Strokes:
     def __init__(self, options):
         self.grabs = 0
         self.picture = bytearray(b"\x80\x80\x80\xff" * (self.size[0] * self.size[1]))
-        STROKES.append(self)
 
     def open(self):
         return VideoFormat(*self.size)
@@ -204,25 +200,33 @@ class Strokes:
 class SlowPlugin:
     name = "slow-encoder"
 
+    def __init__(self):
+        self.sources: list[Strokes] = []  # what the test looks at afterwards
+
     @hookimpl
     def recorder_register_encoders(self, register):
         register("slow-h264", SlowEncoder, options=H264Options)
 
     @hookimpl
     def recorder_register_sources(self, register):
-        register("strokes", Strokes)
+        def make(options):
+            self.sources.append(Strokes(options))
+            return self.sources[-1]
+
+        register("strokes", make)
 
 
 def test_an_encoder_that_falls_behind_costs_frames_never_changes():
     """Changed rows cannot be dropped like whole frames (the picture would
     stay wrong where they changed): capture waits and counts the slots it
     misses, and the last frame is still the picture as it was left."""
-    plugins = make_plugins(TmpSinkPlugin(), SlowPlugin())
+    slow = SlowPlugin()
+    host = make_host(TmpSinkPlugin(), slow)
     settings = {"source": "strokes", "sink": "tmp", "encoder": "slow-h264", "fps": 10.0,
                 "slow-h264": {"preset": "ultrafast", "crf": 0},
                 "tmp": {"directory": str(Path(os.environ["HOME"]) / "sessions")}}
-    session = record(plugins, settings, duration=4.0)
+    session = record(host, settings, duration=4.0)
     assert session.dropped > 5
     frames = decoded(session.folder / "part-001.mp4")
     assert len(frames) + session.dropped == 40  # every slot is a frame or counted
-    assert frames[-1] == whole_frame(STROKES[-1].picture, VideoFormat(*Strokes.size))
+    assert frames[-1] == whole_frame(slow.sources[-1].picture, VideoFormat(*Strokes.size))

@@ -6,7 +6,7 @@ import json
 import threading
 
 from recorder import hookimpl
-from recorder.testing import TmpSinkPlugin, make_plugins, record
+from recorder.testing import TmpSinkPlugin, make_host, record
 
 
 class CountdownGuard:
@@ -22,20 +22,18 @@ class CountdownGuard:
         self.timer.cancel()
 
 
-class Inbox:
-    def __init__(self, options):
-        self.received = INBOX
+class Collect:
+    def __init__(self, inbox: list):
+        self.received = inbox
 
-
-INBOX: list = []
-
-
-class Collect(Inbox):
     def notify(self, notification):
         self.received.append(notification)
 
 
-class Broken(Inbox):
+class Broken:
+    def __init__(self, options):
+        pass
+
     def notify(self, notification):
         raise ConnectionError("chat unreachable")
 
@@ -43,23 +41,26 @@ class Broken(Inbox):
 class GuardPlugin:
     name = "battery"
 
+    def __init__(self):
+        self.inbox: list = []  # this test's notifications, nobody else's
+
     @hookimpl
     def recorder_register_guards(self, register):
         register("battery", CountdownGuard)
 
     @hookimpl
     def recorder_register_notifiers(self, register):
-        register("inbox", Collect)
+        register("inbox", lambda options: Collect(self.inbox))
         register("broken-chat", Broken)
 
 
 def test_a_guard_warns_everyone_and_ends_the_session(tmp_settings):
-    INBOX.clear()
-    plugins = make_plugins(TmpSinkPlugin(), GuardPlugin())
+    plugin = GuardPlugin()
+    host = make_host(TmpSinkPlugin(), plugin)
     settings = dict(tmp_settings, guards=["battery"], notifiers=["console", "broken-chat", "inbox"])
-    session = record(plugins, settings, duration=30)
+    session = record(host, settings, duration=30)
     assert session.end_reason == "battery"
-    assert [(n.level, n.text, n.audience, n.by) for n in INBOX] == [
+    assert [(n.level, n.text, n.audience, n.by) for n in plugin.inbox] == [
         ("warning", "battery at 5%", ("rep", "customer"), "battery")]
     manifest = json.loads((session.folder / "session.json").read_text())
     events = {e["kind"]: e for e in manifest["events"]}

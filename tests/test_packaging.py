@@ -18,8 +18,10 @@ def test_wheel_installs_recorder_and_its_plugins_only(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
     assert {top for top in tops if not top.endswith(".dist-info")} == {"recorder"}
-    assert "recorder/plugins/h264_encoder.py" in names
-    assert "recorder/defaults.toml" in names
+    assert "recorder/plugins/h264/__init__.py" in names
+    assert "recorder/plugins/h264/fmp4.py" in names
+    assert "recorder/config/defaults.toml" in names
+    assert "recorder/playback/replay.html" in names
     assert not any(name.startswith(("core/", "plugins/")) for name in names)
 
     target = tmp_path / "site"
@@ -28,7 +30,7 @@ def test_wheel_installs_recorder_and_its_plugins_only(tmp_path):
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_", "DISPLAY"))}
     env.update(PYTHONPATH=str(target), HOME=str(home))
-    where = subprocess.run([sys.executable, "-c", "import recorder.plugins.mss_source as m; print(m.__file__)"],
+    where = subprocess.run([sys.executable, "-c", "import recorder.plugins.mss as m; print(m.__file__)"],
                            env=env, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert where.startswith(str(target))
     subprocess.run([sys.executable, "-m", "recorder", "--profile", "rep", "--source", "synthetic",

@@ -13,9 +13,9 @@ import av
 import pytest
 
 from recorder import hookimpl
-from recorder.errors import UsageError
+from recorder import UsageError
 from recorder.plugins.synthetic_source import SyntheticOptions, SyntheticSource, frame_number_of
-from recorder.testing import TmpSinkPlugin, decode, make_plugins, record
+from recorder.testing import TmpSinkPlugin, decode, make_host, record
 
 from conftest import recorder_command
 
@@ -31,8 +31,8 @@ def frame_numbers(path: Path) -> list[int]:
     return numbers
 
 
-def test_every_captured_frame_is_encoded_once_in_order_at_its_capture_time(plugins, tmp_settings):
-    session = record(plugins, dict(tmp_settings, fps=20.0), duration=2.0)
+def test_every_captured_frame_is_encoded_once_in_order_at_its_capture_time(host, tmp_settings):
+    session = record(host, dict(tmp_settings, fps=20.0), duration=2.0)
     path = session.folder / "part-001.mp4"
     video = decode(path)
     assert frame_numbers(path) == list(range(video.frames))  # each grabbed frame once, in order
@@ -59,9 +59,9 @@ class SlowPlugin:
 
 
 def test_frames_that_cannot_be_kept_up_with_are_counted_not_stretched(tmp_settings):
-    plugins = make_plugins(TmpSinkPlugin(), SlowPlugin())
+    host = make_host(TmpSinkPlugin(), SlowPlugin())
     settings = dict(tmp_settings, source="slow", fps=10.0, slow={"width": 320, "height": 240})
-    session = record(plugins, settings, duration=3.0)
+    session = record(host, settings, duration=3.0)
     video = decode(session.folder / "part-001.mp4")
     assert session.dropped >= 15
     assert video.frames + session.dropped >= 29
@@ -135,11 +135,11 @@ def test_target_that_cannot_be_created_is_a_usage_error(run_cli, home, tmp_path)
     assert not (home / "Documents").exists()
 
 
-def test_never_overwrites_an_existing_session_folder(plugins, tmp_settings):
+def test_never_overwrites_an_existing_session_folder(host, tmp_settings):
     settings = dict(tmp_settings, folder_template="fixed-name")
-    record(plugins, settings, duration=0.5)
+    record(host, settings, duration=0.5)
     with pytest.raises(UsageError, match="fixed-name"):
-        record(plugins, settings, duration=0.5)
+        record(host, settings, duration=0.5)
 
 
 def test_live_status_line_on_a_terminal(home):
@@ -174,10 +174,10 @@ def test_live_status_line_on_a_terminal(home):
     assert "recorded 00:00:03 in 1 part(s)" in text
 
 
-def test_a_still_screen_is_barely_encoded_yet_lasts_the_whole_time(plugins, tmp_settings):
+def test_a_still_screen_is_barely_encoded_yet_lasts_the_whole_time(host, tmp_settings):
     settings = dict(tmp_settings, synthetic={"width": 320, "height": 240, "hold": 0},
                     h264={"keyframe_interval": 1.0})
-    session = record(plugins, settings, duration=3.0)
+    session = record(host, settings, duration=3.0)
     video = decode(session.folder / "part-001.mp4")
     assert video.frames <= 3.0 / 0.5 + 2  # a heartbeat frame every 0.5 s, and the last one
     assert session.captured == video.frames + session.unchanged
@@ -190,9 +190,9 @@ def test_a_still_screen_is_barely_encoded_yet_lasts_the_whole_time(plugins, tmp_
     assert keys[0] == 0.0 and len(keys) >= 3 and all(0.9 < b - a < 1.6 for a, b in zip(keys, keys[1:]))
 
 
-def test_each_change_is_encoded_when_it_happens(plugins, tmp_settings):
+def test_each_change_is_encoded_when_it_happens(host, tmp_settings):
     settings = dict(tmp_settings, synthetic={"width": 320, "height": 240, "hold": 5})
-    session = record(plugins, settings, duration=4.0)
+    session = record(host, settings, duration=4.0)
     path = session.folder / "part-001.mp4"
     numbers, times = frame_numbers(path), decode(path).times
     changes = [(n, t) for i, (n, t) in enumerate(zip(numbers, times)) if i == 0 or numbers[i - 1] != n]
@@ -201,8 +201,8 @@ def test_each_change_is_encoded_when_it_happens(plugins, tmp_settings):
         assert abs(t - n * 5 / 15) < 1.5 / 15, (n, t)
 
 
-def test_skipping_can_be_turned_off(plugins, tmp_settings):
+def test_skipping_can_be_turned_off(host, tmp_settings):
     settings = dict(tmp_settings, skip_unchanged=False, synthetic={"width": 320, "height": 240, "hold": 0})
-    session = record(plugins, settings, duration=2.0)
+    session = record(host, settings, duration=2.0)
     assert decode(session.folder / "part-001.mp4").frames + session.dropped == 30
     assert session.unchanged == 0

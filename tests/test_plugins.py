@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from recorder import hookimpl
-from recorder.errors import UsageError
-from recorder.manifest import sha256_file
-from recorder.testing import decode, make_plugins, record
+from recorder import UsageError
+from recorder import sha256_file
+from recorder.testing import decode, make_host, record
 
 from installed import install_plugin
 
@@ -103,7 +103,7 @@ class Duplicate:
 def test_duplicate_component_names_name_both_plugins():
     with pytest.raises(UsageError, match='sink name "documents" is registered by both plugin '
                                          '"documents" .* and plugin "dup"'):
-        make_plugins(Duplicate())
+        make_host(Duplicate())
 
 
 class RaisesInRegistration:
@@ -123,12 +123,12 @@ class MisspelledHook:
 
 
 def test_broken_plugins_are_left_out_and_named():
-    plugins = make_plugins(RaisesInRegistration(), MisspelledHook())
-    assert plugins.broken["raiser"] == ('plugin "raiser" failed in recorder_register_sources: '
+    host = make_host(RaisesInRegistration(), MisspelledHook())
+    assert host.broken["raiser"] == ('plugin "raiser" failed in recorder_register_sources: '
                                         'ValueError: bad config')
-    assert "recorder_register_source" in plugins.broken["typo"]
-    assert plugins.pm.get_plugin("raiser") is None
-    assert plugins.registry.get("synthetic") is not None
+    assert "recorder_register_source" in host.broken["typo"]
+    assert host.pm.get_plugin("raiser") is None
+    assert host.registry.get("synthetic") is not None
 
 
 class FailingHooks:
@@ -178,25 +178,44 @@ class Lifecycle:
 def test_lifecycle_hooks_fire_in_order_and_failures_never_cost_the_recording(tmp_settings):
     failing, lifecycle = FailingHooks(), Lifecycle()
     from recorder.testing import TmpSinkPlugin
-    plugins = make_plugins(TmpSinkPlugin(), failing, lifecycle)
-    session = record(plugins, tmp_settings, duration=1.0)
+    host = make_host(TmpSinkPlugin(), failing, lifecycle)
+    session = record(host, tmp_settings, duration=1.0)
     assert lifecycle.calls == ["started", ("opened", "part-001.mp4", True),
                                ("sealed", "part-001.mp4", True), ("ended", "duration")]
     assert failing.calls == ["started", ("sealed", "part-001.mp4"), "ended"]
     manifest = json.loads((session.folder / "session.json").read_text())
     errors = [e for e in manifest["events"] if e["kind"] == "plugin-error"]
     assert [e["by"] for e in errors] == ["failing-hooks", "failing-hooks"]
-    assert 'plugin "failing-hooks" failed in a hook: RuntimeError: chat bridge offline' == errors[0]["text"]
+    assert 'plugin "failing-hooks" failed in recorder_session_started: RuntimeError: chat bridge offline' == errors[0]["text"]
     assert manifest["parts"][0]["state"] == "sealed"
     assert decode(session.folder / "part-001.mp4").frames == 15
 
 
 def test_hookspecs_are_documented():
-    from recorder import hookspecs
+    from recorder.host import specs as hookspecs
 
     docs = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
     import inspect
+    sections = re.split(r"^#{2,3} ", docs, flags=re.M)
+    threads = docs[docs.index("## Which thread calls what"):]
+    threads = threads[:threads.index("\n## ", 3)]
     for name, func in inspect.getmembers(hookspecs, inspect.isfunction):
         if name.startswith("recorder_"):
             signature = f"{name}({', '.join(inspect.signature(func).parameters)})"
             assert f"### `{signature}`" in docs, f"docs/plugins.md has no heading for {signature}"
+            registration = name.startswith("recorder_register_")
+            assert (name if not registration else "recorder_register_*") in threads, \
+                f"the thread table does not say which thread calls {name}"
+            [section] = [text for text in sections if text.startswith(f"`{signature}`")]
+            assert registration or "**Thread:**" in section, f"the section on {name} does not say its thread"
+
+
+def test_the_architecture_doc_lists_every_module():
+    root = Path(__file__).parent.parent
+    doc = (root / "docs" / "architecture.md").read_text()
+    for path in sorted((root / "core").rglob("*.py")):
+        relative = path.relative_to(root / "core").as_posix()
+        if path.name == "__init__.py" and path.parent != root / "core":
+            assert f"**`{relative.removesuffix('__init__.py')}`**" in doc, relative
+        elif path.name != "__main__.py":
+            assert f"`{relative}`" in doc, f"docs/architecture.md does not list core/{relative}"

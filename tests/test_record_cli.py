@@ -8,7 +8,7 @@ from pathlib import Path
 
 import av
 
-from recorder.manifest import sha256_file
+from recorder import sha256_file
 from recorder.testing import decode
 
 from conftest import ANIMATION

@@ -201,50 +201,8 @@ def test_replay_page_in_headless_chromium(two_part_session):
     assert outside == [], outside
 
 
-MPEG4_MKV = '''
-from fractions import Fraction
-import av
-from recorder import PartStats, hookimpl
-from recorder.plugins.h264_encoder import H264Encoder, H264Options, H264PartWriter
+from matroska_plugin import SOURCE as MPEG4_MKV  # noqa: E402
 
-
-class Writer:
-    def __init__(self, path, fmt, fps):
-        self.fmt, self.frames, self.last = fmt, 0, 0.0
-        self.out = av.open(str(path), "w", format="matroska")
-        self.stream = self.out.add_stream("mpeg4", rate=int(fps))
-        self.stream.width, self.stream.height, self.stream.pix_fmt = fmt.width, fmt.height, "yuv420p"
-        self.stream.time_base = Fraction(1, 1000)
-        self.origin = None
-
-    def write(self, frame, pts):
-        self.origin = pts if self.origin is None else self.origin
-        video = av.VideoFrame(self.fmt.width, self.fmt.height, "bgra")
-        video.planes[0].update(bytes(frame))  # 640 px rows need no padding
-        video.pts, video.time_base = round((pts - self.origin) * 1000), Fraction(1, 1000)
-        self.out.mux(self.stream.encode(video))
-        self.frames, self.last = self.frames + 1, pts - self.origin
-
-    def close(self):
-        self.out.mux(self.stream.encode(None))
-        self.out.close()
-        return PartStats(self.frames, self.last + 1 / 15)
-
-
-class Mpeg4:
-    extension = ".mkv"
-
-    def __init__(self, options):
-        pass
-
-    def open_part(self, path, fmt, fps):
-        return Writer(path, fmt, fps)
-
-
-@hookimpl
-def recorder_register_encoders(register):
-    register("mpeg4-mkv", Mpeg4)
-'''
 
 
 def test_replay_converts_parts_browsers_cannot_play(tmp_path):

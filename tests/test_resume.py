@@ -60,7 +60,8 @@ def test_sigterm_seals_then_the_next_start_resumes_in_a_new_part(home, run_cli):
     first = manifest_of(folder)
     assert first["state"] == "interrupted" and first["end_reason"] == "interrupted"
     assert decode(folder / "part-001.mp4").frames == first["parts"][0]["frames"]
-    assert "list" and json.loads(run_cli("list", "--json", check=0).stdout)[0]["state"] == "interrupted"
+    [listed] = json.loads(run_cli("list", "--json", check=0).stdout)
+    assert listed["state"] == "interrupted" and listed["id"] == first["session_id"]
 
     time.sleep(1)
     result = run_cli(*RECORD, "--duration", "3", check=0)
@@ -224,16 +225,16 @@ def test_before_a_restart_the_user_saves_then_the_resumed_session_ends_there(hom
     assert run_cli("verify", str(folder)).returncode == 0
 
 
-def test_windows_shutdown_event_interrupts_the_session(plugins, tmp_settings):
+def test_windows_shutdown_event_interrupts_the_session(host, tmp_settings):
     """The console control handler, called as Windows would call it: the one mock in this suite,
     because a Windows shutdown event cannot happen on this machine."""
     import threading
 
     from recorder.plugins.windows_shutdown_guard import CTRL_SHUTDOWN_EVENT, WindowsShutdownGuard
     from recorder.testing import make_profile
-    from recorder.recording import Recording
+    from recorder.pipeline.recording import Recording
 
-    recording = Recording(plugins, make_profile(plugins, dict(tmp_settings, guards=[])), duration=30)
+    recording = Recording(host, make_profile(host, dict(tmp_settings, guards=[])), duration=30)
     guard = WindowsShutdownGuard()
     recording.prepare()
     guard.start(recording.session)

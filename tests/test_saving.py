@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from recorder.saving import SaveError, move_session
+from recorder import SaveError, move_session
 from recorder.testing import decode
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "recorder.toml"
@@ -285,7 +285,7 @@ def _remember_many(home: str, worker: int) -> None:
     import types
 
     os.environ["HOME"] = home
-    from recorder import catalog
+    from recorder.store import catalog
 
     for n in range(25):
         catalog.remember(types.SimpleNamespace(id=f"{worker}-{n}", folder=f"/x/{worker}/{n}", profile="rep"))

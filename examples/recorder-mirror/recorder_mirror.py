@@ -1,7 +1,9 @@
-"""Sink ``mirror``: the Documents sink, plus a copy of every sealed part in a second folder.
+"""Sink ``mirror``: each session in Documents, plus a copy of every sealed
+part and of the final manifest in a second folder (a network share, say).
 
-An example of a third-party recorder plugin, installed through the
-``recorder`` entry-point group. Configure it in a profile::
+An example of a third-party recorder plugin, written on the public API only
+(``import recorder``) and installed through the ``recorder`` entry-point
+group. Configure it in a profile::
 
     [profiles.rep]
     sink = "mirror"
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import attrs
 
-from recorder import hookimpl, option
-from recorder.manifest import MANIFEST, make_private_dir
-from recorder.plugins.documents_sink import DocumentsOptions, DocumentsSink
+from recorder import documents_dir, hookimpl, make_private_dir, option
+
+MANIFEST = "session.json"
 
 
 def _absolute(instance, attribute, value):
@@ -35,28 +37,40 @@ class MirrorOptions:
     folder_name: str = option("SessionRecordings", "Folder inside Documents for the primary copy.")
 
 
-class MirrorSink(DocumentsSink):
+def _copy(session, name: str, mirror_root: Path) -> None:
+    target = mirror_root / session.folder.name / name
+    shutil.copyfile(session.folder / name, target)
+    os.chmod(target, 0o600)
+
+
+class MirrorSink:
     def __init__(self, options: MirrorOptions):
-        super().__init__(DocumentsOptions(folder_name=options.folder_name))
+        self.options = options
         self.mirror_root = Path(options.directory).expanduser()
 
     def prepare(self, session, folder_name: str) -> Path:
-        folder = super().prepare(session, folder_name)
+        root = Path(session.output_dir).expanduser() if session.output_dir else \
+            documents_dir() / self.options.folder_name
+        make_private_dir(root, exist_ok=True)
+        folder = root / folder_name
+        make_private_dir(folder)
         make_private_dir(self.mirror_root, exist_ok=True)
         make_private_dir(self.mirror_root / folder_name)
         return folder
 
-    def _copy(self, session, name: str) -> None:
-        target = self.mirror_root / session.folder.name / name
-        shutil.copyfile(session.folder / name, target)
-        os.chmod(target, 0o600)
-
     def part_sealed(self, session, part) -> None:
-        self._copy(session, part.file)
+        _copy(session, part.file, self.mirror_root)
 
     def finish(self, session) -> Path:
-        self._copy(session, MANIFEST)
         return session.folder
+
+
+@hookimpl
+def recorder_session_ended(session):
+    # The manifest is final only now (after the sink's finish()).
+    options = session.options_for("mirror")
+    if options is not None and (Path(options.directory).expanduser() / session.folder.name).is_dir():
+        _copy(session, MANIFEST, Path(options.directory).expanduser())
 
 
 @hookimpl

@@ -1,0 +1,218 @@
+"""The command line: a thin layer over the library API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from recorder.cli.report import describe_config, describe_plugins
+from recorder.cli.sessions import COMMANDS, GROUP_OPTIONS
+from recorder.cli.status import status_line
+from recorder.config import layers
+from recorder.config.profile import resolve_profile
+from recorder.console import console, say, warn
+from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageError
+from recorder.host.manager import load_plugins
+from recorder.pipeline.recording import DISK_FULL, Recording
+from recorder.values import clock, human_size
+from recorder.version import __version__
+from rich.live import Live
+
+PROFILE = click.option("--profile", "-p", envvar="RECORDER_PROFILE", metavar="NAME",
+                       help="Portal profile to use (rep, customer, or one from your config).")
+CONFIG = click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                      metavar="FILE", help="Extra config file, applied over the site and user config.")
+DEBUG = click.option("--debug", is_flag=True, help="Show debug logging and tracebacks.")
+
+
+def _setup(profile: str | None, config_file: Path | None, overrides: dict):
+    if not profile:
+        raise UsageError("no profile given: use --profile rep or --profile customer")
+    host = load_plugins()
+    for message in host.broken.values():
+        warn(message)
+    cfg = layers.load_config(config_file, {("profiles", profile, *k): v for k, v in overrides.items()})
+    for message in cfg.ignored:
+        warn(message)
+    try:
+        resolved = resolve_profile(cfg, host.registry, profile)
+    except UsageError as exc:
+        if host.broken and "is not a registered" in str(exc):
+            raise UsageError(f"{exc}; plugins not loaded: {', '.join(host.broken)}") from None
+        raise
+    return host, resolved
+
+
+def _record(profile, config_file, duration, source, fps, output_dir, save_to=None, new_session=False):
+    overrides = {("source",): source, ("fps",): fps,
+                 ("output_dir",): str(output_dir.resolve()) if output_dir else None}
+    host, resolved = _setup(profile, config_file, {k: v for k, v in overrides.items() if v is not None})
+    live = Live(console=console(), transient=True, auto_refresh=False) if console().is_terminal else None
+
+    def tick(rec):
+        if live is not None:
+            live.update(status_line(rec), refresh=True)
+
+    rec = Recording(host, resolved, duration=duration, on_tick=tick, new_session=new_session,
+                    save_to=str(save_to) if save_to else None)
+    rec.prepare()
+    if rec.recovered:
+        warn(f"the last session of profile '{profile}' ended in a crash; recovered it: "
+             + "; ".join(rec.recovered))
+    if rec.closed_previous:
+        say(f"the interrupted session in {rec.closed_previous[0]} is kept as it is ({rec.closed_previous[1]})")
+    if rec.session.resumed:
+        say(f"resuming the interrupted session {rec.session.short_id} in part {len(rec.session.parts) + 1}")
+    if live is not None:
+        with live:
+            rec.record()
+    else:
+        rec.record()
+    session = rec.finish()
+    size = sum(part.size for part in session.parts)
+    length = sum(part.duration for part in session.parts)
+    console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
+                    f"{session.dropped} dropped frame(s); ended: {session.end_reason}", highlight=False)
+    click.echo(str(session.folder))
+    if session.end_reason == "interrupted":
+        say(f"the session is interrupted; the next 'recorder --profile {profile}' continues it in a new part")
+    if session.end_reason == "error":
+        raise SystemExit(EXIT_RUNTIME)
+    if session.end_reason == DISK_FULL:
+        raise SystemExit(EXIT_DISK_FULL)
+
+
+RECORD_OPTIONS = [
+    PROFILE, CONFIG,
+    click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                 help="Stop after this many seconds (default: until Ctrl-C)."),
+    click.option("--source", metavar="NAME", help="Capture source (e.g. mss, synthetic)."),
+    click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frames per second."),
+    click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                 help="Put the session folder here instead of where the sink would."),
+    click.option("--save-to", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                 help="Answer the end-of-session save prompt in advance."),
+    click.option("--new-session", is_flag=True,
+                 help="Start a new session even if the last one was interrupted (it is kept as it is)."),
+    DEBUG,
+]
+
+
+def _with(options):
+    def apply(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return apply
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@_with(RECORD_OPTIONS)
+@click.version_option(__version__, prog_name="recorder")
+@click.pass_context
+def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, new_session, debug):
+    """Record the screen during a remote-support session, keeping the recording on this machine.
+
+    With no command, records with the given profile: recorder --profile rep
+    """
+    _logging(debug)
+    ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is None:
+        _record(profile, config_file, duration, source, fps, output_dir, save_to, new_session)
+        return
+    # Options before a command name: passed on where the command takes them, refused where
+    # it does not (`recorder --profile nope list` must not silently list every profile).
+    given = {param.replace("_", "-").replace("config-file", "config"): value
+             for param, value in (("profile", profile), ("config_file", config_file), ("duration", duration),
+                                  ("source", source), ("fps", fps), ("output_dir", output_dir),
+                                  ("save_to", save_to), ("new_session", new_session or None))
+             if value is not None and ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE}
+    if ctx.invoked_subcommand == "record":
+        ctx.obj["given"] = given
+        return
+    accepted = GROUP_OPTIONS.get(ctx.invoked_subcommand, ())
+    for name in given:
+        if name not in accepted:
+            raise UsageError(f"--{name} does not apply to 'recorder {ctx.invoked_subcommand}'"
+                             + (f" (it takes: {', '.join('--' + a for a in accepted)})" if accepted else ""))
+    ctx.obj.update(given)
+
+
+@cli.command("record")
+@_with(RECORD_OPTIONS)
+@click.pass_context
+def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, save_to, new_session, debug):
+    """Record a session (the same as giving no command)."""
+    _logging(debug or ctx.obj["debug"])
+    ctx.obj["debug"] |= debug
+    given = ctx.obj.get("given", {})  # options given before the command name
+    _record(profile or given.get("profile"), config_file or given.get("config"),
+            duration or given.get("duration"), source or given.get("source"), fps or given.get("fps"),
+            output_dir or given.get("output-dir"), save_to or given.get("save-to"),
+            new_session or bool(given.get("new-session")))
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json):
+    """List plugins, their versions and what they provide."""
+    rows = describe_plugins(load_plugins())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        version = row["version"] or "unknown version"
+        click.echo(f"{row['name']} {version}" + (f"  BROKEN: {row['error']}" if row.get("error") else ""))
+        for component in row["components"]:
+            click.echo(f"    {component['kind']:<9} {component['name']:<12} {component['description']}")
+        if row["hooks"]:
+            click.echo(f"    hooks     {', '.join(row['hooks'])}")
+
+
+@cli.command("config")
+@PROFILE
+@CONFIG
+@click.pass_context
+def config_cmd(ctx, profile, config_file):
+    """Print a profile's effective configuration as TOML, with where each value came from."""
+    _, resolved = _setup(profile or ctx.obj.get("profile"), config_file or ctx.obj.get("config"), {})
+    click.echo(describe_config(resolved), nl=False)
+
+
+for command in COMMANDS:
+    cli.add_command(command)
+
+
+def _logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="recorder: %(levelname)s: %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="recorder", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except click.ClickException as exc:
+        # one line, like every other user error (click's own format spans three)
+        print(f"recorder: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except RecorderError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"recorder: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"recorder: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        sys.exit(EXIT_RUNTIME)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,102 @@
+"""What ``recorder plugins``, ``recorder config`` and ``recorder info`` show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+from recorder.config.layers import Key
+from recorder.config.options import help_of
+from recorder.config.profile import ProfileSettings, ResolvedProfile
+from recorder.host.manager import PluginHost
+from recorder.session import manifest as manifests
+from recorder.store import catalog
+from recorder.values import clock, human_size
+
+
+def describe_plugins(host: PluginHost) -> list[dict[str, Any]]:
+    rows = []
+    for name, plugin in sorted(host.pm.list_name_plugin(), key=lambda item: item[0]):
+        if plugin is None:  # blocked
+            continue
+        hooks = sorted(caller.name for caller in host.pm.get_hookcallers(plugin) or ()
+                       if not caller.name.startswith("recorder_register_"))
+        rows.append({
+            "name": name,
+            "version": host.versions.get(name, ""),
+            "components": [{"kind": c.kind, "name": c.name, "description": c.description}
+                           for c in host.registry.by_plugin(name)],
+            "hooks": hooks,
+        })
+    for name, error in sorted(host.broken.items()):
+        rows.append({"name": name, "version": host.versions.get(name, ""), "components": [],
+                     "hooks": [], "error": error})
+    return rows
+
+
+def _line(field: attrs.Attribute, value: Any, origin: str) -> str:
+    if isinstance(value, list):  # one line, so the comment stays beside it
+        items = (tomli_w.dumps({"v": item}).strip().removeprefix("v = ") for item in value)
+        text = f"{field.name} = [{', '.join(items)}]"
+    else:
+        text = tomli_w.dumps({field.name: value}).strip()
+    comment = " — ".join(filter(None, (origin, help_of(field))))
+    return f"{text}  # {comment}" if comment else text
+
+
+def describe_config(profile: ResolvedProfile) -> str:
+    config, name = profile.config, profile.name
+    prefix = f"profiles.{name}"
+
+    def origin(key: Key, default: str) -> str:
+        where = config.origin_of(name, key) or default
+        holder = config.locked.get(("profiles", name, *key))
+        return f"{where} (locked by {holder})" if holder else where
+
+    out = [f"# Effective configuration of profile '{name}': after each value, the layer that set it",
+           "# and what the setting does.", f"[{prefix}]"]
+    for field in attrs.fields(ProfileSettings):
+        out.append(_line(field, getattr(profile.settings, field.name), origin((field.name,), "default")))
+    for setting, missing in profile.removed_defaults().items():
+        out.append(f"# note: {setting} leaves out the default {', '.join(missing)} "
+                   f"(add back with {setting} = [{', '.join(repr('+' + n) for n in missing)}])"
+                   .replace("'", '"'))
+    for component, options in profile.options.items():
+        if options is None:
+            continue
+        out.append(f"\n[{prefix}.{component}]")
+        for field in attrs.fields(type(options)):
+            out.append(_line(field, getattr(options, field.name),
+                             origin((component, field.name), f"default of {component}")))
+    return "\n".join(out) + "\n"
+
+
+def describe_session(folder: Path) -> str:
+    manifest = manifests.read(folder)
+    state = catalog.state_of(manifest)
+    out = [
+        f"session   {manifest.session_id}",
+        f"folder    {folder}",
+        f"profile   {manifest.profile} (role {manifest.role}) on {manifest.host}",
+        f"started   {manifest.started_at.isoformat()}",
+        f"ended     {manifest.ended_at.isoformat() if manifest.ended_at else '-'}  "
+        f"({manifest.end_reason or state})",
+        f"state     {state}",
+        f"duration  {clock(manifest.duration)}, {manifest.frames} frames, {manifest.dropped_frames} dropped",
+    ]
+    video = manifest.video
+    if video:
+        out.append(f"video     {video.width}x{video.height} at {video.fps:g} fps ({video.encoder})")
+    out.append("parts")
+    for part in manifest.parts:
+        out.append(f"  {part.file:<22} {part.state:<10} at {clock(part.start)}  "
+                   f"{part.duration:7.1f} s  {part.frames:6d} frames  {human_size(part.size):>9}  "
+                   f"sha256 {part.sha256[:16]}")
+    out.append("events")
+    for event in manifest.events:
+        by = f" [{event.by}]" if event.by != "recorder" else ""
+        out.append(f"  {clock(event.t)}.{int(event.t * 10) % 10}  {event.level:<7} {event.kind:<14} "
+                   f"{event.text}{by}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,219 @@
+"""The commands about recorded sessions: list, info, verify, save, stop, recover, export, play."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import webbrowser
+from pathlib import Path
+
+import click
+from recorder.cli.report import describe_session
+from recorder.config import layers
+from recorder.console import console
+from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
+from recorder.host.manager import PluginHost, load_plugins
+from recorder.playback import export, replay, timeline
+from recorder.session import lock, manifest as manifests, recovery
+from recorder.store import catalog, saving
+from recorder.store.verify import verify
+from recorder.store.files import folder_size
+from recorder.values import clock, human_size
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+
+# Which options given before the command name (recorder --profile rep list) a command takes.
+GROUP_OPTIONS = {"list": ("profile",), "stop": ("profile",), "recover": ("profile",),
+                 "config": ("profile", "config")}
+
+
+def roots(host: PluginHost) -> list[Path]:
+    """Folders plugins keep sessions in (staging), scanned besides the catalog."""
+    return [Path(root) for found in host.call("recorder_session_roots") for root in found or ()]
+
+
+def _profile(ctx: click.Context, profile: str | None) -> str | None:
+    return profile or (ctx.obj or {}).get("profile")
+
+
+def _known_profile(profile: str, rows: list[catalog.Summary]) -> None:
+    known = layers.load_config().profiles()
+    if profile not in known and not any(row.profile == profile for row in rows):
+        raise UsageError(f"unknown profile '{profile}' (known profiles: {', '.join(known) or 'none'})")
+
+
+def progress_bar(label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                    console=console(), transient=True)
+
+
+@click.command("list")
+@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_cmd(ctx, profile, as_json):
+    """List the sessions recorder knows about: saved, unsaved, in progress, incomplete."""
+    profile = _profile(ctx, profile)
+    everything = catalog.sessions(roots=roots(load_plugins()))
+    if profile is not None:
+        _known_profile(profile, everything)
+    rows = [row for row in everything if profile is None or row.profile == profile]
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no sessions")
+        return
+    for row in rows:
+        click.echo(f"{row.id[:8]}  {row.started_at[:19].replace('T', ' ')}  {row.profile:<9} "
+                   f"{clock(row.duration)}  {human_size(row.size):>9}  {row.parts} part(s)  "
+                   f"{row.state:<11}  {row.folder}")
+    unsaved = [row for row in rows if row.state == "unsaved"]
+    if unsaved:
+        click.echo(f"save an unsaved session with: recorder save {unsaved[0].id[:8]} DIR")
+
+
+@click.command("info")
+@click.argument("session")
+def info_cmd(session):
+    """Show a session's manifest in human form: parts, events, end reason."""
+    click.echo(describe_session(_find(session)), nl=False)
+
+
+@click.command("verify")
+@click.argument("session")
+def verify_cmd(session):
+    """Check every part's SHA-256, the hash chain, that each part decodes, and the folder's files."""
+    folder = _find(session)
+    ok, problems = verify(folder)
+    for line in ok:
+        click.echo(f"ok       {line}")
+    for line in problems:
+        click.echo(f"PROBLEM  {line}")
+    if problems:
+        click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
+        raise SystemExit(EXIT_RUNTIME)
+    click.echo(f"{folder}: verified")
+
+
+@click.command("save")
+@click.argument("session")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+def save_cmd(session, directory):
+    """Save a session (for example one left unsaved in staging) into DIRECTORY."""
+    host = load_plugins()
+    folder = _find(session, host)
+    manifest = manifests.read(folder)
+    target_dir = directory.expanduser().absolute()
+    problem = saving.check_destination(target_dir, folder_size(folder), folder)
+    if problem:
+        raise UsageError(problem)
+    try:
+        target = saving.move_session(folder, target_dir)
+    except saving.SaveError as exc:
+        raise RecorderError(str(exc)) from None
+    if target != folder:
+        manifest.add_event("saved", f"saved to {target_dir} (recorder save)", t=manifest.recorded_until())
+        manifests.write(target, manifest)
+    catalog.moved(manifest.session_id, target)
+    host.call("recorder_session_saved", session=manifests.to_session(manifest, target))
+    click.echo(str(target))
+
+
+@click.command("stop")
+@click.option("--profile", "-p", metavar="NAME", help="The profile whose recorder to stop (default: the only one running).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for it to seal.")
+@click.pass_context
+def stop_cmd(ctx, profile, timeout):
+    """End the running session from another process, as Ctrl-C would."""
+    profile = _profile(ctx, profile)
+    running = lock.running_profiles()
+    if profile is None:
+        if len(running) != 1:
+            raise UsageError("no recorder is running" if not running else
+                             f"several recorders are running ({', '.join(running)}): use --profile")
+        profile = running[0]
+    pid = lock.holder(profile)
+    if pid is None:  # exit 2 like "no recorder is running": nothing to act on
+        raise UsageError(f"no recorder is running for profile '{profile}'")
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while lock.holder(profile) is not None:
+        if time.monotonic() > deadline:
+            raise RecorderError(f"the recorder (pid {pid}) did not finish within {timeout:g} s")
+        time.sleep(0.1)
+    click.echo(f"stopped the recorder for profile '{profile}' (pid {pid})")
+
+
+@click.command("recover")
+@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
+@click.pass_context
+def recover_cmd(ctx, profile):
+    """Recover sessions a crash left unsealed: each part repaired by its encoder, sealed and hashed."""
+    profile = _profile(ctx, profile)
+    host = load_plugins()
+    found = 0
+    for row in catalog.sessions(profile, roots=roots(host)):
+        if row.state != "incomplete":
+            continue
+        found += 1
+        folder = Path(row.folder)
+        report = recovery.recover_folder(folder, host)
+        click.echo(f"{row.id[:8]}  {folder}")
+        for line in report:
+            click.echo(f"    {line}")
+    if not found:
+        click.echo("nothing to recover")
+
+
+@click.command("export")
+@click.argument("session")
+@click.option("--format", "fmt", required=True, metavar="FORMAT", help="wmv, mp4, webm, gif (or a plugin's).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True, metavar="FILE")
+@click.option("--from", "start", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+              help="Start at this offset on the session timeline.")
+@click.option("--to", "stop", type=click.FloatRange(min=0), metavar="SECONDS", help="End at this offset.")
+@click.option("--scale", default="", metavar="SIZE", help="WIDTHxHEIGHT, WIDTH (keeps the aspect) or a factor (0.5).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Constant output frame rate.")
+@click.option("--keep-gaps", is_flag=True, help="Show restarts as a still frame of their length.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force):
+    """Export a session (all its parts) to one file."""
+    host = load_plugins()
+    line = timeline.load(_find(session, host))
+    job = dict(start=start, stop=stop, scale=scale, fps=fps, keep_gaps=keep_gaps)
+    total = export.ExportJob(line, output, **job).duration()
+    with progress_bar("exporting") as bar:
+        task = bar.add_task("export", total=total)
+        result = export.export_session(host, line, fmt, output, force=force,
+                                       progress=lambda seconds: bar.update(task, completed=seconds), **job)
+    click.echo(str(result))
+
+
+@click.command("play")
+@click.argument("session")
+@click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
+def play_cmd(session, no_open):
+    """Replay a session in the browser: one timeline across its parts, with its events."""
+    line = timeline.load(_find(session))
+    with progress_bar("preparing the replay") as bar:
+        task = bar.add_task("replay", total=line.recorded)
+        page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds))
+    click.echo(str(page))
+    if not no_open and not webbrowser.open(page.as_uri()):
+        raise RecorderError(f"no browser could be opened; open {page} yourself")
+
+
+def _find(ref: str, host: PluginHost | None = None) -> Path:
+    return catalog.find(ref, roots=roots(host or load_plugins()))
+
+
+COMMANDS = [list_cmd, info_cmd, verify_cmd, save_cmd, stop_cmd, recover_cmd, export_cmd, play_cmd]

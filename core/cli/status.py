@@ -1,0 +1,26 @@
+"""The live status line shown while recording (only on a terminal)."""
+
+from __future__ import annotations
+
+import shutil
+
+from recorder.values import clock, human_size
+from rich.text import Text
+
+
+def status_line(recording) -> Text:
+    session = recording.session
+    elapsed = session.offset()
+    fps = session.captured / elapsed if elapsed > 0 else 0.0
+    written = recording.parts.bytes_written() if recording.parts else 0
+    try:
+        free = human_size(shutil.disk_usage(session.folder).free)
+    except OSError:
+        free = "?"
+    line = Text()
+    line.append("● REC ", style="bold red")
+    still = f"  {100 * session.unchanged / session.captured:.0f}% still" if session.captured else ""
+    line.append(f"{clock(elapsed)}  {fps:4.1f} fps{still}  dropped {session.dropped}  "
+                f"{human_size(written)} written  {free} free  ")
+    line.append(str(session.folder), style="dim")
+    return line

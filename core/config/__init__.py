@@ -1,0 +1,1 @@
+"""Configuration: TOML layers, typed options, and a profile made concrete."""

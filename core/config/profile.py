@@ -1,0 +1,151 @@
+"""A profile made concrete: core settings plus typed options for each component.
+
+Validation happens here, before anything is recorded, so that a typo or a
+wrong type is reported with the file, profile and key that hold it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from recorder.config.layers import Config, Key, ListEdit
+from recorder.config.options import option, structure
+from recorder.errors import UsageError
+from recorder.host.registry import Component, Registry
+from recorder.values import ByteSize
+
+DEFAULT_GUARDS = ("disk-space", "signals", "logind", "windows-shutdown")
+DEFAULT_NOTIFIERS = ("console", "desktop")
+
+
+def _positive(instance, attribute, value):
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+
+
+@attrs.frozen
+class ProfileSettings:
+    enabled: bool = option(True, "Whether local recording is allowed for this profile.")
+    role: str = option("rep", "Who records: rep or customer (used for notifications' audience).")
+    source: str = option("mss", "Capture source component.")
+    encoder: str = option("h264", "Encoder component.")
+    sink: str = option("documents", "Sink component: where the session folder goes.")
+    guards: list[str] = option(attrs.Factory(lambda: list(DEFAULT_GUARDS)),
+                               "Guard components to run during the session; [\"+name\", \"-name\"] "
+                               "adds to or removes from the defaults.")
+    notifiers: list[str] = option(attrs.Factory(lambda: list(DEFAULT_NOTIFIERS)),
+                                  "Notifier components; [\"+name\", \"-name\"] edits the defaults.")
+    fps: float = option(15.0, "Capture rate in frames per second.", validator=_positive)
+    folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
+                                  "Name of each session folder; fields: start, profile, role, short_id, host.")
+    output_dir: str = option("", "Folder that replaces the sink's own location (empty: the sink decides).")
+    max_part_size: ByteSize = option(ByteSize(0), "Start a new part at this size (0: no limit); e.g. \"2GB\".")
+    max_part_duration: float = option(3600.0, "Start a new part after this many seconds (0: no limit).",
+                                      validator=attrs.validators.ge(0))
+    skip_unchanged: bool = option(True, "Do not encode frames identical to the last one (a still "
+                                        "screen costs almost nothing); the timeline stays exact.")
+    heartbeat: float = option(0.5, "With skip_unchanged: encode a frame at least this often (seconds), "
+                                   "which bounds what a crash loses on a still screen.",
+                              validator=attrs.validators.gt(0))
+    resume_within: float = option(24.0, "Hours within which an interrupted session is resumed by the "
+                                        "next start; older ones are closed.", validator=attrs.validators.ge(0))
+
+
+SLOTS = {"source": "source", "encoder": "encoder", "sink": "sink"}
+LISTS = {"guards": "guard", "notifiers": "notifier"}
+
+
+@attrs.frozen
+class ResolvedProfile:
+    name: str
+    settings: ProfileSettings
+    options: dict[str, Any]  # component or plugin name -> options instance (None if it has none)
+    config: Config
+
+    def removed_defaults(self) -> dict[str, list[str]]:
+        """Default guards and notifiers this profile does not run, by setting."""
+        removed = {}
+        for setting, defaults in (("guards", DEFAULT_GUARDS), ("notifiers", DEFAULT_NOTIFIERS)):
+            missing = [n for n in defaults if n not in getattr(self.settings, setting)]
+            if missing:
+                removed[setting] = missing
+        return removed
+
+
+def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedProfile:
+    if name not in config.profiles():
+        known = ", ".join(config.profiles()) or "none"
+        raise UsageError(f"unknown profile '{name}' (known profiles: {known})")
+    table = _nest(config.profile_table(name))
+    for setting in LISTS:
+        if isinstance(table.get(setting), ListEdit):  # an edit of the built-in default list
+            default = attrs.fields_dict(ProfileSettings)[setting].default.factory()
+            table[setting] = table[setting].apply(default)
+
+    def origin(key: str, sub: str = "") -> str:
+        return config.origin_of(name, tuple(filter(None, (sub, *key.split("."))))) or "config"
+
+    core_names = {a.name for a in attrs.fields(ProfileSettings)}
+    core_table = {k: v for k, v in table.items() if k in core_names}
+    settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
+
+    for key, value in table.items():
+        if key in core_names:
+            continue
+        if not isinstance(value, dict) or registry.get(key) is None:
+            raise UsageError(f"{origin(key)}: profile '{name}': unknown key '{key}' "
+                             "(not a profile setting, nor a plugin's component or options)")
+
+    for slot, kind in SLOTS.items():
+        _check_kind(registry, getattr(settings, slot), kind, name, slot, origin)
+    for slot, kind in LISTS.items():
+        for component in getattr(settings, slot):
+            _check_kind(registry, component, kind, name, slot, origin)
+
+    options: dict[str, Any] = {}
+    for component in registry:
+        sub = table.get(component.name, {})
+        if component.name in table or component.name in _selected(settings):
+            options[component.name] = _options_for(component, sub, name, origin)
+        elif component.kind == "options" and _all_defaulted(component.options):
+            options[component.name] = component.options()  # a hook-only plugin's defaults
+    return ResolvedProfile(name, settings, options, config)
+
+
+def _all_defaulted(cls: type) -> bool:
+    return all(field.default is not attrs.NOTHING for field in attrs.fields(cls))
+
+
+def _selected(settings: ProfileSettings) -> set[str]:
+    """The components the profile uses: their options are validated even when not configured."""
+    return {settings.source, settings.encoder, settings.sink, *settings.guards, *settings.notifiers}
+
+
+def _options_for(component: Component, table: dict[str, Any], profile: str, origin) -> Any:
+    if component.options is None:
+        if table:
+            key = next(iter(table))
+            raise UsageError(f"{origin(key, component.name)}: profile '{profile}': key "
+                             f"'{component.name}.{key}': unknown key ({component.name} has no options)")
+        return None
+    return structure(component.options, table, f"profile '{profile}' [{component.name}]",
+                     lambda key: origin(key, component.name))
+
+
+def _check_kind(registry: Registry, value: str, kind: str, profile: str, slot: str, origin) -> None:
+    component = registry.get(value)
+    if component is None or component.kind != kind:
+        available = ", ".join(sorted(c.name for c in registry.of_kind(kind))) or "none"
+        raise UsageError(f"{origin(slot)}: profile '{profile}': {slot} '{value}' is not a "
+                         f"registered {kind} (available: {available})")
+
+
+def _nest(flat: dict[Key, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = value
+    return nested

@@ -1,0 +1,21 @@
+"""The one stderr console that notifications, warnings and the status line share,
+so that rich can keep the live status line below everything printed."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from rich.console import Console
+
+
+@cache
+def console() -> Console:
+    return Console(stderr=True, soft_wrap=True)  # messages stay one line in logs
+
+
+def warn(text: str) -> None:
+    console().print(f"[yellow]recorder: warning:[/] {text}", highlight=False, markup=True, soft_wrap=True)
+
+
+def say(text: str) -> None:
+    console().print(f"recorder: {text}", highlight=False, markup=False)

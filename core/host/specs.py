@@ -1,0 +1,135 @@
+"""The hooks recorder calls. Every hook is documented in docs/plugins.md, with
+the thread that calls it and what it may block.
+
+Registration hooks assemble the pipeline: each receives a ``register``
+callable and adds named components. Lifecycle hooks announce what happened;
+they are called with keyword arguments and stay off the per-frame path.
+"""
+
+from __future__ import annotations
+
+from recorder.host.markers import hookspec
+
+# -- registration: once, when plugins are loaded (main thread) -------------------
+
+
+@hookspec
+def recorder_register_sources(register):
+    """Register capture sources: ``register(name, factory, options=OptionsClass)``.
+
+    ``factory(options)`` returns an object with ``open() -> VideoFormat``,
+    ``grab() -> bytes-like`` (one frame in the announced pixel format), or
+    ``recorder.Changes`` (only the rows that changed), and ``close()``.
+    """
+
+
+@hookspec
+def recorder_register_encoders(register):
+    """Register encoders: ``factory(options)`` returns an object with an
+    ``extension`` (".mp4"), ``open_part(path, video_format, fps) -> PartWriter``
+    and optionally ``repair(path, fps) -> PartStats | None``; the part writer
+    has ``write(frame, pts)`` (with ``takes_changed_rows = True``,
+    ``write(frame, pts, changed=rows)``) and ``close() -> PartStats``."""
+
+
+@hookspec
+def recorder_register_sinks(register):
+    """Register sinks: ``factory(options)`` returns an object with
+    ``prepare(session, folder_name) -> Path`` (creates, 0700, and returns the
+    folder parts are written to), optionally ``part_sealed(session, part)``
+    and ``destinations(session)``, and ``finish(session) -> Path``."""
+
+
+@hookspec
+def recorder_register_guards(register):
+    """Register guards: ``factory(options)`` returns an object with
+    ``start(session)`` and ``stop()``, optionally ``preflight(session)`` and
+    ``before_seal()``. A guard watches something outside the pipeline and
+    calls ``session.warn(...)`` or ``session.request_end(...)``."""
+
+
+@hookspec
+def recorder_register_notifiers(register):
+    """Register notifiers: ``factory(options)`` returns an object with
+    ``notify(notification)`` and optionally ``start(session)`` and ``stop()``."""
+
+
+@hookspec
+def recorder_register_exporters(register):
+    """Register export formats: ``factory(options)`` returns an object with an
+    ``extension`` (".wmv") and ``export(job)``, which writes the session to
+    ``job.output``; ``recorder.encode_export(job, container=..., codec=...,
+    pix_fmt=...)`` does the decoding, range, gaps, scaling and frame rate."""
+
+
+@hookspec
+def recorder_register_options(register):
+    """Register options for a plugin that has no component (hooks only):
+    ``register(name, OptionsClass, description="")``. The profile's
+    ``[profiles.P.<name>]`` table is validated against the class before
+    recording starts, and ``session.options_for(name)`` returns the instance."""
+
+
+# -- lifecycle of a recording ----------------------------------------------------
+
+
+@hookspec
+def recorder_session_started(session):
+    """The session folder exists and capture is about to begin (main thread)."""
+
+
+@hookspec
+def recorder_part_opened(session, part):
+    """A new part file is being written (its name still has the ``.partial`` suffix).
+    Encoder thread: while it runs, frames queue up."""
+
+
+@hookspec
+def recorder_part_sealed(session, part):
+    """A part is complete: renamed to its final name, hashed, in the manifest.
+    Sealer thread: blocking delays the next seal and the end of the session, not capture."""
+
+
+@hookspec
+def recorder_session_event(session, event):
+    """An event was added to the session's timeline; called on the thread that
+    added it (any thread, capture and encoder included): return quickly."""
+
+
+@hookspec(firstresult=True)
+def recorder_prompt_save_location(session, default, problem, prefer, timeout):
+    """Ask where to save the session; stops at the first non-None result.
+
+    ``default`` is the remembered (or Documents) folder, ``problem`` the reason
+    the previous answer was refused (None on the first ask), ``prefer`` the
+    profile's choice of prompt (``auto``, ``terminal``, ``dialog``), and
+    ``timeout`` None, or the seconds there are to answer (before a restart).
+    Return a ``recorder.SaveChoice``: its ``path``, or None if the user gave
+    up. Return None to let another prompt ask. Main thread, after sealing.
+    """
+
+
+@hookspec
+def recorder_session_ended(session):
+    """Everything is sealed, the manifest is final and the sink has finished (main thread)."""
+
+
+# -- after a recording ------------------------------------------------------------
+
+
+@hookspec
+def recorder_session_recovered(session, report):
+    """Crash recovery sealed what a crashed run left in ``session.folder``
+    (``report``: one line per part). Remove anything of yours left there."""
+
+
+@hookspec
+def recorder_session_saved(session):
+    """``recorder save`` moved the session to ``session.folder``."""
+
+
+@hookspec
+def recorder_session_roots():
+    """Return a list of folders that hold session folders of yours (staging,
+    for example), so that ``recorder list`` finds a session even if the
+    catalog lost it."""

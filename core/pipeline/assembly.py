@@ -1,0 +1,61 @@
+"""The session's components, built from a profile, and the names they go by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from recorder.errors import PluginError, RecorderError, UsageError, describe
+from recorder.host.isolation import running
+from recorder.host.manager import PluginHost
+from recorder.config.profile import ResolvedProfile
+from recorder.session.model import Session
+
+
+@attrs.define
+class Built:
+    source: Any
+    encoder: Any
+    sink: Any
+    guards: list[tuple[str, Any]]
+    notifiers: list[tuple[str, Any]]
+    host: PluginHost
+
+    def each(self, components: list[tuple[str, Any]], method: str, *args: Any) -> None:
+        """Call an optional ``method`` on each of ``components``; a failure is
+        reported naming its plugin, and the others are still called."""
+        for name, component in components:
+            function = getattr(component, method, None)
+            if function is not None:
+                kind = self.host.registry.get(name).kind
+                with self.host.around(name, f"{kind} '{name}'"):
+                    function(*args)
+
+
+def build(host: PluginHost, profile: ResolvedProfile) -> Built:
+    def make(name: str):
+        component = host.registry.get(name)
+        try:
+            with running(component.plugin):
+                return component.factory(profile.options.get(name))
+        except RecorderError:
+            raise
+        except Exception as exc:
+            raise PluginError(component.plugin, f"creating {component.kind} '{name}'", exc) from exc
+
+    s = profile.settings
+    return Built(make(s.source), make(s.encoder), make(s.sink),
+                 [(n, make(n)) for n in s.guards], [(n, make(n)) for n in s.notifiers], host)
+
+
+def folder_name(session: Session, template: str) -> str:
+    try:
+        name = template.format(start=session.started_at, profile=session.profile, role=session.role,
+                               short_id=session.short_id, host=session.host)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise UsageError(f"profile '{session.profile}': key 'folder_template': cannot use "
+                         f"{template!r}: {describe(exc)}") from None
+    if not name or "/" in name or name in (".", ".."):
+        raise UsageError(f"profile '{session.profile}': key 'folder_template' gives {name!r}, "
+                         "not a folder name")
+    return name

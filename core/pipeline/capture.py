@@ -1,0 +1,190 @@
+"""The data path: a capture thread and an encoder thread joined by a bounded queue.
+
+Frames never pass through hooks. The capture thread paces itself from a
+monotonic clock and stamps each frame with its capture time; a frame that
+cannot be taken on time, or finds the queue full, is counted as dropped,
+never stretched over. Changed rows are never dropped: capture waits for the
+encoder instead, and the slots it misses are the ones counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import signal
+import threading
+from typing import Any, Callable
+
+from recorder.session.model import Session
+from recorder.values import Changes
+
+# Bounds memory whatever the resolution: a whole 4K frame and some, or
+# several frames of changed rows, to ride out an encoder hiccup (a keyframe).
+QUEUE_BYTES = 24 * 1024 * 1024
+
+
+def _size(item) -> int:
+    if item is None:
+        return 0
+    frame = item[0]
+    if isinstance(frame, Changes):
+        return sum(len(rows) for _, rows in frame.bands)
+    return len(frame)
+
+
+class FrameQueue(queue.Queue):
+    """A queue bounded by the bytes of the frames it holds (plus the one that
+    crosses the bound) and by a second of frames: changed rows are small,
+    whole frames at 4K are 33 MB, and frames still queued are what a crash
+    loses."""
+
+    def __init__(self, fps: float, max_bytes: int = QUEUE_BYTES):
+        self.floor = max_bytes // max(2, round(fps))  # what any item counts as, at least
+        super().__init__(max_bytes)
+
+    def _init(self, maxsize: int) -> None:
+        self.queue = collections.deque()
+        self.bytes = 0
+
+    def _qsize(self) -> int:
+        return self.bytes
+
+    def _put(self, item) -> None:
+        cost = max(self.floor, _size(item))
+        self.queue.append((item, cost))
+        self.bytes += cost
+
+    def _get(self):
+        item, cost = self.queue.popleft()
+        self.bytes -= cost
+        return item
+
+
+class Capture(threading.Thread):
+    def __init__(self, session: Session, source, fps: float, frames: FrameQueue,
+                 until: float | None, on_error: Callable[[BaseException], None], *, heartbeat: float = 0.0):
+        super().__init__(name="recorder-capture", daemon=True)
+        self.session, self.source, self.fps = session, source, fps
+        self.frames, self.until, self.on_error = frames, until, on_error
+        self.heartbeat = heartbeat  # > 0: skip unchanged frames, but send one at least this often
+        self.stop = threading.Event()
+        self.held: tuple | None = None  # the last unchanged frame not sent
+        self.last: tuple | None = None  # the last frame sent, and its time
+
+    def run(self) -> None:
+        try:
+            self._loop()
+            if self.held is not None:
+                self.session.unchanged -= 1
+                self._send(*self.held)  # the last frame, so the recording lasts to the end
+        except BaseException as exc:
+            self.on_error(exc)
+        finally:
+            self.frames.put(None)  # tells the encoder thread there is nothing more
+
+    def _loop(self) -> None:
+        interval = 1.0 / self.fps
+        slot = 0
+        start = self.session.offset()
+        # A source that is not the screen may run faster than real time (soak
+        # tests, benchmarks): its frames are timed as if taken on schedule.
+        realtime = getattr(self.source, "realtime", True)
+        while not self.stop.is_set():
+            due = start + slot * interval
+            if self.until is not None and slot * interval >= self.until:
+                self.session.request_end("duration")
+                return
+            if realtime:
+                wait = due - self.session.offset()
+                if wait > 0:
+                    if self.stop.wait(wait):
+                        return
+                else:
+                    missed = int(-wait / interval)  # whole slots we are late for
+                    if missed:
+                        self.session.dropped += missed
+                        slot += missed
+                        continue
+            pts = self.session.offset() if realtime else due
+            frame = self.source.grab()
+            slot += 1
+            self.session.captured += 1
+            if self._unchanged(frame, pts):
+                self.held = (frame, pts)
+                self.session.unchanged += 1
+                continue
+            self.held = None
+            self._send(frame, pts, wait=not realtime)
+
+    def _unchanged(self, frame, pts: float) -> bool:
+        """A frame equal to the last one sent adds nothing but encoding work; the
+        timestamps of the next frame keep the timeline right (variable frame rate)."""
+        last = self.last
+        if self.heartbeat <= 0 or last is None or pts - last[1] >= self.heartbeat:
+            return False
+        if isinstance(frame, Changes):
+            return not frame.bands
+        return frame is not last[0] and frame == last[0]
+
+    def _send(self, frame, pts: float, wait: bool = False) -> None:
+        self.last = (frame, pts)
+        if wait or isinstance(frame, Changes):
+            # A change must not be dropped, or the picture would stay wrong: wait
+            # for the encoder instead, and the slots missed meanwhile count as dropped.
+            self.frames.put((frame, pts))
+            return
+        try:
+            self.frames.put_nowait((frame, pts))
+        except queue.Full:
+            self.session.dropped += 1
+
+
+class Encode(threading.Thread):
+    """Feeds frames to the current part writer; ``parts`` opens and seals parts."""
+
+    def __init__(self, frames: FrameQueue, parts, on_error: Callable[[BaseException], None]):
+        super().__init__(name="recorder-encode", daemon=True)
+        self.frames, self.parts, self.on_error = frames, parts, on_error
+
+    def run(self) -> None:
+        try:
+            while (item := self.frames.get()) is not None:
+                frame, pts = item
+                self.parts.write(frame, pts)
+        except BaseException as exc:
+            self.on_error(exc)
+            self._drain()
+
+    def _drain(self) -> None:
+        # Keep the capture thread from blocking on a full queue after a failure.
+        while self.frames.get() is not None:
+            pass
+
+
+def wait_for_end(session: Session, tick: Callable[[], None], period: float = 0.5) -> None:
+    """Block the main thread until the session is asked to end, calling ``tick`` for the status line."""
+    while not session.wait_end(period):
+        tick()
+    tick()
+
+
+class CtrlCEnds:
+    """Ctrl-C ends the session normally and only asks for the end, so that a
+    second Ctrl-C cannot interrupt sealing. (SIGTERM and SIGHUP mean a restart:
+    the ``signals`` guard handles them.)"""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.previous: Any = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.session.request_end("user", by="ctrl-c")
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)

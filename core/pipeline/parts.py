@@ -1,0 +1,194 @@
+"""Part files: opened with a ``.partial`` suffix, renamed and hashed when sealed.
+
+A part is sealed and the next one opened when it reaches the profile's
+``max_part_duration`` or ``max_part_size``. The frame that crosses the limit
+starts the new part (which begins on a keyframe, being a new stream), so no
+frame is lost or repeated; ``Part.start`` places each part on the session
+timeline. Hashing a sealed part happens on a thread of its own so that the
+encoder never waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from recorder.session.model import Part, Session
+from recorder.session.recovery import PARTIAL
+from recorder.store.files import create_private_file, sha256_file
+from recorder.values import Changes, VideoFormat
+SYNC_EVERY = 1.0  # seconds
+
+
+def _fsync_quietly(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # a full disk shows up in the writer, where it is handled
+
+
+class Parts:
+    def __init__(self, session: Session, encoder, fmt: VideoFormat, fps: float, *, encoder_name: str,
+                 max_size: int = 0, max_duration: float = 0.0,
+                 on_opened: Callable[[Part], None], on_sealed: Callable[[Part], None]):
+        self.session, self.encoder, self.fmt, self.fps = session, encoder, fmt, fps
+        self.encoder_name = encoder_name
+        self.max_size, self.max_duration = max_size, max_duration
+        self.on_opened, self.on_sealed = on_opened, on_sealed
+        self.current: Part | None = None
+        self.writer = None
+        self.writer_takes_rows = False
+        self.writer_failed = False
+        self.sync_fd: int | None = None
+        self.synced_at = 0.0
+        self.canvas: bytearray | None = None  # the whole picture, for sources that send only changes
+        self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
+        self.pending: list[Future] = []
+
+    def path(self, part: Part) -> Path:
+        return self.session.folder / part.file
+
+    def partial_path(self, part: Part) -> Path:
+        return self.session.folder / (part.file + PARTIAL)
+
+    def write(self, frame, pts: float) -> None:
+        picture, rows = self._picture(frame)
+        if self.writer is None:
+            self.open(pts)
+            rows = None  # a new part starts from the whole picture
+        elif self._full(pts):
+            self._close_current(in_background=True)
+            self.open(pts)
+            rows = None
+        try:
+            if self.writer_takes_rows:
+                self.writer.write(picture, pts, changed=rows)
+            else:
+                self.writer.write(picture, pts)
+        except BaseException:
+            self.writer_failed = True
+            raise
+        self._maybe_sync()
+
+    def _picture(self, frame) -> tuple:
+        """The whole picture and the row ranges that changed (None: all of them)."""
+        if not isinstance(frame, Changes):
+            return frame, None
+        stride = self.fmt.width * 4
+        bands = frame.bands
+        if self.canvas is None:
+            first = bands[0][1] if bands else b""
+            if isinstance(first, bytearray) and len(first) == stride * self.fmt.height:
+                self.canvas, bands = first, bands[1:]  # a whole first grab: no second 33 MB at 4K
+            else:
+                self.canvas = bytearray(stride * self.fmt.height)
+        for top, data in bands:
+            self.canvas[top * stride:top * stride + len(data)] = data
+        return self.canvas, frame.rows(stride)
+
+    def _maybe_sync(self) -> None:
+        # A kill -9 loses only what the encoder held; a power loss also loses what
+        # the kernel had not written yet. fsync about once a second, off this thread.
+        now = time.monotonic()
+        if self.sync_fd is not None and now - self.synced_at >= SYNC_EVERY:
+            self.synced_at = now
+            fd = self.sync_fd
+            self.sealer.submit(_fsync_quietly, fd)
+
+    def _full(self, pts: float) -> bool:
+        if self.max_duration and pts - self.current.start >= self.max_duration - 0.5 / self.fps:
+            return True
+        if self.max_size:
+            projected = getattr(self.writer, "projected_bytes", None)
+            size = projected() if projected else self.partial_path(self.current).stat().st_size
+            return size >= self.max_size
+        return False
+
+    def open(self, pts: float) -> None:
+        index = len(self.session.parts) + 1
+        part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}", start=round(pts, 3),
+                    encoder=self.encoder_name)
+        partial = self.partial_path(part)
+        create_private_file(partial)
+        self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
+        self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
+        self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
+        self.synced_at = time.monotonic()
+        self.current = part
+        self.session.parts.append(part)
+        self.on_opened(part)
+
+    def bytes_written(self) -> int:
+        total = sum(p.size for p in self.session.parts if p is not self.current)
+        if self.current is not None:
+            try:
+                total += self.partial_path(self.current).stat().st_size
+            except OSError:
+                pass
+        return total
+
+    def seal(self) -> None:
+        """Seal the current part and wait for every seal in progress; raises the first failure."""
+        try:
+            self._close_current(in_background=False)
+        finally:
+            self.sealer.shutdown(wait=True)
+        for future in self.pending:
+            future.result()
+
+    def _close_current(self, *, in_background: bool) -> None:
+        part, writer = self.current, self.writer
+        if part is None:
+            return
+        self.current = self.writer = None
+        partial = self.partial_path(part)
+        failed, self.writer_failed = self.writer_failed, False
+        sync_fd, self.sync_fd = self.sync_fd, None
+        self.sealer.submit(os.close, sync_fd)  # after any fsync already queued
+        try:
+            stats = writer.close()
+            if failed:
+                raise OSError("the part's writer had failed")
+        except BaseException as exc:
+            stats = self._repair(partial)
+            if stats is None:
+                # Kept under its .partial name; crash recovery may still save it.
+                part.state = "incomplete"
+                part.frames = getattr(writer, "frames", 0)
+                part.file += PARTIAL
+                self.pending.append(self.sealer.submit(self._measure, part, partial))
+                raise
+            self.session.add_event("part-repaired", f"{part.file}: the writer failed ({exc}); kept "
+                                   f"{stats.frames} frames up to the last complete fragment", level="warning")
+        part.frames, part.duration = stats.frames, round(stats.duration, 3)
+        final = self.path(part)
+        if final.exists():
+            raise FileExistsError(f"refusing to overwrite {final}")
+        os.rename(partial, final)
+        future = self.sealer.submit(self._finish_seal, part, final)
+        self.pending.append(future)
+        if not in_background:
+            future.result()
+
+    def _repair(self, path: Path):
+        repair = getattr(self.encoder, "repair", None)
+        if repair is None:
+            return None
+        try:
+            return repair(path, self.fps)
+        except Exception:
+            return None
+
+    def _finish_seal(self, part: Part, path: Path) -> None:
+        self._measure(part, path)
+        part.state = "sealed"
+        self.on_sealed(part)
+
+    def _measure(self, part: Part, path: Path) -> None:
+        part.size = path.stat().st_size
+        part.sha256 = sha256_file(path)
+        previous = [p for p in self.session.parts if p.index == part.index - 1]
+        part.previous_sha256 = previous[0].sha256 if previous else ""

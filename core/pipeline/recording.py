@@ -1,0 +1,329 @@
+"""One recorded session from start to seal: the library API behind ``recorder --profile``."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from recorder.config.profile import ResolvedProfile
+from recorder.errors import PluginError, RecorderError, UsageError, describe
+from recorder.host.isolation import Failure, running
+from recorder.host.manager import PluginHost
+from recorder.pipeline.assembly import build, folder_name
+from recorder.pipeline.capture import Capture, CtrlCEnds, Encode, FrameQueue, wait_for_end
+from recorder.pipeline.parts import Parts
+from recorder.session import journal, manifest as manifests, recovery
+from recorder.session.lock import ProfileLock
+from recorder.session.model import Session
+from recorder.store import catalog, saving
+from recorder.store.files import folder_size
+from recorder.values import SaveChoice
+
+log = logging.getLogger("recorder")
+DISK_FULL = "disk-full"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class Recording:
+    """Runs one session. ``run()`` returns the ended session; it raises only
+    for errors found before anything was written."""
+
+    def __init__(self, host: PluginHost, profile: ResolvedProfile, *, duration: float | None = None,
+                 save_to: str | None = None, new_session: bool = False,
+                 on_tick: Callable[["Recording"], None] | None = None):
+        if not profile.settings.enabled:
+            origin = profile.config.origin_of(profile.name, ("enabled",)) or "config"
+            raise UsageError(f"recording is disabled for profile '{profile.name}' "
+                             f"(enabled = false in {origin})")
+        self.host, self.profile, self.duration = host, profile, duration
+        self.on_tick = on_tick or (lambda rec: None)
+        self.settings = profile.settings
+        self.session = self._new_session(save_to)
+        self.failure: BaseException | None = None
+        self.new_session = new_session
+        self.lock = ProfileLock(profile.name)
+        self.recovered: list[str] = []  # what crash recovery kept, for the user
+        self.closed_previous: tuple[Path, str] | None = None
+        self.resumed_gap: dict[str, Any] | None = None
+        self.prepared = False
+        self._sink_finishing = False
+        self._manifest_lock = threading.Lock()
+        self._quiet = threading.local()  # set while a plugin-error event is delivered
+        self.parts: Parts | None = None
+
+    def _new_session(self, save_to: str | None) -> Session:
+        session = Session(profile=self.profile.name, role=self.settings.role,
+                          output_dir=self.settings.output_dir, save_to=save_to or "")
+        session._options = dict(self.profile.options)
+        return session
+
+    # -- wiring -------------------------------------------------------------
+    def _hook(self, name: str, **kwargs: Any) -> Any:
+        return self.host.call(name, session=self.session, **kwargs)
+
+    def _plugin_failed(self, failure: Failure) -> None:
+        if getattr(self._quiet, "active", False):  # a failing event hook must not loop
+            log.warning("%s", failure.message)
+            return
+        self.session.add_event("plugin-error", failure.message, level="error", by=failure.plugin)
+
+    def _on_session(self, kind: str, payload: Any) -> None:
+        if kind == "event":
+            if not self._sink_finishing:  # the sink may be moving the folder: core writes after
+                self._write_manifest()  # and the journal: both are fsynced at every event
+            self._quiet.active = payload.kind == "plugin-error"
+            try:
+                self._hook("recorder_session_event", event=payload)
+            finally:
+                self._quiet.active = False
+        elif kind == "notification":
+            self.built.each(self.built.notifiers, "notify", payload)
+
+    def _fail(self, exc: BaseException, component: str) -> None:
+        """The source or the encoder failed: the session ends, and is sealed."""
+        if self.failure is None:
+            self.failure = exc
+        log.debug("pipeline failure", exc_info=exc)
+        session = self.session
+        if is_disk_full(exc):
+            session.add_event("error", f"the disk is full: {describe(exc)}", level="error", by="recorder")
+            session.notify("error", "The disk holding the recording is full: recording stopped; "
+                                    "what was recorded up to the last second is kept.", by="recorder")
+            session.request_end(DISK_FULL, by="recorder")
+        else:
+            by = self.host.owner(component)
+            session.add_event("error", f"{self.host.registry.get(component).kind} '{component}' failed: "
+                                       f"{describe(exc)}", level="error", by=by)
+            session.request_end("error", by=by)
+
+    # -- the run ------------------------------------------------------------
+    def prepare(self) -> None:
+        """Everything that can fail on bad input, before anything is written.
+        ``record()`` calls it if the caller has not."""
+        if self.prepared:
+            return
+        self.built = build(self.host, self.profile)
+        self.lock.acquire()
+        try:
+            self._prepare()
+        except BaseException:
+            self.lock.release()
+            raise
+        self.prepared = True
+
+    def _prepare(self) -> None:
+        source = self.built.source
+        name = self.settings.source
+        try:
+            with running(self.host.owner(name)):
+                self.format = source.open()
+        except RecorderError:
+            raise
+        except Exception as exc:
+            raise PluginError(self.host.owner(name), f"source '{name}'", exc) from None
+        if self.session.save_to:
+            problem = saving.check_destination(Path(self.session.save_to).expanduser().absolute(), 0)
+            if problem:
+                raise UsageError(f"--save-to: {problem}")
+            self.session.save_to = str(Path(self.session.save_to).expanduser().absolute())
+        if self._take_over_previous():
+            self._places()
+            return
+        name = folder_name(self.session, self.settings.folder_template)
+        try:
+            with running(self.host.owner(self.settings.sink)):
+                self.session.folder = self.built.sink.prepare(self.session, name)
+        except RecorderError:
+            source.close()
+            raise
+        except OSError as exc:
+            source.close()
+            where = exc.filename or self.settings.output_dir or "the target folder"
+            reason = exc.strerror
+            if isinstance(exc, FileExistsError) and not os.path.isdir(where):
+                reason = "it exists and is not a folder"
+            raise UsageError(f"cannot create the session folder in {where}: {reason}") from None
+        self._places()
+        try:
+            self._preflight()
+        except BaseException:
+            source.close()
+            self.session.folder.rmdir()  # still empty: nothing is left behind
+            raise
+
+    def _places(self) -> None:
+        destinations = getattr(self.built.sink, "destinations", None)
+        self.session.places = [self.session.folder, *(destinations(self.session) if destinations else ())]
+
+    def _take_over_previous(self) -> bool:
+        """Recover a crashed run's session and continue the interrupted one; True if resuming."""
+        outcome = recovery.take_over(self.profile.name, self.settings, self.settings.encoder, self.host,
+                                     new_session=self.new_session)
+        self.recovered, self.closed_previous = outcome.recovered, outcome.closed
+        if outcome.session is None:
+            return False
+        resumed = outcome.session
+        resumed.output_dir, resumed.save_to = self.session.output_dir, self.session.save_to
+        resumed._options = self.session._options
+        self.session, self.resumed_gap = resumed, outcome.gap
+        return True
+
+    def _preflight(self) -> None:
+        """Guards may refuse to start (e.g. the disk is already too full)."""
+        for name, guard in self.built.guards:
+            check = getattr(guard, "preflight", None)
+            if check is None:
+                continue
+            try:
+                with running(self.host.owner(name)):
+                    check(self.session)
+            except RecorderError:
+                raise
+            except Exception as exc:
+                raise PluginError(self.host.owner(name), f"guard '{name}'", exc) from exc
+
+    def run(self) -> Session:
+        """Record, seal, and hand the session to the sink."""
+        self.record()
+        return self.finish()
+
+    def record(self) -> Session:
+        """Record until the session ends, and seal every part."""
+        self.prepare()
+        # From here on something is on disk: signals only ask for the end, so
+        # that a second Ctrl-C cannot interrupt sealing.
+        self.host.on_failure, previous = self._plugin_failed, self.host.on_failure
+        self._previous_on_failure = previous
+        with CtrlCEnds(self.session):
+            self._record()
+        return self.session
+
+    def _record(self) -> None:
+        session = self.session
+        session.subscribe(self._on_session)
+        self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
+                           encoder_name=self.settings.encoder,
+                           max_size=self.settings.max_part_size,
+                           max_duration=self.settings.max_part_duration,
+                           on_opened=self._part_opened, on_sealed=self._part_sealed)
+        if self.resumed_gap is not None:
+            recovery.announce_resumption(session, self.resumed_gap)
+        else:
+            for early in list(session.events):  # noted while preparing (the sink's "staged")
+                self._hook("recorder_session_event", event=early)
+            session.add_event("started", f"recording profile {session.profile}", by="recorder")
+        self._write_manifest()
+        catalog.remember(session)
+        self.built.each(self.built.notifiers, "start", self.session)
+        self._hook("recorder_session_started")
+        self.built.each(self.built.guards, "start", self.session)
+        frames = FrameQueue(self.settings.fps)
+        capture = Capture(session, self.built.source, self.settings.fps, frames, self.duration,
+                          lambda exc: self._fail(exc, self.settings.source),
+                          heartbeat=self.settings.heartbeat if self.settings.skip_unchanged else 0.0)
+        encode = Encode(frames, self.parts, lambda exc: self._fail(exc, self.settings.encoder))
+        encode.start()
+        capture.start()
+        wait_for_end(session, lambda: self.on_tick(self))
+        capture.stop.set()
+        capture.join()
+        encode.join()
+        self.built.each([(self.settings.source, self.built.source)], "close")
+        self.built.each(self.built.guards, "before_seal")  # e.g. a disk guard frees its reserve for sealing
+        self._seal()
+        self.built.each(self.built.guards, "stop")  # after sealing: shutdown handlers held until now
+
+    def _part_opened(self, part) -> None:
+        self._write_manifest()  # so that a crash leaves a manifest naming the part in progress
+        self._hook("recorder_part_opened", part=part)
+
+    def _part_sealed(self, part) -> None:
+        self._write_manifest()
+        if getattr(self.built.sink, "part_sealed", None) is not None:
+            self.built.each([(self.settings.sink, self.built.sink)], "part_sealed", self.session, part)
+        self._hook("recorder_part_sealed", part=part)
+
+    def _seal(self) -> None:
+        session = self.session
+        try:
+            self.parts.seal()
+        except BaseException as exc:
+            self._fail(exc, self.settings.encoder)
+        session.frames = sum(part.frames for part in session.parts)
+        session.add_event("stopped", session.end_reason or "", by="recorder")
+        session.ended_at = datetime.now(timezone.utc).astimezone()
+        self._write_manifest()
+        session.mark_sealed()
+
+    def finish(self) -> Session:
+        """Hand the sealed session to the sink, which may ask where it goes and move it.
+
+        Runs without the signal handlers of ``record()``: at a save prompt,
+        Ctrl-C means "decide later"."""
+        session = self.session
+        session._asker = self._ask
+        self._sink_finishing = True
+        sink = self.settings.sink
+        try:
+            with self.host.around(sink, f"sink '{sink}'"):
+                session.folder = self.built.sink.finish(session)
+        finally:
+            self._sink_finishing = False
+        self._write_manifest()
+        catalog.remember(session)
+        if session.end_reason != "interrupted":
+            journal.clear(session.profile)
+        self._hook("recorder_session_ended")
+        self.built.each(self.built.notifiers, "stop")  # after the last notification has been handed over
+        self.host.on_failure = getattr(self, "_previous_on_failure", self.host.on_failure)
+        self.lock.release()
+        return session
+
+    def _ask(self, default: Path, prefer: str, timeout: float | None = None) -> SaveChoice:
+        session = self.session
+
+        def ask(suggested: Path, problem: str | None) -> SaveChoice | None:
+            if session.save_to and problem is None:
+                return SaveChoice(Path(session.save_to), "--save-to")
+            return self._hook("recorder_prompt_save_location", default=suggested, problem=problem,
+                              prefer=prefer, timeout=timeout)
+
+        return saving.choose(ask, default, folder_size(session.folder), session.folder)
+
+    def _write_manifest(self) -> None:
+        with self._manifest_lock:  # the encoder and sealer threads write it too
+            try:
+                self._write_manifest_unlocked()
+            except OSError as exc:
+                # A full disk must not turn into a crash: the previous manifest stays.
+                log.error("cannot write %s/session.json: %s", self.session.folder, exc)
+                if not is_disk_full(exc):
+                    raise
+
+    def _write_manifest_unlocked(self) -> None:
+        session = self.session
+        if session.folder is None:
+            return
+        journal.write(session, "interrupted" if session.end_reason == "interrupted" and session.ended_at
+                      else "recording")
+        s = self.settings
+        manifests.write(session.folder, manifests.from_session(
+            session,
+            video=manifests.Video(self.format.width, self.format.height, s.fps, s.encoder),
+            components=manifests.Components(s.source, s.encoder, s.sink, list(s.guards), list(s.notifiers)),
+            notifier_failures=self._notifier_failures()))
+
+    def _notifier_failures(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for event in list(self.session.events):
+            if event.kind == "notifier-failure":
+                counts[event.by] = counts.get(event.by, 0) + 1
+        return counts

@@ -1,0 +1,1 @@
+"""Playing a recorded session back: its timeline, the replay page, export to one file."""

@@ -1,0 +1,171 @@
+"""Export a session to one file: the shared machinery behind every exporter.
+
+Core owns what is the same for every format: the session's timeline, the
+range (``--from``/``--to``), gaps (concatenated, or held as a still frame
+with ``--keep-gaps``), scaling and frame rate, the progress callback, and
+writing to a temporary name that is renamed only when the file is complete.
+An exporter plugin only says how to encode.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import attrs
+import av
+from recorder.errors import UsageError
+from recorder.playback.timeline import GAP_MIN, Segment, Timeline
+
+TIME_BASE = Fraction(1, 1000)
+
+
+@attrs.define
+class ExportJob:
+    timeline: Timeline
+    output: Path  # where the exporter writes (a temporary name next to the final one)
+    start: float = 0.0  # --from, on the session timeline
+    stop: float | None = None  # --to
+    scale: str = ""  # "1280x720", "1280" (width, keep aspect) or "0.5"
+    fps: float | None = None
+    keep_gaps: bool = False
+    progress: Callable[[float], None] = lambda seconds: None
+
+    @property
+    def end(self) -> float:
+        return self.timeline.end if self.stop is None else min(self.stop, self.timeline.end)
+
+    def ranges(self) -> list[tuple[Segment, float, float, float]]:
+        """(segment, from, to, gap before it) for every segment in range; times on the session timeline."""
+        out, previous_end = [], None
+        for seg in self.timeline.segments:
+            a, b = max(seg.start, self.start), min(seg.start + seg.duration, self.end)
+            if b <= a:
+                continue
+            gap = 0.0
+            if self.keep_gaps and previous_end is not None and a - previous_end >= GAP_MIN:
+                gap = a - previous_end
+            out.append((seg, a, b, gap))
+            previous_end = b
+        return out
+
+    def duration(self) -> float:
+        """Length of the output."""
+        return sum(b - a + gap for _, a, b, gap in self.ranges())
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """Output size for a source of ``width`` x ``height``, even numbers for yuv420p."""
+        if not self.scale:
+            w, h = width, height
+        elif m := re.fullmatch(r"(\d+)x(\d+)", self.scale):
+            w, h = int(m[1]), int(m[2])
+        elif re.fullmatch(r"\d+", self.scale):
+            w = int(self.scale)
+            h = round(height * w / width)
+        elif re.fullmatch(r"\d*\.\d+", self.scale) and 0 < float(self.scale) <= 4:
+            w, h = round(width * float(self.scale)), round(height * float(self.scale))
+        else:
+            raise UsageError(f"--scale {self.scale!r}: give WIDTHxHEIGHT, a WIDTH, or a factor such as 0.5")
+        return max(2, w - w % 2), max(2, h - h % 2)
+
+    def source_size(self) -> tuple[int, int]:
+        with av.open(str(self.timeline.segments[0].path)) as container:
+            ctx = container.streams.video[0].codec_context
+            return ctx.width, ctx.height
+
+    def frames(self) -> Iterator[tuple[av.VideoFrame, float]]:
+        """Every source frame in range as (frame, time in the output), in order."""
+        cursor = 0.0  # output time at the start of the next segment
+        last: av.VideoFrame | None = None
+        for seg, a, b, gap in self.ranges():
+            if gap and last is not None:
+                yield last, cursor  # the still frame, held for the interruption's length
+                cursor += gap
+            with av.open(str(seg.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                for frame in container.decode(stream):
+                    t = seg.start + float(frame.time)
+                    if t < a - 1e-6:
+                        continue
+                    if t >= b - 1e-6:
+                        break
+                    yield frame, cursor + (t - a)
+                    last = frame
+                    self.progress(cursor + (t - a))
+            cursor += b - a
+
+    def resampled(self, fps: float) -> Iterator[tuple[av.VideoFrame, float]]:
+        """Frames at a constant rate: each tick shows the latest source frame."""
+        step, tick = 1.0 / fps, 0
+        previous = None
+        for frame, t in self.frames():
+            while previous is not None and tick * step < t - 1e-6:
+                yield previous, tick * step
+                tick += 1
+            previous = frame
+        end = self.duration()
+        while previous is not None and tick * step < end - 1e-6:
+            yield previous, tick * step
+            tick += 1
+
+
+def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options: dict[str, str] | None = None,
+           bit_rate: int | None = None, fps: float | None = None, container_options: dict | None = None) -> None:
+    """Decode the session and encode it into ``job.output`` with one codec and container."""
+    width, height = job.size(*job.source_size())
+    rate = fps or job.fps
+    source = job.resampled(rate) if rate else job.frames()
+    with av.open(str(job.output), "w", format=container, options=container_options or {}) as out:
+        # the nominal rate sets the last frame's length: the session's own rate keeps the full duration
+        nominal = rate or job.timeline.manifest.fps
+        stream = out.add_stream(codec, rate=Fraction(nominal).limit_denominator(1000))
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.time_base = TIME_BASE
+        stream.codec_context.time_base = TIME_BASE
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        if options:
+            stream.options = options
+        last_pts = -1
+        for frame, t in source:
+            picture = frame.reformat(width=width, height=height, format=pix_fmt)
+            pts = max(round(t * 1000), last_pts + 1)
+            picture.pts, picture.time_base, last_pts = pts, TIME_BASE, pts
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode(None))
+
+
+def temporary_name(output: Path) -> Path:
+    return output.with_name(f".{output.name}.partial-{os.getpid()}")
+
+
+def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: bool = False,
+                   progress: Callable[[float], None] = lambda seconds: None, **job: object) -> Path:
+    """Run the ``fmt`` exporter; the output appears only when complete (never half-written)."""
+    component = host.registry.get(fmt)
+    if component is None or component.kind != "exporter":
+        formats = ", ".join(sorted(c.name for c in host.registry.of_kind("exporter")))
+        raise UsageError(f"unknown export format '{fmt}' (available: {formats})")
+    output = output.expanduser().absolute()
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists; use --force to overwrite it")
+    if not output.parent.is_dir():
+        raise UsageError(f"{output.parent} is not a folder")
+    exporter = component.factory(None)
+    temporary = temporary_name(output)
+    export_job = ExportJob(timeline, temporary, progress=progress, **job)
+    if export_job.end <= export_job.start:
+        raise UsageError(f"--from/--to select nothing: the session is {timeline.end:.1f} s long")
+    export_job.size(1920, 1080)  # a bad --scale is a usage error before any work
+    try:
+        exporter.export(export_job)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, output)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # Ctrl-C or a failure leaves nothing half-written
+        raise
+    return output

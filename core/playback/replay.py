@@ -1,0 +1,89 @@
+"""``recorder play``: a self-contained replay page for a session.
+
+The page is one local HTML file (no external resources, and a content
+security policy that forbids any) that plays the session's parts from disk
+as one timeline, with its gaps and events. It lives in the user cache dir,
+so the session folder stays exactly what its manifest lists. Parts a browser
+cannot play are converted to H.264 MP4 once and cached beside the page.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Callable
+
+import av
+import platformdirs
+from recorder.playback.export import ExportJob, encode
+from recorder.playback.timeline import Timeline
+from recorder.session.model import Event
+from recorder.store.files import make_private_dir, write_private
+
+BROWSER_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
+BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
+MARKED = {"started", "notification", "end-requested", "gap", "resumed", "crashed", "stopped", "error",
+          "part-repaired", "saved"}
+
+
+def _marker_time(event: Event) -> float:
+    # a gap is recorded when the session resumes; its marker belongs where recording stopped
+    start = event.data.get("start")
+    return float(start) if event.kind == "gap" and isinstance(start, (int, float)) else event.t
+
+
+def browser_playable(path: Path) -> bool:
+    with av.open(str(path)) as container:
+        codec = container.streams.video[0].codec_context.name
+        return container.format.name in BROWSER_CONTAINERS and codec in BROWSER_CODECS
+
+
+def cache_dir(session_id: str) -> Path:
+    root = platformdirs.user_cache_path("recorder")
+    make_private_dir(root, exist_ok=True)
+    folder = root / "replay"
+    make_private_dir(folder, exist_ok=True)
+    folder = folder / session_id
+    make_private_dir(folder, exist_ok=True)
+    return folder
+
+
+def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda seconds: None) -> Path:
+    """Write the replay page (converting unplayable parts first); returns its path."""
+    manifest = timeline.manifest
+    folder = cache_dir(manifest.session_id)
+    done = 0.0
+    segments = []
+    for seg in timeline.segments:
+        source = seg.path
+        if not browser_playable(seg.path):
+            source = folder / f"{seg.path.stem}.browser.mp4"
+            if not source.exists() or source.stat().st_mtime < seg.path.stat().st_mtime:
+                single = Timeline(timeline.folder, manifest, [seg], [])
+                temporary = source.with_name(source.name + ".partial")
+                encode(ExportJob(single, temporary, progress=lambda s: progress(done + s)),
+                       container="mp4", codec="libx264", pix_fmt="yuv420p",
+                       options={"crf": "23", "preset": "veryfast"}, container_options={"movflags": "+faststart"})
+                temporary.replace(source)
+        done += seg.duration
+        progress(done)
+        segments.append({"src": source.resolve().as_uri(), "start": seg.start, "duration": seg.duration})
+    data = {
+        "manifest": {"session_id": manifest.session_id, "profile": manifest.profile, "role": manifest.role,
+                     "started_at": manifest.started_at.isoformat(),
+                     "ended_at": manifest.ended_at.isoformat() if manifest.ended_at else None,
+                     "end_reason": manifest.end_reason, "state": manifest.state},
+        "segments": segments,
+        "gaps": [{"start": g.start, "end": g.end, "reason": g.reason} for g in timeline.gaps],
+        "markers": [{"t": _marker_time(e), "kind": e.kind, "text": e.text, "level": e.level}
+                    for e in timeline.events() if e.kind in MARKED],
+        "end": timeline.end,
+        "recorded": timeline.recorded,
+    }
+    # </script> inside the JSON would end the script element early
+    payload = json.dumps(data).replace("</", "<\\/")
+    page = files("recorder.playback").joinpath("replay.html").read_text().replace("/*SESSION*/null", payload)
+    path = folder / "index.html"
+    write_private(path, page.encode())
+    return path

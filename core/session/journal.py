@@ -1,0 +1,47 @@
+"""The session journal: a small file per profile in the user state dir saying which
+session is running or was interrupted, and where its parts are. Written with
+fsync at every part boundary and event, it is what lets a later start know
+that a session was cut short (restart, crash, power loss)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from recorder.store.files import make_private_dir, write_private
+from recorder.store.state import state_dir
+
+
+def _path(profile: str) -> Path:
+    folder = state_dir() / "journal"
+    make_private_dir(folder, exist_ok=True)
+    return folder / f"{profile}.json"
+
+
+def write(session, state: str) -> None:
+    entry = {
+        "session_id": session.id,
+        "profile": session.profile,
+        "folder": str(session.folder),
+        "state": state,  # recording, interrupted
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "parts": [part.file for part in session.parts],
+        "updated": datetime.now(timezone.utc).astimezone().isoformat(),
+    }
+    write_private(_path(session.profile), json.dumps(entry, indent=2).encode() + b"\n")
+
+
+def read(profile: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(_path(profile).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def clear(profile: str) -> None:
+    _path(profile).unlink(missing_ok=True)

@@ -1,0 +1,148 @@
+"""The session: what plugins see of a recording in progress.
+
+Plugins report problems and requests here (``warn``, ``notify``,
+``request_end``); core decides what happens and always seals the recording.
+Everything here is safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+from recorder.host.isolation import running_plugin
+from recorder.values import Notification, SaveChoice
+
+
+@attrs.define
+class Event:
+    t: float  # seconds since the session started
+    time: str  # wall clock, ISO 8601
+    kind: str
+    text: str = ""
+    level: str = "info"
+    by: str = "recorder"
+    data: dict[str, Any] = attrs.Factory(dict)  # structured details, e.g. a gap's start and end
+
+
+@attrs.define
+class Part:
+    index: int
+    file: str
+    start: float  # offset of its first frame on the session timeline
+    state: str = "writing"  # writing, sealed, incomplete
+    frames: int = 0
+    duration: float = 0.0
+    size: int = 0
+    sha256: str = ""
+    previous_sha256: str = ""  # the hash chain: deleting or reordering a part is detected
+    encoder: str = ""  # the encoder component that wrote it: crash recovery calls its repair()
+
+
+@attrs.define(eq=False)
+class Session:
+    profile: str
+    role: str
+    id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    host: str = attrs.field(factory=socket.gethostname)
+    started_at: datetime = attrs.field(factory=lambda: datetime.now(timezone.utc).astimezone())
+    folder: Path | None = None
+    places: list[Path] = attrs.Factory(list)  # every folder the session writes to (for disk guards)
+    output_dir: str = ""
+    save_to: str = ""  # --save-to: the answer to the save prompt, given in advance
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    parts: list[Part] = attrs.Factory(list)
+    events: list[Event] = attrs.Factory(list)
+    frames: int = 0
+    dropped: int = 0
+    captured: int = 0  # grabbed from the source, including unchanged frames not encoded
+    unchanged: int = 0
+    resumed: bool = False  # continues a session interrupted by a restart or a crash
+    _t0: float = attrs.field(factory=time.monotonic, alias="t0")
+    _end: threading.Event = attrs.Factory(threading.Event)
+    _sealed: threading.Event = attrs.Factory(threading.Event)
+    _lock: threading.Lock = attrs.Factory(threading.Lock)
+    _listeners: list[Callable[[str, Any], None]] = attrs.Factory(list)
+    _asker: Callable[[Path, str, float | None], SaveChoice] | None = None
+    _options: dict[str, Any] = attrs.Factory(dict)
+
+    def options_for(self, name: str) -> Any:
+        """The profile's validated options for ``name`` (a component, or a
+        plugin that registered options with ``recorder_register_options``);
+        None when it has none or the profile does not configure it."""
+        return self._options.get(name)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    def offset(self) -> float:
+        return time.monotonic() - self._t0
+
+    def subscribe(self, listener: Callable[[str, Any], None]) -> None:
+        """Core's wiring: ``listener(kind, payload)`` for events and notifications."""
+        self._listeners.append(listener)
+
+    def add_event(self, kind: str, text: str = "", *, level: str = "info", by: str | None = None,
+                  **data: Any) -> Event:
+        """Add an event to the timeline; ``by`` defaults to the plugin whose hook is running."""
+        event = Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
+                      kind, text, level, by or running_plugin.get(), data)
+        with self._lock:
+            self.events.append(event)
+        self._emit("event", event)
+        return event
+
+    def notify(self, level: str, text: str, *, audience: tuple[str, ...] = ("rep", "customer"),
+               by: str | None = None) -> None:
+        """Tell people in the session; also recorded as an event on the timeline."""
+        by = by or running_plugin.get()
+        self.add_event("notification", text, level=level, by=by)
+        self._emit("notification", Notification(level, text, tuple(audience), by))
+
+    def warn(self, text: str, *, audience: tuple[str, ...] = ("rep", "customer"), by: str | None = None) -> None:
+        self.notify("warning", text, audience=audience, by=by)
+
+    def request_end(self, reason: str, *, by: str | None = None, text: str = "") -> None:
+        """Ask core to end the session; the first reason given is the one kept."""
+        with self._lock:
+            first = self.end_reason is None
+            if first:
+                self.end_reason = reason
+        if first:
+            self.add_event("end-requested", text or reason, by=by)
+        self._end.set()
+
+    def ask_save_location(self, default: Path, prefer: str = "auto", timeout: float | None = None) -> SaveChoice:
+        """For sinks: ask the user where to save (through the prompt plugins),
+        re-asking until the answer is usable or the user gives up. With a
+        ``timeout`` (a restart is coming) only a prompt that can be answered in
+        time asks."""
+        if self._asker is None:
+            return SaveChoice(default, "remembered")
+        return self._asker(default, prefer, timeout)
+
+    @property
+    def ending(self) -> bool:
+        return self._end.is_set()
+
+    def wait_end(self, timeout: float | None) -> bool:
+        return self._end.wait(timeout)
+
+    def mark_sealed(self) -> None:
+        self._sealed.set()
+
+    def wait_sealed(self, timeout: float | None) -> bool:
+        """For shutdown handlers that must hold the machine until the last part is sealed."""
+        return self._sealed.wait(timeout)
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        for listener in list(self._listeners):
+            listener(kind, payload)

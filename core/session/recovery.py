@@ -1,0 +1,199 @@
+"""After a restart or a crash: recover what the last run left, and resume its session.
+
+A run that was interrupted (restart, SIGTERM, logind) sealed its part and left
+the journal saying ``interrupted``. A run that crashed (kill -9, power loss)
+left it saying ``recording`` with a part still ``.partial``: the encoder that
+wrote that part (named in the manifest) repairs it, it is hashed and sealed
+before anything else. Either way the next start continues the same session in
+a new part, unless ``--new-session`` is given, the session is older than
+``resume_within``, or it was recorded with another encoder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+from recorder.errors import describe
+from recorder.session import journal, manifest as manifests
+from recorder.session.manifest import MANIFEST, Manifest, ManifestError
+from recorder.session.model import Event, Part, Session
+from recorder.store.files import sha256_file
+from recorder.values import human_size
+
+PARTIAL = ".partial"
+
+
+def recover_folder(folder: Path, host) -> list[str]:
+    """Seal every part a crash left unsealed; returns one line per part saying what was kept.
+
+    Running it again (or after it was itself interrupted) finds nothing more to do."""
+    manifest = manifests.read(folder)
+    report: list[str] = []
+    default_encoder = _encoder_of(manifest)
+    listed = {part.file.removesuffix(PARTIAL) for part in manifest.parts}
+    for stray in sorted(folder.glob(f"*{PARTIAL}")):  # created but not yet in the manifest
+        name = stray.name.removesuffix(PARTIAL)
+        if name not in listed:
+            manifest.parts.append(Part(index=len(manifest.parts) + 1, file=name,
+                                       start=manifest.recorded_until(), encoder=default_encoder))
+    kept: list[Part] = []
+    for part in manifest.parts:
+        if part.state == "sealed":
+            kept.append(part)
+            continue
+        line = _recover_part(folder, part, manifest.fps, host, default_encoder)
+        report.append(line)
+        if part.state in ("sealed", "incomplete"):
+            kept.append(part)
+    previous = ""
+    for index, part in enumerate(kept, 1):
+        part.index = index
+        if part.state == "sealed":
+            part.previous_sha256, previous = previous, part.sha256
+    manifest.parts = kept
+    manifest.totals_from_parts()
+    manifest.state, manifest.end_reason = "interrupted", "crashed"
+    crash_at = manifest.recorded_until()
+    manifest.ended_at = manifest.at(crash_at)
+    event = manifest.add_event("crashed", "the recorder stopped without sealing; recovered: " + "; ".join(report),
+                               t=crash_at, level="warning", report=report)
+    manifests.write(folder, manifest)
+    session = manifests.to_session(manifest, folder)
+    host.call("recorder_session_event", session=session, event=event)
+    host.call("recorder_session_recovered", session=session, report=report)
+    return report
+
+
+def _encoder_of(manifest: Manifest) -> str:
+    if manifest.video:
+        return manifest.video.encoder
+    return manifest.components.encoder if manifest.components else "h264"
+
+
+def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: str) -> str:
+    """Repair one unsealed part with its encoder; updates ``part`` and says what happened."""
+    name = part.file.removesuffix(PARTIAL)
+    partial, final = folder / (name + PARTIAL), folder / name
+    if partial.exists():
+        path = partial
+    elif final.exists():  # renamed, but the process died before the manifest said so
+        path = final
+    else:
+        part.state = "dropped"
+        return f"{name}: nothing on disk, dropped"
+    encoder_name = part.encoder or default_encoder
+    repair, why_not = host.repairer(encoder_name)
+    if repair is None:
+        part.state, part.file = "incomplete", path.name
+        return f"{name}: kept as {path.name}, not repaired ({why_not})"
+    before = path.stat().st_size
+    try:
+        stats = repair(path, fps)
+    except Exception as exc:
+        part.state, part.file = "incomplete", path.name
+        return f"{name}: kept as {path.name}: encoder '{encoder_name}' failed to repair it: {describe(exc)}"
+    if stats is None or not stats.frames:
+        path.unlink()
+        part.state = "dropped"
+        return f"{name}: no complete fragment ({human_size(before)} discarded)"
+    if path != final:
+        os.rename(path, final)
+    _sync_folder(folder)
+    part.file, part.state, part.encoder = name, "sealed", encoder_name
+    part.frames, part.duration = stats.frames, round(stats.duration, 3)
+    part.size, part.sha256 = final.stat().st_size, sha256_file(final)
+    removed = before - part.size
+    return (f"{name}: kept {stats.frames} frames ({stats.duration:.1f} s, {human_size(part.size)}); "
+            f"cut {human_size(removed)} of torn tail")
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename must reach the disk before the manifest says "sealed".
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def close(folder: Path, why: str) -> None:
+    """Leave an interrupted session as it is, for good: it will not be resumed."""
+    manifest = manifests.read(folder)
+    manifest.state = "complete"
+    last = manifest.events[-1].t if manifest.events else 0.0
+    manifest.events.append(Event(last, datetime.now(timezone.utc).astimezone().isoformat(), "closed", why))
+    manifests.write(folder, manifest)
+
+
+def age_hours(manifest: Manifest) -> float:
+    stamp = manifest.ended_at or manifest.started_at
+    return (datetime.now(timezone.utc).timestamp() - stamp.timestamp()) / 3600
+
+
+@attrs.define
+class TakeOver:
+    session: Session | None = None  # the interrupted session, resumed
+    recovered: list[str] = attrs.Factory(list)  # what crash recovery kept, one line per part
+    closed: tuple[Path, str] | None = None  # an interrupted session left as it is, and why
+    gap: dict[str, Any] | None = None  # the interruption, announced once the session is wired
+
+
+def take_over(profile: str, settings, encoder: str, host, *, new_session: bool) -> TakeOver:
+    """What a new start does with the journal's last session: recover it if it crashed,
+    then resume it, or close it (--new-session, too old, another encoder)."""
+    outcome = TakeOver()
+    found = previous_session(profile)
+    if found is None:
+        return outcome
+    entry, folder = found
+    try:
+        if entry["state"] == "recording":  # the caller holds the profile lock: that process is gone
+            outcome.recovered = recover_folder(folder, host)
+        manifest = manifests.read(folder)
+    except ManifestError as exc:
+        journal.clear(profile)
+        outcome.closed = (folder, f"not resumed: {exc}")
+        return outcome
+    limit = settings.resume_within
+    why = ("--new-session" if new_session else
+           f"interrupted more than {limit:g} h ago" if age_hours(manifest) > limit else
+           "recorded with another encoder" if any((p.encoder or encoder) != encoder
+                                                  for p in manifest.parts) else None)
+    if why:
+        close(folder, f"not resumed: {why}")
+        journal.clear(profile)
+        outcome.closed = (folder, why)
+        return outcome
+    elapsed = datetime.now(timezone.utc).timestamp() - manifest.started_at.timestamp()
+    session = manifests.to_session(manifest, folder, t0=time.monotonic() - elapsed)
+    session.ended_at = session.end_reason = None
+    session.resumed = True
+    outcome.gap = {"start": manifest.recorded_until(), "reason": manifest.end_reason or "interrupted"}
+    outcome.session = session
+    return outcome
+
+
+def announce_resumption(session: Session, gap: dict[str, Any]) -> None:
+    """The gap and the resumption, as events on the resumed session's timeline."""
+    start, end = gap["start"], round(session.offset(), 3)
+    session.add_event("gap", f"not recording for {end - start:.1f} s ({gap['reason']})", by="recorder",
+                      start=start, end=end, reason=gap["reason"])
+    session.add_event("resumed", f"session resumed in part {len(session.parts) + 1}", by="recorder")
+
+
+def previous_session(profile: str) -> tuple[dict[str, Any], Path] | None:
+    """The journal's session for ``profile`` if it did not end normally, with its folder."""
+    entry = journal.read(profile)
+    if not entry or entry.get("state") not in ("recording", "interrupted"):
+        return None
+    folder = Path(entry["folder"])
+    if not (folder / MANIFEST).is_file():
+        journal.clear(profile)
+        return None
+    return entry, folder

@@ -1,0 +1,124 @@
+"""The sessions recorder knows about, wherever they were saved.
+
+An index in the user state dir maps each session id to its folder; it is
+updated when a session starts, ends and is saved. The folders plugins name
+(``recorder_session_roots``: the prompt sink's staging) are scanned too, so a
+session left unsaved is found even if the index lost it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Iterable
+
+import attrs
+from recorder.errors import UsageError
+from recorder.session import manifest as manifests
+from recorder.session.manifest import MANIFEST, Manifest, ManifestError
+from recorder.store.state import StateFile, state_dir
+
+INDEX = "catalog.json"
+
+
+@attrs.frozen
+class Summary:
+    """One line of ``recorder list``."""
+
+    id: str
+    profile: str
+    started_at: str
+    duration: float
+    size: int
+    parts: int
+    state: str  # recording states, plus saved / unsaved / in progress / incomplete
+    end_reason: str | None
+    folder: str
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+def _index() -> StateFile:
+    return StateFile(state_dir() / INDEX)
+
+
+def remember(session) -> None:
+    with _index().update() as entries:
+        entries[session.id] = {"folder": str(session.folder), "profile": session.profile}
+
+
+def moved(session_id: str, folder: Path) -> None:
+    with _index().update() as entries:
+        entries.setdefault(session_id, {})["folder"] = str(folder)
+
+
+def forget(session_id: str) -> None:
+    with _index().update() as entries:
+        entries.pop(session_id, None)
+
+
+def _folders(roots: Iterable[Path]) -> list[Path]:
+    folders = [Path(entry["folder"]) for entry in _index().read().values()
+               if isinstance(entry, dict) and isinstance(entry.get("folder"), str)]
+    for root in roots:
+        if root.is_dir():
+            folders += sorted(p for p in root.iterdir() if (p / MANIFEST).is_file())
+    seen, unique = set(), []
+    for folder in folders:
+        if folder not in seen and (folder / MANIFEST).is_file():
+            seen.add(folder)
+            unique.append(folder)
+    return unique
+
+
+def state_of(manifest: Manifest) -> str:
+    if manifest.state == "interrupted":
+        return "interrupted"
+    if manifest.state == "recording":
+        alive = manifest.host == socket.gethostname() and _alive(manifest.pid)
+        return "in progress" if alive else "incomplete"
+    return "unsaved" if manifest.unsaved else "saved"
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def summary(folder: Path, manifest: Manifest) -> Summary:
+    return Summary(manifest.session_id, manifest.profile, manifest.started_at.isoformat(), manifest.duration,
+                   manifest.size, len(manifest.parts), state_of(manifest), manifest.end_reason, str(folder))
+
+
+def sessions(profile: str | None = None, roots: Iterable[Path] = ()) -> list[Summary]:
+    rows = []
+    for folder in _folders(roots):
+        try:
+            manifest = manifests.read(folder)
+        except ManifestError:
+            continue
+        if profile is None or manifest.profile == profile:
+            rows.append(summary(folder, manifest))
+    return sorted(rows, key=lambda row: row.started_at)
+
+
+def find(ref: str, roots: Iterable[Path] = ()) -> Path:
+    """A session folder from a path, a session id, or a unique prefix of one."""
+    path = Path(ref).expanduser()
+    if (path / MANIFEST).is_file():
+        return path.resolve()
+    matches = [row for row in sessions(roots=roots) if row.id.startswith(ref.lower())] if ref else []
+    if len(matches) == 1:
+        return Path(matches[0].folder)
+    if not matches:
+        raise UsageError(f"no session '{ref}': give a session folder or an id from 'recorder list'")
+    raise UsageError(f"session id '{ref}' is ambiguous: {', '.join(m.id[:12] for m in matches)}")

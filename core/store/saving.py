@@ -1,0 +1,122 @@
+"""Saving a finished session somewhere else: checking the place, asking, moving.
+
+A move within a filesystem is a rename. Across filesystems the folder is
+copied under a temporary name, every part's hash is checked against the
+manifest, and only then is the copy renamed into place and the staged folder
+removed: a failure at any step leaves the staged copy as it was.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from recorder.session import manifest as manifests
+from recorder.store.files import FILE_MODE, make_private_dir, sha256_file
+from recorder.values import SaveChoice, human_size
+
+
+class SaveError(Exception):
+    pass
+
+
+def check_destination(path: Path, needed: int, source: Path | None = None) -> str | None:
+    """Why ``path`` cannot take ``needed`` bytes, or None if it can (creating it if need be)."""
+    if not path.is_absolute():
+        return f"{path} is not an absolute path"
+    if path.exists() and not path.is_dir():
+        return f"{path} is not a folder"
+    if not path.exists():
+        try:
+            make_private_dir(path)
+        except OSError as exc:
+            return f"{path} does not exist and cannot be created: {exc.strerror}"
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"cannot write to {path}: {exc.strerror}"
+    same_filesystem = source is not None and source.stat().st_dev == path.stat().st_dev
+    free = shutil.disk_usage(path).free
+    if not same_filesystem and free < needed:
+        return f"not enough free space in {path}: the recording needs {human_size(needed)}, {human_size(free)} free"
+    return None
+
+
+def choose(ask: Callable[[Path, str | None], SaveChoice | None], default: Path, needed: int,
+           source: Path) -> SaveChoice:
+    """Ask until the answer is usable or the user gives up (``SaveChoice(None, ...)``)."""
+    problem: str | None = None
+    while True:
+        choice = ask(default, problem)
+        if choice is None or choice.path is None:
+            return choice or SaveChoice(None, "no prompt")
+        path = Path(choice.path).expanduser()
+        problem = check_destination(path, needed, source)
+        if problem is None:
+            return SaveChoice(path, choice.how)
+
+
+def move_session(folder: Path, destination: Path) -> Path:
+    """Move a session folder into ``destination``; returns where it now is."""
+    if folder.parent.resolve() == destination.resolve():
+        return folder  # already there (saved before a restart, resumed, saved again)
+    target = _free_name(destination / folder.name)
+    try:
+        os.rename(folder, target)
+        return target
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise SaveError(f"cannot move {folder} to {destination}: {exc.strerror}") from None
+    return _copy_verify_delete(folder, target)
+
+
+def _free_name(target: Path) -> Path:
+    candidate, n = target, 1
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.name}-{n}")
+    return candidate
+
+
+def _copy_verify_delete(folder: Path, target: Path) -> Path:
+    temporary = target.with_name(f".{target.name}.partial")
+    try:
+        make_private_dir(temporary)
+        for source in sorted(folder.iterdir()):
+            if source.is_file():
+                copy_private(source, temporary / source.name)
+        _verify_copy(temporary)
+        dir_fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        os.rename(temporary, target)
+    except Exception as exc:
+        shutil.rmtree(temporary, ignore_errors=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SaveError(f"cannot copy the recording to {target.parent}: {reason}; "
+                        f"it is still in {folder}") from None
+    shutil.rmtree(folder)
+    return target
+
+
+def copy_private(source: Path, target: Path) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
+def _verify_copy(copy: Path) -> None:
+    for part in manifests.read(copy).sealed_parts:
+        if sha256_file(copy / part.file) != part.sha256:
+            raise SaveError(f"the copy of {part.file} does not match its SHA-256")
+
+

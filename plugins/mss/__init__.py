@@ -1,0 +1,127 @@
+"""Source ``mss``: the screen, through the mss library (XShm on X11)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import attrs
+import mss
+from recorder import Changes, UsageError, VideoFormat, hookimpl, option
+
+log = logging.getLogger("recorder.mss")
+MERGE_GAP = 32  # rows: changes closer than this are grabbed together
+GRAB_ROWS = 512  # rows grabbed at a time: mss's shared memory is touched (made resident) only that far
+
+
+def _region(instance, attribute, value):
+    if value and (len(value) != 4 or value[2] <= 0 or value[3] <= 0):
+        raise ValueError("must be [left, top, width, height] with a positive width and height")
+
+
+@attrs.frozen
+class MssOptions:
+    monitor: int = option(1, "Monitor to record: 1 is the first, 0 all monitors together.",
+                          validator=attrs.validators.ge(0))
+    region: list[int] = option(attrs.Factory(list),
+                               "Record only [left, top, width, height] (overrides monitor).",
+                               validator=_region)
+    cursor: bool = option(True, "Draw the mouse cursor into the recording (X11 only).")
+    damage: bool = option(True, "Grab only what the X server reports as changed (the X DAMAGE "
+                                "extension); false grabs the whole screen every frame.")
+
+
+NO_SCREEN = ("no screen to capture{why}: run inside a desktop session, under xvfb-run "
+             "(xvfb-run -a recorder ...), or record a test pattern with --source synthetic")
+
+
+class MssSource:
+    def __init__(self, options: MssOptions):
+        self.options = options
+        self.sct = None
+        self.damage = None  # recorder.xdamage.ScreenDamage when the X server tracks changes for us
+        self.cursor_at = None  # the cursor at the last grab (() when not drawn); None before the first grab
+
+    def open(self) -> VideoFormat:
+        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+            raise UsageError(NO_SCREEN.format(why=" (DISPLAY is not set)"))
+        try:
+            self.sct = mss.MSS(with_cursor=self.options.cursor)
+            monitors = self.sct.monitors
+        except Exception as exc:
+            raise UsageError(NO_SCREEN.format(why=f" ({exc})")) from None
+        if self.options.region:
+            left, top, width, height = self.options.region
+            self.area = {"left": left, "top": top, "width": width, "height": height}
+            screen = monitors[0]
+            if (left < screen["left"] or top < screen["top"]
+                    or left + width > screen["left"] + screen["width"]
+                    or top + height > screen["top"] + screen["height"]):
+                raise UsageError(f"mss: region {self.options.region} is outside the screen "
+                                 f"({screen['width']}x{screen['height']})")
+        elif self.options.monitor < len(monitors):
+            self.area = dict(monitors[self.options.monitor])
+        else:
+            raise UsageError(f"mss: monitor {self.options.monitor} does not exist "
+                             f"(this screen has {len(monitors) - 1})")
+        self.area = {k: self.area[k] for k in ("left", "top", "width", "height")}
+        if self.options.damage and sys.platform.startswith("linux"):
+            self._watch_damage()
+        return VideoFormat(self.area["width"], self.area["height"], "bgra")
+
+    def _watch_damage(self) -> None:
+        from recorder.plugins.mss.xdamage import ScreenDamage, Unavailable
+
+        try:
+            self.damage = ScreenDamage(os.environ.get("DISPLAY"))
+        except Unavailable as exc:
+            log.warning("mss: %s; grabbing the whole screen every frame", exc)
+
+    def grab(self) -> bytearray | Changes:
+        if self.damage is None:
+            return self.sct.grab(self.area).raw
+        rects = self.damage.changes() or []
+        if self.cursor_at is None:  # the first grab is the whole picture
+            self.cursor_at = self.damage.cursor() if self.options.cursor else ()
+            return self._changes([(0, self.area["height"])])
+        if self.options.cursor:
+            cursor = self.damage.cursor()
+            if cursor != self.cursor_at:  # where it was and where it is now
+                rects += [self.cursor_at[:4], cursor[:4]]
+                self.cursor_at = cursor
+        return self._changes(self._bands(rects))
+
+    def _changes(self, bands: list[tuple[int, int]]) -> Changes:
+        return Changes(tuple((top, self._rows(top, min(bottom, top + GRAB_ROWS)))
+                             for first, bottom in bands for top in range(first, bottom, GRAB_ROWS)))
+
+    def _bands(self, rects) -> list[tuple[int, int]]:
+        """The rows of the recorded area that the rectangles touch, merged."""
+        left, top, width, height = (self.area[k] for k in ("left", "top", "width", "height"))
+        spans = sorted((max(0, y - top), min(height, y + h - top)) for x, y, w, h in rects
+                       if x < left + width and x + w > left)
+        bands: list[list[int]] = []
+        for first, last in spans:
+            if last <= first:
+                continue
+            if bands and first <= bands[-1][1] + MERGE_GAP:
+                bands[-1][1] = max(bands[-1][1], last)
+            else:
+                bands.append([first, last])
+        return [(first, last) for first, last in bands]
+
+    def _rows(self, first: int, last: int) -> bytearray:
+        area = dict(self.area, top=self.area["top"] + first, height=last - first)
+        return self.sct.grab(area).raw
+
+    def close(self) -> None:
+        if self.damage is not None:
+            self.damage.close()
+        if self.sct is not None:
+            self.sct.close()
+
+
+@hookimpl
+def recorder_register_sources(register):
+    register("mss", MssSource, options=MssOptions, description="the screen (monitor, all monitors, or a region)")
