@@ -511,3 +511,23 @@ def test_a_failing_source_is_an_error_event_by_its_plugin(tmp_settings):
     assert error.by == "capture-card"
     assert error.text == "source 'card' failed: OSError: capture card unplugged"
     assert session.end_reason == "error" and session.parts[0].state == "sealed"
+
+
+@pytest.mark.parametrize("field, value", [("file", "../elsewhere.mp4"), ("file", "/etc/passwd"),
+                                          ("file", "sub/part-001.mp4"), ("file", ".hidden")])
+def test_a_manifest_cannot_name_a_file_outside_its_folder(run_cli, tmp_path, field, value):
+    folder = tmp_path / "crafted"
+    shutil.copytree(DATA / "v1-crashed", folder)
+    outside = tmp_path / "elsewhere.mp4"
+    outside.write_bytes(b"not yours")
+    data = json.loads((folder / "session.json").read_text())
+    data["parts"][0][field] = value
+    (folder / "session.json").write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="refused .*not a plain file name"):
+        read_manifest(folder)
+    for command in ("verify", "info"):
+        result = run_cli(command, str(folder))
+        assert result.returncode in (1, 2) and "not a plain file name" in result.stdout + result.stderr
+    with pytest.raises(UsageError):
+        recover_folder(folder, load_plugins(entry_points_too=False))
+    assert outside.read_bytes() == b"not yours"

@@ -178,6 +178,8 @@ def test_replay_page_in_headless_chromium(two_part_session):
         page.click("#play")
         page.wait_for_function("replay.time() > 0.5", timeout=10000)
         page.click("#play")  # pause
+        # on a loaded machine the click can land late: what follows needs the player paused
+        page.wait_for_function("document.getElementById('video').paused", timeout=10000)
 
         # the gap marker sits where recording stopped; clicking it plays on from the next part's
         # first frame (the gap event itself is logged at resume, a moment before that frame)
@@ -225,3 +227,38 @@ def test_replay_converts_parts_browsers_cannot_play(tmp_path):
         assert sum(1 for _ in container.decode(video=0)) == 30
     assert copy.as_uri() in page.read_text()
     assert sorted(p.name for p in folder.iterdir()) == ["part-001.mkv", "session.json"]
+
+
+HOSTILE = 'Kunde <!--<script> </script> [/red] & Müller \u2028 "quoted"'
+
+
+def test_replay_page_shows_event_text_that_looks_like_markup(tmp_path):
+    """Event text can carry anything (a folder name quoted in a disk warning): the page
+    still plays and shows it verbatim."""
+    from playwright.sync_api import sync_playwright
+    from recorder.session import manifest as manifests
+
+    home = tmp_path / "home"
+    home.mkdir()
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL)
+    run(home, "--profile", "rep", "--source", "synthetic", "--config", str(config), "--duration", "1")
+    [folder] = (home / "Documents" / "SessionRecordings").iterdir()
+    manifest = manifests.read(folder)
+    manifest.add_event("notification", HOSTILE, t=0.5, level="warning")
+    manifests.write(folder, manifest)
+    page_path = Path(run(home, "play", str(folder), "--no-open").stdout.strip())
+    assert page_path.stat().st_mode & 0o777 == 0o600
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--allow-file-access-from-files"])
+        page = browser.new_context(bypass_csp=True).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_path.as_uri())
+        page.wait_for_function("document.getElementById('video').duration > 0", timeout=10000)
+        texts = page.eval_on_selector_all("#events tr", "rows => rows.map(r => r.cells[2].textContent)")
+        browser.close()
+    assert errors == []
+    assert HOSTILE in texts

@@ -21,7 +21,7 @@ from recorder.session import journal, manifest as manifests, recovery
 from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
 from recorder.store import catalog, saving
-from recorder.store.files import folder_size
+from recorder.store.files import folder_size, shared_with_others
 from recorder.values import SaveChoice
 
 log = logging.getLogger("recorder")
@@ -151,6 +151,12 @@ class Recording:
             if isinstance(exc, FileExistsError) and not os.path.isdir(where):
                 reason = "it exists and is not a folder"
             raise UsageError(f"cannot create the session folder in {where}: {reason}") from None
+        shared = shared_with_others(self.session.folder.parent)
+        if shared:  # others could plant links or files where recorder writes
+            self.session.folder.rmdir()
+            source.close()
+            raise UsageError(f"refusing to record into {self.session.folder.parent}: {shared}; "
+                             "choose a folder only you can write to (--output-dir)")
         self._places()
         try:
             self._preflight()

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import attrs
 import av
 from recorder.errors import UsageError
+from recorder.store.files import create_private_file, private_workdir
 from recorder.playback.timeline import GAP_MIN, Segment, Timeline
 
 TIME_BASE = Fraction(1, 1000)
@@ -139,10 +140,6 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
         out.mux(stream.encode(None))
 
 
-def temporary_name(output: Path) -> Path:
-    return output.with_name(f".{output.name}.partial-{os.getpid()}")
-
-
 def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: bool = False,
                    progress: Callable[[float], None] = lambda seconds: None, **job: object) -> Path:
     """Run the ``fmt`` exporter; the output appears only when complete (never half-written)."""
@@ -156,16 +153,16 @@ def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: b
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent} is not a folder")
     exporter = component.factory(None)
-    temporary = temporary_name(output)
-    export_job = ExportJob(timeline, temporary, progress=progress, **job)
+    export_job = ExportJob(timeline, output, progress=progress, **job)
     if export_job.end <= export_job.start:
         raise UsageError(f"--from/--to select nothing: the session is {timeline.end:.1f} s long")
     export_job.size(1920, 1080)  # a bad --scale is a usage error before any work
-    try:
+    # Written in a private folder of its own beside the output (0700, unpredictable name),
+    # where nobody else can plant a link, then renamed into place when complete.
+    with private_workdir(output) as workdir:
+        export_job.output = workdir / output.name
+        create_private_file(export_job.output)  # 0600 from the first byte; exporters write into it
         exporter.export(export_job)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, output)
-    except BaseException:
-        temporary.unlink(missing_ok=True)  # Ctrl-C or a failure leaves nothing half-written
-        raise
+        os.chmod(export_job.output, 0o600)
+        os.replace(export_job.output, output)
     return output

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 import av
-import platformdirs
 from recorder.playback.export import ExportJob, encode
 from recorder.playback.timeline import Timeline
 from recorder.session.model import Event
-from recorder.store.files import make_private_dir, write_private
+from recorder.store import state
+from recorder.store.files import make_private_dir, private_temporary, write_private
 
 BROWSER_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
@@ -33,6 +33,18 @@ def _marker_time(event: Event) -> float:
     return float(start) if event.kind == "gap" and isinstance(start, (int, float)) else event.t
 
 
+# Inside <script>, "</script>" ends the element and "<!--<script>" changes how the rest
+# is parsed: no markup character may appear in the data, nor the two line breaks
+# that JavaScript strings cannot hold.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(data) -> str:
+    """``data`` as JSON that can be embedded in a <script> element whatever its strings hold."""
+    return json.dumps(data).translate(_SCRIPT_SAFE)
+
+
 def browser_playable(path: Path) -> bool:
     with av.open(str(path)) as container:
         codec = container.streams.video[0].codec_context.name
@@ -40,9 +52,7 @@ def browser_playable(path: Path) -> bool:
 
 
 def cache_dir(session_id: str) -> Path:
-    root = platformdirs.user_cache_path("recorder")
-    make_private_dir(root, exist_ok=True)
-    folder = root / "replay"
+    folder = state.cache_dir() / "replay"
     make_private_dir(folder, exist_ok=True)
     folder = folder / session_id
     make_private_dir(folder, exist_ok=True)
@@ -61,7 +71,7 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
             source = folder / f"{seg.path.stem}.browser.mp4"
             if not source.exists() or source.stat().st_mtime < seg.path.stat().st_mtime:
                 single = Timeline(timeline.folder, manifest, [seg], [])
-                temporary = source.with_name(source.name + ".partial")
+                temporary = private_temporary(source)
                 encode(ExportJob(single, temporary, progress=lambda s: progress(done + s)),
                        container="mp4", codec="libx264", pix_fmt="yuv420p",
                        options={"crf": "23", "preset": "veryfast"}, container_options={"movflags": "+faststart"})
@@ -81,9 +91,8 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
         "end": timeline.end,
         "recorded": timeline.recorded,
     }
-    # </script> inside the JSON would end the script element early
-    payload = json.dumps(data).replace("</", "<\\/")
-    page = files("recorder.playback").joinpath("replay.html").read_text().replace("/*SESSION*/null", payload)
+    page = files("recorder.playback").joinpath("replay.html").read_text().replace("/*SESSION*/null",
+                                                                                 script_json(data), 1)
     path = folder / "index.html"
     write_private(path, page.encode())
     return path

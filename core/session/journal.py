@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from recorder.store.files import make_private_dir, write_private
-from recorder.store.state import state_dir
+from recorder.store.state import StateFile, set_aside, state_dir
+
+STATES = ("recording", "interrupted")
 
 
 def _path(profile: str) -> Path:
@@ -37,10 +39,17 @@ def write(session, state: str) -> None:
 
 
 def read(profile: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(_path(profile).read_text())
-    except (OSError, ValueError):
+    """The profile's journal entry, or None; a damaged or mis-shaped one is set aside."""
+    path = _path(profile)
+    entry = StateFile(path).read()
+    if not entry:
         return None
+    folder = entry.get("folder")
+    if not (isinstance(folder, str) and os.path.isabs(folder) and isinstance(entry.get("session_id"), str)
+            and entry.get("state") in STATES):
+        set_aside(path, "not a journal entry")
+        return None
+    return entry
 
 
 def clear(profile: str) -> None:

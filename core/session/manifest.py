@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,27 @@ def parse(text: str | bytes, where: str = MANIFEST) -> Manifest:
         raise ManifestError(f"{where}: damaged ({_first_error(exc)})") from None
     if manifest.state not in STATES:
         raise ManifestError(f"{where}: damaged (unknown state {manifest.state!r})")
+    problem = _unconfined(manifest)
+    if problem:
+        raise ManifestError(f"{where}: refused ({problem})")
     return manifest
+
+
+# Names read from a manifest become paths (a part in the session folder, the replay
+# cache per session id): a crafted file must not reach outside them.
+_PART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _unconfined(manifest: Manifest) -> str | None:
+    if not _ID.match(manifest.session_id):
+        return f"session_id {manifest.session_id[:80]!r} is not an id"
+    if not _ID.match(manifest.profile):
+        return f"profile {manifest.profile[:80]!r} is not a profile name"
+    for part in manifest.parts:
+        if not _PART_NAME.match(part.file) or ".." in part.file:
+            return f"part file {part.file[:80]!r} is not a plain file name in the session folder"
+    return None
 
 
 def _first_error(exc: BaseException) -> str:

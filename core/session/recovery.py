@@ -193,7 +193,11 @@ def previous_session(profile: str) -> tuple[dict[str, Any], Path] | None:
     if not entry or entry.get("state") not in ("recording", "interrupted"):
         return None
     folder = Path(entry["folder"])
-    if not (folder / MANIFEST).is_file():
+    try:
+        same = manifests.read(folder).session_id == entry["session_id"]
+    except ManifestError:
+        same = (folder / MANIFEST).is_file()  # damaged: take_over says so and leaves it
+    if not same:  # gone, or the journal names a folder that is not its session's
         journal.clear(profile)
         return None
     return entry, folder

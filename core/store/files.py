@@ -3,12 +3,18 @@ written whole (temporary file, fsync, rename) so a crash never leaves half a fil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, which has no symlinks for users to plant
 
 
 def sha256_file(path: Path) -> str:
@@ -20,31 +26,79 @@ def sha256_file(path: Path) -> str:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` whole: a temporary file with an unpredictable name,
+    created exclusively 0600, fsynced, then renamed over ``path`` (which replaces a
+    symlink there rather than following it)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def private_workdir(near: Path) -> Iterator[Path]:
+    """A 0700 folder with an unpredictable name beside ``near``, removed afterwards
+    with whatever is left in it: the place to write a result before renaming it into place."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{near.name}.", suffix=".partial", dir=near.parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def private_temporary(near: Path, suffix: str = ".partial") -> Path:
+    """An empty 0600 file with an unpredictable name beside ``near``, created exclusively
+    (never through a symlink someone planted), for a result renamed into place when complete."""
+    fd, name = tempfile.mkstemp(prefix=f".{near.name}.", suffix=suffix, dir=near.parent)
+    os.close(fd)
+    return Path(name)
 
 
 def create_private_file(path: Path) -> None:
-    """Create an empty 0600 file, refusing to touch one that exists."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    """Create an empty 0600 file, refusing to touch one that exists (or a symlink)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE))
 
 
 def make_private_dir(path: Path, *, exist_ok: bool = False) -> None:
-    """Create ``path`` 0700 (parents as needed); an existing folder is left as it is."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Create ``path`` 0700, and any missing parent 0700 too (whatever the umask);
+    an existing folder is left as it is."""
+    missing = []
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=DIR_MODE)
+            os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
     try:
         path.mkdir(mode=DIR_MODE)
     except FileExistsError:
         if not exist_ok or not path.is_dir():
             raise
         return
-    os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
+    os.chmod(path, DIR_MODE)
+
+
+def shared_with_others(folder: Path) -> str | None:
+    """Why other users could plant files or links in ``folder`` (or None): it is
+    writable by group or others without the sticky bit, or belongs to someone else."""
+    info = folder.stat()
+    me = getattr(os, "getuid", None)  # Windows: ACLs, not modes; not checked there
+    if me is None:
+        return None
+    if info.st_uid not in (me(), 0):
+        return f"{folder} belongs to another user"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+        return f"{folder} can be written by other users (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
 
 
 def folder_size(folder: Path) -> int:

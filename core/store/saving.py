@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from recorder.session import manifest as manifests
-from recorder.store.files import FILE_MODE, make_private_dir, sha256_file
+from recorder.store.files import FILE_MODE, make_private_dir, sha256_file, shared_with_others
 from recorder.values import SaveChoice, human_size
 
 
@@ -35,6 +35,9 @@ def check_destination(path: Path, needed: int, source: Path | None = None) -> st
             make_private_dir(path)
         except OSError as exc:
             return f"{path} does not exist and cannot be created: {exc.strerror}"
+    shared = shared_with_others(path)
+    if shared:
+        return f"{shared}: choose a folder only you can write to"
     try:
         with tempfile.TemporaryFile(dir=path):
             pass

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 import platformdirs
+from recorder.console import warn
+from recorder.errors import UsageError
 from recorder.store.files import make_private_dir, write_private
 
 try:
@@ -24,24 +27,33 @@ except ImportError:  # Windows: no advisory locks; a lost entry is the worst cas
 APP = "recorder"
 
 
-def state_dir() -> Path:
-    path = platformdirs.user_state_path(APP)
-    make_private_dir(path, exist_ok=True)
+def own_folder(path: Path, variable: str) -> Path:
+    """``path`` created 0700 if need be; one line naming the environment variable
+    behind it if it cannot be (``XDG_STATE_HOME`` pointing to a file, say)."""
+    try:
+        make_private_dir(path, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot use {path} as recorder's folder: {exc.strerror or exc} "
+                         f"(check {variable})") from None
     return path
+
+
+def state_dir() -> Path:
+    return own_folder(platformdirs.user_state_path(APP), "XDG_STATE_HOME")
 
 
 def plugin_state_dir(plugin: str) -> Path:
     """A private folder for one plugin's state (``recorder.plugin_state_dir("prompt")``)."""
-    path = state_dir() / "plugins" / plugin
-    make_private_dir(path.parent, exist_ok=True)
-    make_private_dir(path, exist_ok=True)
-    return path
+    own_folder(state_dir() / "plugins", "XDG_STATE_HOME")
+    return own_folder(state_dir() / "plugins" / plugin, "XDG_STATE_HOME")
 
 
 def data_dir() -> Path:
-    path = platformdirs.user_data_path(APP)
-    make_private_dir(path, exist_ok=True)
-    return path
+    return own_folder(platformdirs.user_data_path(APP), "XDG_DATA_HOME")
+
+
+def cache_dir() -> Path:
+    return own_folder(platformdirs.user_cache_path(APP), "XDG_CACHE_HOME")
 
 
 def documents_dir() -> Path:
@@ -53,6 +65,19 @@ def recordings_dir() -> Path:
     return documents_dir() / "SessionRecordings"
 
 
+def set_aside(path: Path, why: str) -> Path | None:
+    """Rename a damaged file out of the way (kept for a look), and say so in one line."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    try:
+        os.replace(path, aside)
+    except OSError:
+        aside = None
+    where = f"; set aside as {aside.name}" if aside else ""
+    warn(f"{path} is damaged ({why.splitlines()[0][:120]}){where}")
+    return aside
+
+
 class StateFile:
     """A small JSON object kept in one file; ``update()`` is a locked
     read-modify-write, so that two recorders (two profiles) finishing at once
@@ -62,11 +87,23 @@ class StateFile:
         self.path = path
 
     def read(self) -> dict[str, Any]:
+        """The object in the file; a damaged file is set aside (renamed, named in one
+        warning) and reads as empty, so that it never stops the next recording."""
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            text = self.path.read_bytes()
+        except FileNotFoundError:
             return {}
-        return data if isinstance(data, dict) else {}
+        except OSError as exc:
+            warn(f"{self.path}: cannot be read ({exc.strerror}); ignored")
+            return {}
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            set_aside(self.path, str(exc))
+            return {}
+        return data
 
     def write(self, data: dict[str, Any]) -> None:
         write_private(self.path, json.dumps(data, indent=2).encode() + b"\n")
