@@ -24,8 +24,19 @@ from recorder import UsageError, hookimpl, option
 
 
 def _http_url(instance, attribute, value):
-    if urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
-        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    if urlparse(value).scheme not in ("http", "https") or not urlparse(value).hostname:
+        # the URL itself is often the credential: never repeat it
+        raise ValueError(f"must be an http:// or https:// URL (got one starting "
+                         f"{urlparse(value).scheme[:10]!r})" if urlparse(value).scheme else
+                         "must be an http:// or https:// URL")
+
+
+def endpoint(url: str) -> str:
+    """What may be said of the URL in events and logs: its scheme and host, not its
+    path, query or user info (chat webhooks carry their token there)."""
+    parts = urlparse(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 @attrs.frozen
@@ -78,7 +89,7 @@ class WebhookNotifier:
         while (payload := self.pending.get()) is not None:
             error = self._deliver(payload)
             if error and self.session is not None:
-                self.session.add_event("notifier-failure", f"webhook {self.options.url}: {error}",
+                self.session.add_event("notifier-failure", f"webhook {endpoint(self.options.url)}: {error}",
                                        level="warning", by="webhook")
 
     def _deliver(self, payload: dict) -> str | None:
@@ -102,7 +113,7 @@ class WebhookNotifier:
                     break  # the request itself is wrong: retrying will not help
             except (OSError, ValueError) as exc:
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return f"{error} (after {attempt + 1} attempt(s))"
+        return f"{error} (after {attempt + 1} attempt(s))".replace(self.options.url, endpoint(self.options.url))
 
 
 @hookimpl

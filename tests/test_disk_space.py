@@ -173,7 +173,9 @@ def _closed_port() -> int:
 
 def test_webhook_down_or_slow_never_touches_the_recording(run_cli, home, tmp_path):
     with ChatServer(delay=3.0) as slow:
-        for url in (f"http://127.0.0.1:{_closed_port()}/chat", slow.url):
+        # chat webhooks carry their credential in the URL: it must never be written anywhere
+        for url in (f"http://127.0.0.1:{_closed_port()}/chat/s3cr3t-t0ken?key=s3cr3t-t0ken",
+                    f"{slow.url}?key=s3cr3t-t0ken"):
             config = write_config(tmp_path, f"""
 [profiles.rep]
 guards = ["disk-space"]
@@ -198,6 +200,8 @@ drain = 5.0
             assert manifest["notifier_failures"]["webhook"] >= 1
             failure = next(e for e in manifest["events"] if e["kind"] == "notifier-failure")
             assert "after 3 attempt(s)" in failure["text"]
+            assert "s3cr3t" not in (folder / "session.json").read_text() + result.stdout + result.stderr
+            assert failure["text"].startswith("webhook http://127.0.0.1:")
 
 
 def test_webhook_token_comes_from_the_environment(run_cli, tmp_path):
@@ -270,3 +274,76 @@ def test_desktop_notifier_without_a_desktop_session_says_so_once(run_cli):
     assert result.stderr.count("desktop notifications unavailable") == 1
 
 
+
+
+FILLER = '''
+import errno
+import os
+from recorder import hookimpl
+
+
+class Filler:
+    """Something else takes the disk just after the disk-space guard released its
+    reserve for sealing: the last fragment finds 64 KB, the manifest still fits."""
+
+    def __init__(self, options):
+        self.session = None
+
+    def start(self, session):
+        self.session = session
+
+    def before_seal(self):
+        path = self.session.folder.parent / "filler"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, bytes(65536))
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        os.ftruncate(fd, os.fstat(fd).st_size - 65536)
+        os.close(fd)
+
+    def stop(self):
+        pass
+
+
+@hookimpl
+def recorder_register_guards(register):
+    register("filler", Filler)
+'''
+
+
+def test_a_disk_that_fills_during_the_final_seal_ends_as_disk_full(home, tmp_path, tmpfs_factory):
+    from conftest import cli_env, recorder_command
+    from installed import install_plugin
+
+    site = install_plugin(tmp_path / "site", "filler", FILLER)
+    disk = tmpfs_factory("24M")
+    config = write_config(tmp_path, """
+[profiles.rep]
+guards = ["disk-space", "filler"]
+notifiers = ["console"]
+[profiles.rep.disk-space]
+interval = 30.0
+warn_free = "2MB"
+stop_free = "1MB"
+[profiles.rep.synthetic]
+width = 320
+height = 240
+noise = true
+""")
+    result = subprocess.run([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
+                             "synthetic", "--duration", "2", "--output-dir", str(disk)],
+                            env=cli_env(home, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "ended: disk-full" in result.stderr
+    # The disk was too full for even the final manifest: the part is whole on disk, and
+    # crash recovery (here on demand; the next start does it too) seals it once there is room.
+    (disk / "filler").unlink()
+    recovered = subprocess.run([recorder_command(), "recover"], env=cli_env(home, PYTHONPATH=str(site)),
+                               capture_output=True, text=True, timeout=60)
+    assert recovered.returncode == 0 and "part-001.mp4: kept" in recovered.stdout, recovered
+    [folder] = [p for p in disk.iterdir() if p.is_dir()]
+    manifest = json.loads((folder / "session.json").read_text())
+    [part] = manifest["parts"]
+    assert part["state"] == "sealed" and decode(folder / part["file"]).frames == part["frames"] >= 20

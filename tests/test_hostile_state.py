@@ -68,3 +68,55 @@ def test_a_journal_naming_a_folder_that_is_not_its_session_is_ignored(run_cli, h
                                    "state": "recording"}))
     assert run_cli(*RECORD).returncode == 0
     assert (victim / "part-001.mp4.partial").read_bytes() == b"someone else's file"
+
+
+def test_a_session_being_recorded_cannot_be_saved_elsewhere(run_cli, home, tmp_path):
+    import subprocess
+    import time
+
+    from conftest import cli_env, recorder_command
+
+    proc = subprocess.Popen([recorder_command(), *RECORD[:-1], "60"], env=cli_env(home),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        [row] = json.loads(run_cli("list", "--json", check=0).stdout)
+        assert row["state"] == "in progress"
+        refused = run_cli("save", row["id"][:8], str(tmp_path / "elsewhere"))
+        assert refused.returncode == 2
+        assert refused.stderr.strip() == (f"recorder: error: session {row['id'][:8]} is being recorded "
+                                          f"(pid {proc.pid}) and cannot be saved; end it first: "
+                                          "recorder stop --profile rep")
+        assert Path(row["folder"]).is_dir() and not (tmp_path / "elsewhere").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
+    import subprocess
+    import time
+
+    from conftest import cli_env, recorder_command
+
+    proc = subprocess.Popen([recorder_command(), *RECORD[:-1], "60"], env=cli_env(home),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(2)
+    proc.kill()
+    proc.wait()
+    assert "part-001.mp4: kept" in run_cli("recover", check=0).stdout
+    journal = json.loads((state(home) / "journal" / "rep.json").read_text())
+    assert journal["state"] == "interrupted"
+    resumed = run_cli(*RECORD, check=0)
+    assert "ended in a crash" not in resumed.stderr and "resuming the interrupted session" in resumed.stderr
+    [folder] = (home / "Documents" / "SessionRecordings").iterdir()
+    manifest = json.loads((folder / "session.json").read_text())
+    assert [p["file"] for p in manifest["parts"]] == ["part-001.mp4", "part-002.mp4"]
+    assert all(p["state"] == "sealed" for p in manifest["parts"])

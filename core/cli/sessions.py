@@ -16,7 +16,7 @@ from recorder.console import console
 from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.playback import export, replay, timeline
-from recorder.session import lock, manifest as manifests, recovery
+from recorder.session import journal, lock, manifest as manifests, recovery
 from recorder.store import catalog, saving
 from recorder.store.verify import verify
 from recorder.store.files import folder_size
@@ -112,6 +112,7 @@ def save_cmd(session, directory):
     host = load_plugins()
     folder = _find(session, host)
     manifest = manifests.read(folder)
+    _refuse_live(manifest, "saved")
     target_dir = directory.expanduser().absolute()
     problem = saving.check_destination(target_dir, folder_size(folder), folder)
     if problem:
@@ -120,10 +121,12 @@ def save_cmd(session, directory):
         target = saving.move_session(folder, target_dir)
     except saving.SaveError as exc:
         raise RecorderError(str(exc)) from None
-    if target != folder:
+    if target != folder or manifest.unsaved:
         manifest.add_event("saved", f"saved to {target_dir} (recorder save)", t=manifest.recorded_until())
         manifests.write(target, manifest)
+        journal.update(manifest.profile, manifest.session_id, folder=str(target))  # an interrupted one resumes there
     catalog.moved(manifest.session_id, target)
+    saving.drop_stale_copies(manifest.session_id, target, roots(host))
     host.call("recorder_session_saved", session=manifests.to_session(manifest, target))
     click.echo(str(target))
 
@@ -162,11 +165,14 @@ def recover_cmd(ctx, profile):
     host = load_plugins()
     found = 0
     for row in catalog.sessions(profile, roots=roots(host)):
+        if row.state == "interrupted":  # recovered by a run a crash cut short before its journal
+            journal.update(row.profile, row.id, state="interrupted")
         if row.state != "incomplete":
             continue
         found += 1
         folder = Path(row.folder)
         report = recovery.recover_folder(folder, host)
+        journal.update(row.profile, row.id, state="interrupted")  # the next start resumes it, not re-recovers
         click.echo(f"{row.id[:8]}  {folder}")
         for line in report:
             click.echo(f"    {line}")
@@ -210,6 +216,12 @@ def play_cmd(session, no_open):
     click.echo(str(page))
     if not no_open and not webbrowser.open(page.as_uri()):
         raise RecorderError(f"no browser could be opened; open {page} yourself")
+
+
+def _refuse_live(manifest: manifests.Manifest, what: str) -> None:
+    if catalog.state_of(manifest) == "in progress":
+        raise UsageError(f"session {manifest.session_id[:8]} is being recorded (pid {manifest.pid}) and cannot "
+                         f"be {what}; end it first: recorder stop --profile {manifest.profile}")
 
 
 def _find(ref: str, host: PluginHost | None = None) -> Path:

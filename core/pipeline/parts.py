@@ -18,6 +18,7 @@ from typing import Callable
 
 from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
+from recorder.store.crashpoints import crash_point
 from recorder.store.files import create_private_file, sha256_file
 from recorder.values import Changes, VideoFormat
 SYNC_EVERY = 1.0  # seconds
@@ -33,11 +34,12 @@ def _fsync_quietly(fd: int) -> None:
 class Parts:
     def __init__(self, session: Session, encoder, fmt: VideoFormat, fps: float, *, encoder_name: str,
                  max_size: int = 0, max_duration: float = 0.0,
-                 on_opened: Callable[[Part], None], on_sealed: Callable[[Part], None]):
+                 on_opened: Callable[[Part], None], on_sealed: Callable[[Part], None],
+                 on_failed: Callable[[BaseException], None] = lambda exc: None):
         self.session, self.encoder, self.fmt, self.fps = session, encoder, fmt, fps
         self.encoder_name = encoder_name
         self.max_size, self.max_duration = max_size, max_duration
-        self.on_opened, self.on_sealed = on_opened, on_sealed
+        self.on_opened, self.on_sealed, self.on_failed = on_opened, on_sealed, on_failed
         self.current: Part | None = None
         self.writer = None
         self.writer_takes_rows = False
@@ -108,11 +110,13 @@ class Parts:
         return False
 
     def open(self, pts: float) -> None:
-        index = len(self.session.parts) + 1
+        index = self._next_index()
         part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}", start=round(pts, 3),
                     encoder=self.encoder_name)
         partial = self.partial_path(part)
         create_private_file(partial)
+        if index > 1:
+            crash_point("split:created")
         self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
         self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
         self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
@@ -120,6 +124,16 @@ class Parts:
         self.current = part
         self.session.parts.append(part)
         self.on_opened(part)
+        if index > 1:
+            crash_point("split:opened")
+
+    def _next_index(self) -> int:
+        """After the parts listed, and after any part file on disk (a crash may have left
+        one the manifest does not name): a part never overwrites another."""
+        on_disk = [int(p.name[5:8]) for p in self.session.folder.glob("part-[0-9][0-9][0-9]*")
+                   if p.name[5:8].isdigit()]
+        listed = [p.index for p in self.session.parts]
+        return max([0, *on_disk, *listed]) + 1
 
     def bytes_written(self) -> int:
         total = sum(p.size for p in self.session.parts if p is not self.current)
@@ -152,6 +166,7 @@ class Parts:
             stats = writer.close()
             if failed:
                 raise OSError("the part's writer had failed")
+            crash_point("seal:closed")
         except BaseException as exc:
             stats = self._repair(partial)
             if stats is None:
@@ -163,11 +178,14 @@ class Parts:
                 raise
             self.session.add_event("part-repaired", f"{part.file}: the writer failed ({exc}); kept "
                                    f"{stats.frames} frames up to the last complete fragment", level="warning")
+            if not failed:  # the failure came with closing (a full disk): it decides the end
+                self.on_failed(exc)
         part.frames, part.duration = stats.frames, round(stats.duration, 3)
         final = self.path(part)
         if final.exists():
             raise FileExistsError(f"refusing to overwrite {final}")
         os.rename(partial, final)
+        crash_point("seal:renamed")
         future = self.sealer.submit(self._finish_seal, part, final)
         self.pending.append(future)
         if not in_background:
@@ -184,6 +202,7 @@ class Parts:
 
     def _finish_seal(self, part: Part, path: Path) -> None:
         self._measure(part, path)
+        crash_point("seal:hashed")
         part.state = "sealed"
         self.on_sealed(part)
 

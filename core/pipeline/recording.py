@@ -21,6 +21,7 @@ from recorder.session import journal, manifest as manifests, recovery
 from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
 from recorder.store import catalog, saving
+from recorder.store.crashpoints import crash_point
 from recorder.store.files import folder_size, shared_with_others
 from recorder.values import SaveChoice
 
@@ -93,16 +94,25 @@ class Recording:
             self.failure = exc
         log.debug("pipeline failure", exc_info=exc)
         session = self.session
+        # A failure decides the end reason even when the end was already asked for
+        # (the disk can fill while the last frames are written): exit status and
+        # manifest must say what happened.
         if is_disk_full(exc):
             session.add_event("error", f"the disk is full: {describe(exc)}", level="error", by="recorder")
             session.notify("error", "The disk holding the recording is full: recording stopped; "
                                     "what was recorded up to the last second is kept.", by="recorder")
-            session.request_end(DISK_FULL, by="recorder")
+            self._end_with(DISK_FULL, "recorder", "the disk filled up")
         else:
             by = self.host.owner(component)
-            session.add_event("error", f"{self.host.registry.get(component).kind} '{component}' failed: "
-                                       f"{describe(exc)}", level="error", by=by)
-            session.request_end("error", by=by)
+            what = f"{self.host.registry.get(component).kind} '{component}' failed"
+            session.add_event("error", f"{what}: {describe(exc)}", level="error", by=by)
+            self._end_with("error", by, what)
+
+    def _end_with(self, reason: str, by: str, text: str) -> None:
+        if self.session.end_reason in (None, reason):
+            self.session.request_end(reason, by=by)
+        elif self.session.end_reason != DISK_FULL:  # the disk filling is the truest account
+            self.session.overrule_end(reason, by=by, text=text)
 
     # -- the run ------------------------------------------------------------
     def prepare(self) -> None:
@@ -219,7 +229,8 @@ class Recording:
                            encoder_name=self.settings.encoder,
                            max_size=self.settings.max_part_size,
                            max_duration=self.settings.max_part_duration,
-                           on_opened=self._part_opened, on_sealed=self._part_sealed)
+                           on_opened=self._part_opened, on_sealed=self._part_sealed,
+                           on_failed=lambda exc: self._fail(exc, self.settings.encoder))
         if self.resumed_gap is not None:
             recovery.announce_resumption(session, self.resumed_gap)
         else:
@@ -253,6 +264,7 @@ class Recording:
 
     def _part_sealed(self, part) -> None:
         self._write_manifest()
+        crash_point("seal:recorded")
         if getattr(self.built.sink, "part_sealed", None) is not None:
             self.built.each([(self.settings.sink, self.built.sink)], "part_sealed", self.session, part)
         self._hook("recorder_part_sealed", part=part)
@@ -305,21 +317,27 @@ class Recording:
         return saving.choose(ask, default, folder_size(session.folder), session.folder)
 
     def _write_manifest(self) -> None:
+        full = None
         with self._manifest_lock:  # the encoder and sealer threads write it too
             try:
                 self._write_manifest_unlocked()
             except OSError as exc:
-                # A full disk must not turn into a crash: the previous manifest stays.
+                # A full disk must not turn into a crash: the previous manifest stays
+                # (crash recovery reads it), and the session ends as disk-full.
                 log.error("cannot write %s/session.json: %s", self.session.folder, exc)
                 if not is_disk_full(exc):
                     raise
+                full = exc
+        if full is not None and self.session.end_reason != DISK_FULL:
+            self._end_with(DISK_FULL, "recorder", "the disk filled up: session.json could not be written")
 
     def _write_manifest_unlocked(self) -> None:
         session = self.session
         if session.folder is None:
             return
-        journal.write(session, "interrupted" if session.end_reason == "interrupted" and session.ended_at
-                      else "recording")
+        # Written before the manifest: a crash between the two must never make a
+        # complete session look like one to recover and resume.
+        journal.write(session, manifests.state_of(session))
         s = self.settings
         manifests.write(session.folder, manifests.from_session(
             session,

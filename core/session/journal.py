@@ -15,7 +15,7 @@ from typing import Any
 from recorder.store.files import make_private_dir, write_private
 from recorder.store.state import StateFile, set_aside, state_dir
 
-STATES = ("recording", "interrupted")
+STATES = ("recording", "interrupted", "complete")  # complete: sealed, not yet handed to the sink
 
 
 def _path(profile: str) -> Path:
@@ -54,3 +54,12 @@ def read(profile: str) -> dict[str, Any] | None:
 
 def clear(profile: str) -> None:
     _path(profile).unlink(missing_ok=True)
+
+
+def update(profile: str, session_id: str, **changes: str) -> None:
+    """Change the profile's entry if it is about ``session_id`` (a session saved
+    elsewhere, or recovered by ``recorder recover``), so the next start finds it."""
+    entry = read(profile)
+    if entry and entry["session_id"] == session_id:
+        entry.update(changes, updated=datetime.now(timezone.utc).astimezone().isoformat())
+        write_private(_path(profile), json.dumps(entry, indent=2).encode() + b"\n")

@@ -120,6 +120,16 @@ class Session:
             self.add_event("end-requested", text or reason, by=by)
         self._end.set()
 
+    def overrule_end(self, reason: str, *, by: str, text: str) -> None:
+        """Core only: a failure while ending (the disk filled during the final seal)
+        is what the session's end must say, whatever was asked for before."""
+        with self._lock:
+            previous, self.end_reason = self.end_reason, reason
+        if previous != reason:
+            self.add_event("end-reason", f"{text} (the end was first asked for as {previous!r})", by=by,
+                           level="error")
+        self._end.set()
+
     def ask_save_location(self, default: Path, prefer: str = "auto", timeout: float | None = None) -> SaveChoice:
         """For sinks: ask the user where to save (through the prompt plugins),
         re-asking until the answer is usable or the user gives up. With a

@@ -22,6 +22,7 @@ from recorder.errors import describe
 from recorder.session import journal, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.model import Event, Part, Session
+from recorder.store.crashpoints import crash_point
 from recorder.store.files import sha256_file
 from recorder.values import human_size
 
@@ -34,6 +35,8 @@ def recover_folder(folder: Path, host) -> list[str]:
     Running it again (or after it was itself interrupted) finds nothing more to do."""
     manifest = manifests.read(folder)
     report: list[str] = []
+    for leftover in folder.glob(f".{MANIFEST}.*.tmp"):  # a manifest write the crash cut short
+        leftover.unlink()
     default_encoder = _encoder_of(manifest)
     listed = {part.file.removesuffix(PARTIAL) for part in manifest.parts}
     for stray in sorted(folder.glob(f"*{PARTIAL}")):  # created but not yet in the manifest
@@ -63,6 +66,7 @@ def recover_folder(folder: Path, host) -> list[str]:
     event = manifest.add_event("crashed", "the recorder stopped without sealing; recovered: " + "; ".join(report),
                                t=crash_at, level="warning", report=report)
     manifests.write(folder, manifest)
+    crash_point("recover:recorded")
     session = manifests.to_session(manifest, folder)
     host.call("recorder_session_event", session=session, event=event)
     host.call("recorder_session_recovered", session=session, report=report)
@@ -101,9 +105,11 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
         path.unlink()
         part.state = "dropped"
         return f"{name}: no complete fragment ({human_size(before)} discarded)"
+    crash_point("recover:repaired")
     if path != final:
         os.rename(path, final)
     _sync_folder(folder)
+    crash_point("recover:renamed")
     part.file, part.state, part.encoder = name, "sealed", encoder_name
     part.frames, part.duration = stats.frames, round(stats.duration, 3)
     part.size, part.sha256 = final.stat().st_size, sha256_file(final)

@@ -8,14 +8,13 @@ session left unsaved is found even if the index lost it.
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 from typing import Iterable
 
 import attrs
 from recorder.errors import UsageError
-from recorder.session import manifest as manifests
+from recorder.session import lock, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.store.state import StateFile, state_dir
 
@@ -77,21 +76,10 @@ def state_of(manifest: Manifest) -> str:
     if manifest.state == "interrupted":
         return "interrupted"
     if manifest.state == "recording":
-        alive = manifest.host == socket.gethostname() and _alive(manifest.pid)
+        # The profile lock says who records (a pid alone may have been reused since a crash).
+        alive = manifest.host == socket.gethostname() and lock.holder(manifest.profile) == manifest.pid
         return "in progress" if alive else "incomplete"
     return "unsaved" if manifest.unsaved else "saved"
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def summary(folder: Path, manifest: Manifest) -> Summary:
@@ -100,15 +88,29 @@ def summary(folder: Path, manifest: Manifest) -> Summary:
 
 
 def sessions(profile: str | None = None, roots: Iterable[Path] = ()) -> list[Summary]:
-    rows = []
-    for folder in _folders(roots):
+    """One row per session; where a crash left two copies (a move cut short), the
+    one the catalog names."""
+    rows: dict[str, Summary] = {}
+    for folder in _folders(roots):  # the catalog's folders come first
         try:
             manifest = manifests.read(folder)
         except ManifestError:
             continue
-        if profile is None or manifest.profile == profile:
-            rows.append(summary(folder, manifest))
-    return sorted(rows, key=lambda row: row.started_at)
+        if (profile is None or manifest.profile == profile) and manifest.session_id not in rows:
+            rows[manifest.session_id] = summary(folder, manifest)
+    return sorted(rows.values(), key=lambda row: row.started_at)
+
+
+def copies(session_id: str, roots: Iterable[Path]) -> list[Path]:
+    """Every folder holding that session (more than one only after a move a crash cut short)."""
+    found = []
+    for folder in _folders(roots):
+        try:
+            if manifests.read(folder).session_id == session_id:
+                found.append(folder)
+        except ManifestError:
+            continue
+    return found
 
 
 def find(ref: str, roots: Iterable[Path] = ()) -> Path:

@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from recorder.store.crashpoints import crash_point
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, which has no symlinks for users to plant
@@ -35,6 +37,7 @@ def write_private(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        crash_point("write:temporary")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from recorder.session import manifest as manifests
+from recorder.store import catalog
+from recorder.store.crashpoints import crash_point
 from recorder.store.files import FILE_MODE, make_private_dir, sha256_file, shared_with_others
 from recorder.values import SaveChoice, human_size
 
@@ -68,14 +70,27 @@ def move_session(folder: Path, destination: Path) -> Path:
     """Move a session folder into ``destination``; returns where it now is."""
     if folder.parent.resolve() == destination.resolve():
         return folder  # already there (saved before a restart, resumed, saved again)
+    session_id = manifests.read(folder).session_id
+    if _already_copied(folder, destination / folder.name):  # a copy that a crash cut short of deleting
+        catalog.moved(session_id, destination / folder.name)
+        shutil.rmtree(folder)
+        return destination / folder.name
     target = _free_name(destination / folder.name)
+    # The catalog learns the new place first: whenever a crash comes, the session is
+    # found (where the catalog says, or, not there yet, by scanning staging).
+    catalog.moved(session_id, target)
     try:
         os.rename(folder, target)
         return target
     except OSError as exc:
         if exc.errno != errno.EXDEV:
+            catalog.moved(session_id, folder)
             raise SaveError(f"cannot move {folder} to {destination}: {exc.strerror}") from None
-    return _copy_verify_delete(folder, target)
+    try:
+        return _copy_verify_delete(folder, target)
+    except SaveError:
+        catalog.moved(session_id, folder)
+        raise
 
 
 def _free_name(target: Path) -> Path:
@@ -86,27 +101,56 @@ def _free_name(target: Path) -> Path:
     return candidate
 
 
+def drop_stale_copies(session_id: str, kept: Path, roots) -> None:
+    """Delete what a crashed move left behind: other folders of the session that
+    ``kept`` is a complete, verified copy of."""
+    for other in catalog.copies(session_id, roots):
+        if other.resolve() != kept.resolve() and _already_copied(other, kept):
+            shutil.rmtree(other)
+
+
+def _already_copied(folder: Path, target: Path) -> bool:
+    """``target`` is a complete, verified copy of the session in ``folder``."""
+    try:
+        if manifests.read(target).session_id != manifests.read(folder).session_id:
+            return False
+        _verify_copy(target)
+    except (manifests.ManifestError, SaveError, OSError):
+        return False
+    return True
+
+
 def _copy_verify_delete(folder: Path, target: Path) -> Path:
     temporary = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(temporary, ignore_errors=True)  # left by a copy a crash interrupted
     try:
         make_private_dir(temporary)
         for source in sorted(folder.iterdir()):
             if source.is_file():
                 copy_private(source, temporary / source.name)
+        crash_point("move:copied")
         _verify_copy(temporary)
-        dir_fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        crash_point("move:verified")
+        _sync(temporary)
         os.rename(temporary, target)
+        _sync(target.parent)
+        crash_point("move:renamed")
     except Exception as exc:
         shutil.rmtree(temporary, ignore_errors=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SaveError(f"cannot copy the recording to {target.parent}: {reason}; "
                         f"it is still in {folder}") from None
     shutil.rmtree(folder)
+    crash_point("move:deleted")
     return target
+
+
+def _sync(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def copy_private(source: Path, target: Path) -> None:

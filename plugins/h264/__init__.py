@@ -219,6 +219,8 @@ class H264Encoder:
     def repair(self, path: Path, fps: float) -> PartStats | None:
         """Keep a broken part up to its last complete fragment (after a crash or a full disk)."""
         truncate_to_decodable(path)
+        if not path.stat().st_size:  # not even the header was written
+            return None
         frames, duration = packet_stats(path, fps)
         return PartStats(frames, duration) if frames else None
 
