@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 from rich.console import Console
+from rich.markup import escape
 
 
 @cache
@@ -14,7 +15,7 @@ def console() -> Console:
 
 
 def warn(text: str) -> None:
-    console().print(f"[yellow]recorder: warning:[/] {text}", highlight=False, markup=True, soft_wrap=True)
+    console().print(f"[yellow]recorder: warning:[/] {escape(text)}", highlight=False, markup=True, soft_wrap=True)
 
 
 def say(text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recorder import console, hookimpl
+from rich.markup import escape
 
 STYLES = {"info": "cyan", "warning": "bold yellow", "error": "bold red"}
 
@@ -14,7 +15,8 @@ class ConsoleNotifier:
     def notify(self, notification) -> None:
         style = STYLES.get(notification.level, "")
         who = ", ".join(notification.audience)
-        console().print(f"[{style}]{notification.level}[/]: {notification.text} [dim](to {who})[/]",
+        # the text may quote a folder name such as "Kunde [/red] Müller": never markup
+        console().print(f"[{style}]{notification.level}[/]: {escape(notification.text)} [dim](to {escape(who)})[/]",
                         highlight=False)
 
 

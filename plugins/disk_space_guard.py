@@ -26,15 +26,16 @@ RESERVE = ".recorder-reserve"  # space set aside in the session folder; never a 
 
 @attrs.frozen
 class DiskSpaceOptions:
-    interval: float = option(1.0, "Seconds between checks.", validator=attrs.validators.gt(0))
+    interval: float = option(1.0, "Seconds between checks.",
+                             validator=[attrs.validators.gt(0), attrs.validators.le(60)])
     warn_free: ByteSize = option(ByteSize(2 * 10**9), "Warn when free space falls below this.")
     warn_minutes: float = option(10.0, "Warn when the disk is estimated to fill within this many "
                                        "minutes at the current write rate (0: off).",
-                                 validator=attrs.validators.ge(0))
+                                 validator=[attrs.validators.ge(0), attrs.validators.le(10080)])
     stop_free: ByteSize = option(ByteSize(200 * 10**6), "End the session when free space reaches this; "
                                                         "refuse to start below it.")
     grace: float = option(60.0, "Seconds after a warning for space to be freed before the session is ended.",
-                          validator=attrs.validators.ge(0))
+                          validator=[attrs.validators.ge(0), attrs.validators.le(86400)])
     reserve: ByteSize = option(ByteSize(8 * 2**20), "Space set aside at the start and released for sealing.")
 
 

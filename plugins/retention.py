@@ -17,7 +17,7 @@ MANIFEST = "session.json"
 @attrs.frozen
 class RetentionOptions:
     keep_days: float = option(0.0, "Delete saved sessions older than this many days (0: keep).",
-                              validator=attrs.validators.ge(0))
+                              validator=[attrs.validators.ge(0), attrs.validators.le(36500)])
     keep_total_size: ByteSize = option(ByteSize(0), "Delete the oldest saved sessions while the "
                                                     "profile's total is above this (0: no limit).")
 

@@ -18,8 +18,8 @@ BARS = [(255, 255, 255), (0, 255, 255), (255, 255, 0), (0, 255, 0),
 
 
 def _even(instance, attribute, value):
-    if value < 2 * BLOCK * 2 or value % 2:
-        raise ValueError(f"must be an even number of at least {4 * BLOCK}, got {value}")
+    if value < 2 * BLOCK * 2 or value > 16384 or value % 2:
+        raise ValueError(f"must be an even number from {4 * BLOCK} to 16384, got {value}")
 
 
 @attrs.frozen

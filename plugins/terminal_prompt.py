@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from recorder import SaveChoice, console, hookimpl
+from rich.markup import escape
 
 
 class _OutOfTime(Exception):
@@ -38,7 +39,7 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     if prefer == "dialog" or not sys.stdin.isatty():
         return None
     if problem:
-        console().print(f"[yellow]{problem}[/]", highlight=False)
+        console().print(f"[yellow]{escape(problem)}[/]", highlight=False)
     question = "Save the recording to which folder? (Ctrl-C to decide later)"
     if timeout is not None:
         question = (f"The machine is restarting. Save the recording so far to which folder? "

@@ -44,12 +44,13 @@ class WebhookOptions:
     url: str = option(help="Where to POST notifications (the chat bridge).", validator=_http_url)
     token_env: str = option("", "Name of an environment variable holding a bearer token "
                                 "(the token itself never goes in the config).")
-    timeout: float = option(5.0, "Seconds to wait for each attempt.", validator=attrs.validators.gt(0))
-    retries: int = option(3, "Attempts after the first one fails.", validator=attrs.validators.ge(0))
+    timeout: float = option(5.0, "Seconds to wait for each attempt.",
+                            validator=[attrs.validators.gt(0), attrs.validators.le(300)])
+    retries: int = option(3, "Attempts after the first one fails.", validator=[attrs.validators.ge(0), attrs.validators.le(20)])
     backoff: float = option(1.0, "Seconds before the first retry; doubles each time.",
-                            validator=attrs.validators.ge(0))
+                            validator=[attrs.validators.ge(0), attrs.validators.le(300)])
     drain: float = option(10.0, "At the end of the session, seconds to wait for pending deliveries.",
-                          validator=attrs.validators.ge(0))
+                          validator=[attrs.validators.ge(0), attrs.validators.le(300)])
 
 
 class WebhookNotifier:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recorder import UsageError
+from recorder.config import layers
 from recorder.plugins.h264 import PRESETS, TUNES
 from recorder.testing import make_host, make_profile
 
@@ -49,6 +51,12 @@ def test_malformed_toml_names_file_and_line(run_cli, home, tmp_path):
     ("[profiles.rep.nosuchplugin]\nx = 1\n", ["unknown key 'nosuchplugin'"]),
     ("[profiles.rep]\nlocked = [\"fps\"]\n", ["only allowed in the site config"]),
     ("[recorder]\nfps = 3\n", ["unknown top-level key 'recorder'"]),
+    ("[profiles.rep]\nfps = inf\n", ["key 'fps'", "expected a finite number"]),
+    ("[profiles.rep]\nfps = 1000\n", ["key 'fps'", "from 0.01 to 240"]),
+    ("[profiles.rep.disk-space]\nwarn_free = \"1e999MB\"\n", ["[disk-space]", "key 'warn_free'"]),
+    ("[profiles.rep]\nfolder_template = \"a/{short_id}\"\n", ["key 'folder_template'", "not a folder name"]),
+    ("profiles = 5\n", ["'profiles' must be a table"]),
+    ("[profiles.Rep]\nfps = 5.0\n", ["invalid profile name 'Rep'"]),
 ])
 def test_bad_values_fail_before_recording(run_cli, home, tmp_path, text, fragments):
     config = write(tmp_path / "user.toml", text)
@@ -113,6 +121,46 @@ def test_site_lock_of_a_plugin_option(run_cli, home, tmp_path):
     result = run_cli("config", "--profile", "rep", "--config", str(extra), check=0)
     assert tomllib.loads(result.stdout)["profiles"]["rep"]["h264"]["crf"] == 20
     assert "profiles.rep.h264.crf is locked" in result.stderr
+
+
+def test_site_config_is_read_from_every_xdg_config_dir(monkeypatch, tmp_path):
+    """Ubuntu sets XDG_CONFIG_DIRS=/etc/xdg/xdg-ubuntu:/etc/xdg: the second folder counts too."""
+    monkeypatch.setattr(layers, "SITE_CONFIG", tmp_path / "etc" / "recorder.toml")
+    second = write(tmp_path / "xdg" / "recorder" / "recorder.toml",
+                   "[profiles.customer]\nenabled = false\nfps = 8.0\nlocked = [\"enabled\"]\n")
+    first = write(tmp_path / "xdg-ubuntu" / "recorder" / "recorder.toml", "[profiles.customer]\nfps = 5.0\n")
+    write(layers.user_config_file(), "[profiles.customer]\nenabled = true\n")
+    monkeypatch.setenv("XDG_CONFIG_DIRS", f"{tmp_path / 'xdg-ubuntu'}:{tmp_path / 'xdg'}")
+    config = layers.load_config()
+    assert config.values[("profiles", "customer", "enabled")] is False
+    assert config.locked[("profiles", "customer", "enabled")] == str(second)
+    assert config.origin[("profiles", "customer", "fps")] == str(first)  # the first folder listed wins
+
+
+def test_site_config_files_weakest_first(monkeypatch, tmp_path):
+    monkeypatch.setattr(layers, "SITE_CONFIG", tmp_path / "etc" / "recorder.toml")
+    monkeypatch.setenv("XDG_CONFIG_DIRS", "/etc/xdg/xdg-ubuntu:/etc/xdg")
+    assert layers.site_config_files() == [Path("/etc/xdg/recorder/recorder.toml"),
+                                          Path("/etc/xdg/xdg-ubuntu/recorder/recorder.toml"),
+                                          tmp_path / "etc" / "recorder.toml"]
+
+
+def test_the_fixed_site_config_cannot_be_escaped_through_the_environment(monkeypatch, tmp_path):
+    fixed = write(tmp_path / "etc" / "recorder.toml",
+                  "[profiles.customer]\nenabled = false\nlocked = [\"enabled\"]\n")
+    monkeypatch.setattr(layers, "SITE_CONFIG", fixed)
+    # the user's own "site" folder, listed in XDG_CONFIG_DIRS, locking the opposite first
+    write(tmp_path / "mine" / "recorder" / "recorder.toml",
+          "[profiles.customer]\nenabled = true\nlocked = [\"enabled\"]\n")
+    user = write(layers.user_config_file(), "[profiles.customer]\nenabled = true\n")
+    for dirs in ("/nonexistent", str(tmp_path / "mine")):
+        monkeypatch.setenv("XDG_CONFIG_DIRS", dirs)
+        config = layers.load_config()
+        assert config.values[("profiles", "customer", "enabled")] is False
+        assert config.origin[("profiles", "customer", "enabled")] == str(fixed)
+        assert config.locked[("profiles", "customer", "enabled")] == str(fixed)
+        assert config.ignored == [f"profiles.customer.enabled is locked by {fixed}; "
+                                  f"the value from {user} is ignored"]
 
 
 def test_missing_profile_flag(run_cli):

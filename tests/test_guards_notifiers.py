@@ -68,3 +68,15 @@ def test_a_guard_warns_everyone_and_ends_the_session(tmp_settings):
     assert events["end-requested"]["by"] == "battery"
     assert "notifier 'broken-chat'" in events["plugin-error"]["text"]
     assert manifest["parts"][0]["duration"] < 2
+
+
+def test_notification_text_is_never_taken_for_markup(run_cli, home, tmp_path):
+    """A folder name such as "Kunde [/red] Müller" quoted in a warning is shown as it is."""
+    odd = tmp_path / "Kunde [/red] Müller [bold]"
+    config = tmp_path / "odd.toml"
+    config.write_text('[profiles.rep.disk-space]\nwarn_free = "1000TB"\nstop_free = "1MB"\ninterval = 0.2\n'
+                      'grace = 1000.0\n')
+    result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "2",
+                     "--output-dir", str(odd), check=0)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: Disk space is low")]
+    assert warnings and str(odd) in warnings[0], result.stderr

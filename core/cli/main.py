@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import sys
 import traceback
 from pathlib import Path
 
 import click
+from recorder.cli.params import finite
 from recorder.cli.report import describe_config, describe_plugins
 from recorder.cli.sessions import COMMANDS, GROUP_OPTIONS
 from recorder.cli.status import status_line
@@ -17,7 +20,7 @@ from recorder.config.profile import resolve_profile
 from recorder.console import console, say, warn
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import load_plugins
-from recorder.pipeline.recording import DISK_FULL, Recording
+from recorder.pipeline.recording import DISK_FULL, FOLDER_LOST, Recording
 from recorder.values import clock, human_size
 from recorder.version import __version__
 from rich.live import Live
@@ -32,6 +35,7 @@ DEBUG = click.option("--debug", is_flag=True, help="Show debug logging and trace
 def _setup(profile: str | None, config_file: Path | None, overrides: dict):
     if not profile:
         raise UsageError("no profile given: use --profile rep or --profile customer")
+    layers.check_profile_name(profile, "--profile")
     host = load_plugins()
     for message in host.broken.values():
         warn(message)
@@ -80,7 +84,7 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
     click.echo(str(session.folder))
     if session.end_reason == "interrupted":
         say(f"the session is interrupted; the next 'recorder --profile {profile}' continues it in a new part")
-    if session.end_reason == "error":
+    if session.end_reason in ("error", FOLDER_LOST):
         raise SystemExit(EXIT_RUNTIME)
     if session.end_reason == DISK_FULL:
         raise SystemExit(EXIT_DISK_FULL)
@@ -88,10 +92,11 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
 
 RECORD_OPTIONS = [
     PROFILE, CONFIG,
-    click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                 help="Stop after this many seconds (default: until Ctrl-C)."),
+    click.option("--duration", type=click.FloatRange(min=0, min_open=True), callback=finite,
+                 metavar="SECONDS", help="Stop after this many seconds (default: until Ctrl-C)."),
     click.option("--source", metavar="NAME", help="Capture source (e.g. mss, synthetic)."),
-    click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frames per second."),
+    click.option("--fps", type=click.FloatRange(min=0, min_open=True), callback=finite,
+                 help="Frames per second."),
     click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                  help="Put the session folder here instead of where the sink would."),
     click.option("--save-to", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
@@ -193,6 +198,9 @@ def _logging(debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Whatever a library creates on recorder's behalf (a muxer's file, a temporary
+    # file) is private from its first byte, even where the code names no mode.
+    os.umask(0o077)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         result = cli.main(args=argv, prog_name="recorder", standalone_mode=False)

@@ -10,6 +10,7 @@ import webbrowser
 from pathlib import Path
 
 import click
+from recorder.cli.params import MAX_FPS, finite, profile_name
 from recorder.cli.report import describe_session
 from recorder.config import layers
 from recorder.console import console
@@ -56,7 +57,7 @@ def progress_bar(label: str) -> Progress:
 
 
 @click.command("list")
-@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
+@click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="Only this profile's sessions.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def list_cmd(ctx, profile, as_json):
@@ -132,8 +133,10 @@ def save_cmd(session, directory):
 
 
 @click.command("stop")
-@click.option("--profile", "-p", metavar="NAME", help="The profile whose recorder to stop (default: the only one running).")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for it to seal.")
+@click.option("--profile", "-p", metavar="NAME", callback=profile_name,
+              help="The profile whose recorder to stop (default: the only one running).")
+@click.option("--timeout", type=click.FloatRange(min=0, max=3600), callback=finite, default=30.0, show_default=True,
+              help="Seconds to wait for it to seal.")
 @click.pass_context
 def stop_cmd(ctx, profile, timeout):
     """End the running session from another process, as Ctrl-C would."""
@@ -157,7 +160,7 @@ def stop_cmd(ctx, profile, timeout):
 
 
 @click.command("recover")
-@click.option("--profile", "-p", metavar="NAME", help="Only this profile's sessions.")
+@click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="Only this profile's sessions.")
 @click.pass_context
 def recover_cmd(ctx, profile):
     """Recover sessions a crash left unsealed: each part repaired by its encoder, sealed and hashed."""
@@ -184,11 +187,13 @@ def recover_cmd(ctx, profile):
 @click.argument("session")
 @click.option("--format", "fmt", required=True, metavar="FORMAT", help="wmv, mp4, webm, gif (or a plugin's).")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True, metavar="FILE")
-@click.option("--from", "start", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+@click.option("--from", "start", type=click.FloatRange(min=0), callback=finite, default=0.0, metavar="SECONDS",
               help="Start at this offset on the session timeline.")
-@click.option("--to", "stop", type=click.FloatRange(min=0), metavar="SECONDS", help="End at this offset.")
+@click.option("--to", "stop", type=click.FloatRange(min=0), callback=finite, metavar="SECONDS",
+              help="End at this offset.")
 @click.option("--scale", default="", metavar="SIZE", help="WIDTHxHEIGHT, WIDTH (keeps the aspect) or a factor (0.5).")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Constant output frame rate.")
+@click.option("--fps", type=click.FloatRange(min=0, max=MAX_FPS, min_open=True), callback=finite,
+              help="Constant output frame rate.")
 @click.option("--keep-gaps", is_flag=True, help="Show restarts as a still frame of their length.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force):

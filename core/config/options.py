@@ -2,11 +2,15 @@
 
 Validation is strict and key by key, so that an error names the file,
 profile and key that hold the mistake (``crf = true`` is not 1, ``"abc"`` is
-not a list).
+not a list). Every option of every plugin gets the same checks on its numbers:
+a float is finite (TOML has ``nan`` and ``inf``), an int and a size fit in 64
+bits (as TOML's own integers do), and the error is one line.
 """
 
 from __future__ import annotations
 
+import math
+import reprlib
 from typing import Any, Callable
 
 import attrs
@@ -29,16 +33,43 @@ def help_of(field: attrs.Attribute) -> str:
     return field.metadata.get("help", "")
 
 
+INT64 = 2**63
+
+
+def shown(value: Any) -> str:
+    """``value`` for an error message: a repr, shortened (a 1 MB string is no help on one line)."""
+    try:
+        text = reprlib.repr(value)
+    except ValueError:  # an int of more than 4300 digits has no repr
+        text = "(too long to show)"
+    return f"{type(value).__name__} {text}"
+
+
 def _strict(kind: type):
     def structure(value, _type):
         # bool is an int in Python, but `crf = true` in TOML is a mistake, not 1
         wrong_bool = isinstance(value, bool) != (kind is bool)
-        if not wrong_bool and kind is float and isinstance(value, int):
-            return float(value)
-        if wrong_bool or not isinstance(value, kind):
-            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        return value
+        if wrong_bool or not isinstance(value, (int, float) if kind is float else kind):
+            raise TypeError(f"expected {kind.__name__}, got {shown(value)}")
+        if kind in (int, float) and isinstance(value, int) and not -INT64 <= value < INT64:
+            raise ValueError(f"expected an integer that fits in 64 bits, got {shown(value)}")
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {shown(value)}")
+        if kind is str and "\0" in value:
+            raise ValueError(f"contains a NUL character: {shown(value)}")
+        return float(value) if kind is float else value
     return structure
+
+
+def _size(value, _type) -> ByteSize:
+    # ByteSize.parse reads the number with float(): "nan", "inf" and "1e999MB" get through it
+    try:
+        size = ByteSize.parse(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"expected a size such as 500MB or 2GiB, got {shown(value)}") from None
+    if size >= INT64:
+        raise ValueError(f"expected a size below 2**63 bytes, got {shown(value)}")
+    return size
 
 
 def make_converter() -> cattrs.Converter:
@@ -48,12 +79,12 @@ def make_converter() -> cattrs.Converter:
 
     def strict_list(value, type_):
         if not isinstance(value, list):  # cattrs would happily turn "abc" into ["a", "b", "c"]
-            raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+            raise TypeError(f"expected a list, got {shown(value)}")
         (item,) = getattr(type_, "__args__", (Any,))
         return [converter.structure(element, item) for element in value]
 
     converter.register_structure_hook_func(lambda t: getattr(t, "__origin__", None) is list, strict_list)
-    converter.register_structure_hook(ByteSize, lambda value, _: ByteSize.parse(value))
+    converter.register_structure_hook(ByteSize, _size)
     return converter
 
 
@@ -66,7 +97,7 @@ def structure(cls: type, table: dict[str, Any], where: str, origin: Callable[[st
     for key, value in table.items():
         field = fields.get(key)
         if field is None:
-            raise UsageError(f"{origin(key)}: {where}: unknown key '{key}' "
+            raise UsageError(f"{origin(key)}: {where}: unknown key {key!r} "
                              f"(known: {', '.join(fields)})")
         try:
             converted = _converter.structure(value, field.type)
@@ -83,4 +114,5 @@ def structure(cls: type, table: dict[str, Any], where: str, origin: Callable[[st
 def reason(exc: BaseException) -> str:
     while isinstance(exc, cattrs.BaseValidationError) and exc.exceptions:
         exc = exc.exceptions[0]
-    return str(exc) or type(exc).__name__
+    # one line even if a plugin's validator puts the value in unquoted
+    return " ".join((str(exc) or type(exc).__name__).splitlines())

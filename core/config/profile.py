@@ -6,12 +6,17 @@ wrong type is reported with the file, profile and key that hold it.
 
 from __future__ import annotations
 
+import re
+import reprlib
+import socket
+import string
+from datetime import datetime
 from typing import Any
 
 import attrs
-from recorder.config.layers import Config, Key, ListEdit
+from recorder.config.layers import Config, Key, ListEdit, unknown_profile
 from recorder.config.options import option, structure
-from recorder.errors import UsageError
+from recorder.errors import UsageError, describe
 from recorder.host.registry import Component, Registry
 from recorder.values import ByteSize
 
@@ -19,9 +24,44 @@ DEFAULT_GUARDS = ("disk-space", "signals", "logind", "windows-shutdown")
 DEFAULT_NOTIFIERS = ("console", "desktop")
 
 
+# Below, frame times no longer fit the encoder's time base (to 1/1000 s); above, no screen keeps up.
+FPS_RANGE = (0.01, 240.0)
+NAME_MAX = 255  # bytes in a file name, on every filesystem a session may go to
+
+
 def _positive(instance, attribute, value):
     if value <= 0:
         raise ValueError(f"must be greater than 0, got {value}")
+
+
+def _within(low: float, high: float):
+    def check(instance, attribute, value):
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low:g} to {high:g}, got {value:g}")
+    return check
+
+
+def _too_wide(spec: str) -> bool:
+    """Whether a format spec nests a field or has a number (width, precision) above NAME_MAX."""
+    numbers = (n.lstrip("0") for n in re.findall(r"\d+", spec))
+    return "{" in spec or any(len(n) > 3 or int(n or 0) > NAME_MAX for n in numbers)
+
+
+def folder_name_from(template: str, **fields: Any) -> str:
+    """``folder_template`` filled in with ``fields``; ValueError says why it is no folder name."""
+    try:
+        for _, _, spec, _ in string.Formatter().parse(template):
+            # {short_id:>99999999} would build a 100 MB string before its length could be checked
+            if spec and _too_wide(spec):
+                raise ValueError(f"format spec {spec!r}: no nested fields, no width above {NAME_MAX}")
+        name = template.format(**fields)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot use {reprlib.repr(template)}: {describe(exc)}") from None
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"{reprlib.repr(template)} gives {reprlib.repr(name)}, not a folder name")
+    if len(name.encode(errors="surrogatepass")) > NAME_MAX:
+        raise ValueError(f"{reprlib.repr(template)} gives a name longer than {NAME_MAX} bytes")
+    return name
 
 
 @attrs.frozen
@@ -36,7 +76,8 @@ class ProfileSettings:
                                "adds to or removes from the defaults.")
     notifiers: list[str] = option(attrs.Factory(lambda: list(DEFAULT_NOTIFIERS)),
                                   "Notifier components; [\"+name\", \"-name\"] edits the defaults.")
-    fps: float = option(15.0, "Capture rate in frames per second.", validator=_positive)
+    fps: float = option(15.0, "Capture rate in frames per second.",
+                        validator=[_positive, _within(*FPS_RANGE)])
     folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
                                   "Name of each session folder; fields: start, profile, role, short_id, host.")
     output_dir: str = option("", "Folder that replaces the sink's own location (empty: the sink decides).")
@@ -75,8 +116,7 @@ class ResolvedProfile:
 
 def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedProfile:
     if name not in config.profiles():
-        known = ", ".join(config.profiles()) or "none"
-        raise UsageError(f"unknown profile '{name}' (known profiles: {known})")
+        raise unknown_profile(name, config.profiles())
     table = _nest(config.profile_table(name))
     for setting in LISTS:
         if isinstance(table.get(setting), ListEdit):  # an edit of the built-in default list
@@ -89,13 +129,22 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
     core_names = {a.name for a in attrs.fields(ProfileSettings)}
     core_table = {k: v for k, v in table.items() if k in core_names}
     settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
+    try:  # now, before anything is written; the session's own values are checked again for its folder
+        folder_name_from(settings.folder_template, start=datetime.now().astimezone(), profile=name,
+                         role=settings.role, short_id="0123abcd", host=socket.gethostname())
+    except ValueError as exc:
+        raise UsageError(f"{origin('folder_template')}: profile '{name}': key 'folder_template': "
+                         f"{exc}") from None
 
     for key, value in table.items():
         if key in core_names:
             continue
-        if not isinstance(value, dict) or registry.get(key) is None:
-            raise UsageError(f"{origin(key)}: profile '{name}': unknown key '{key}' "
+        if registry.get(key) is None:
+            raise UsageError(f"{origin(key)}: profile '{name}': unknown key {key!r} "
                              "(not a profile setting, nor a plugin's component or options)")
+        if not isinstance(value, dict):
+            raise UsageError(f"{origin(key)}: profile '{name}': key {key!r} must be a table "
+                             f"([profiles.{name}.{key}]), got {type(value).__name__}")
 
     for slot, kind in SLOTS.items():
         _check_kind(registry, getattr(settings, slot), kind, name, slot, origin)
@@ -127,7 +176,7 @@ def _options_for(component: Component, table: dict[str, Any], profile: str, orig
         if table:
             key = next(iter(table))
             raise UsageError(f"{origin(key, component.name)}: profile '{profile}': key "
-                             f"'{component.name}.{key}': unknown key ({component.name} has no options)")
+                             f"{component.name + '.' + key!r}: unknown key ({component.name} has no options)")
         return None
     return structure(component.options, table, f"profile '{profile}' [{component.name}]",
                      lambda key: origin(key, component.name))
@@ -137,7 +186,7 @@ def _check_kind(registry: Registry, value: str, kind: str, profile: str, slot: s
     component = registry.get(value)
     if component is None or component.kind != kind:
         available = ", ".join(sorted(c.name for c in registry.of_kind(kind))) or "none"
-        raise UsageError(f"{origin(slot)}: profile '{profile}': {slot} '{value}' is not a "
+        raise UsageError(f"{origin(slot)}: profile '{profile}': {slot} {value!r} is not a "
                          f"registered {kind} (available: {available})")
 
 

@@ -13,6 +13,8 @@ import contextvars
 import functools
 import inspect
 import logging
+import queue
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -34,8 +36,57 @@ class Failure:
     exc: BaseException
 
     @property
+    def slow(self) -> bool:
+        return isinstance(self.exc, NotResponding)
+
+    @property
     def message(self) -> str:
+        if self.slow:
+            return f'plugin "{self.plugin}" did not return from {self.where} {self.exc}'
         return f'plugin "{self.plugin}" failed in {self.where}: {describe(self.exc)}'
+
+
+class NotResponding(Exception):
+    """A bounded call that took longer than its budget (it goes on, unwaited for)."""
+
+
+# How long recorder waits for one call into a third-party plugin before it goes on
+# without it. Capture starts, the end and sealing keep their bounds whatever a
+# plugin does (a network call without a timeout, a sleep).
+BUDGET = 1.0
+# Hooks whose answer is the point (the user is being asked): waited for.
+UNBOUNDED_HOOKS = {"recorder_prompt_save_location"}
+
+
+class PluginThread:
+    """One daemon thread per third-party plugin: its calls run there in order, and
+    the caller waits at most a budget. While one call is overdue, later calls
+    are queued behind it and not waited for at all."""
+
+    def __init__(self, plugin: str):
+        self.calls: queue.SimpleQueue = queue.SimpleQueue()
+        self.overdue = False
+        self.overdue_in = ""  # the call it is late with
+        threading.Thread(target=self._serve, name=f"recorder-plugin-{plugin}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            call, done = self.calls.get()
+            call()
+            done.set()
+            if self.calls.empty():
+                self.overdue = False
+
+    def run(self, call: Callable[[], Any], budget: float) -> tuple[bool, bool, Any]:
+        """(finished in time, newly overdue, its result)."""
+        result: list[Any] = []
+        done = threading.Event()
+        already = self.overdue
+        self.calls.put((lambda: result.append(call()), done))
+        finished = done.wait(0 if already else budget)
+        if not finished:
+            self.overdue = True
+        return finished, not finished and not already, (result[0] if result else None)
 
 
 @contextmanager
@@ -50,8 +101,31 @@ def running(plugin: str) -> Iterator[None]:
 class Isolation:
     """Runs plugin code so that an exception becomes a ``Failure`` report."""
 
-    def __init__(self, report: Callable[[Failure], None]):
+    def __init__(self, report: Callable[[Failure], None], bounded: Callable[[str], bool] = lambda plugin: False):
         self.report = report
+        self.bounded = bounded  # which plugins are waited for at most BUDGET (third-party ones)
+        self.threads: dict[str, PluginThread] = {}
+        self._lock = threading.Lock()
+
+    def run(self, plugin: str, where: str, function: Callable[..., Any], *args: Any,
+            budget: float | None = BUDGET) -> Any:
+        """Call plugin code: a failure is reported, never raised; a third-party plugin
+        is waited for at most ``budget`` seconds (None: as long as it takes)."""
+        def call() -> Any:
+            with self.around(plugin, where):
+                return function(*args)
+            return None
+
+        if budget is None or not self.bounded(plugin):
+            return call()
+        with self._lock:
+            thread = self.threads.get(plugin) or self.threads.setdefault(plugin, PluginThread(plugin))
+        finished, newly_overdue, result = thread.run(call, budget)
+        if newly_overdue:
+            thread.overdue_in = where  # said once: calls queued behind it are not waited for, nor reported
+            self.report(Failure(plugin, where, NotResponding(
+                f"within {budget:g} s: recording goes on without waiting for it")))
+        return result
 
     @contextmanager
     def around(self, plugin: str, where: str) -> Iterator[None]:
@@ -68,11 +142,12 @@ class Isolation:
         if inspect.isgeneratorfunction(function):
             return self._wrapper(function, plugin, hook)
 
+        budget = None if hook in UNBOUNDED_HOOKS else BUDGET
+
         @functools.wraps(function)
         def call(*args: Any) -> Any:
-            with self.around(plugin, hook):
-                return function(*args)
-            return None  # it failed: as if it had no opinion (firstresult hooks ask the next)
+            # None when it failed or is overdue: as if it had no opinion (firstresult hooks ask the next)
+            return self.run(plugin, hook, function, *args, budget=budget)
 
         return call
 
@@ -117,6 +192,11 @@ class Isolation:
             return result
 
         return call
+
+    def overdue(self) -> list[Failure]:
+        """Plugins still busy with a call they were not waited for, and which."""
+        return [Failure(plugin, thread.overdue_in, NotResponding("yet: recording goes on without waiting for it"))
+                for plugin, thread in sorted(self.threads.items()) if thread.overdue]
 
     def _fail(self, plugin: str, hook: str, exc: BaseException) -> None:
         log.debug("plugin %s failed in %s", plugin, hook, exc_info=exc)

@@ -20,7 +20,7 @@ import pluggy
 from recorder.console import warn
 from recorder.errors import UsageError, describe
 from recorder.host import specs
-from recorder.host.isolation import Failure, Isolation, running, running_plugin
+from recorder.host.isolation import BUDGET, Failure, Isolation, running, running_plugin
 from recorder.host.markers import PROJECT
 from recorder.host.registry import KINDS, Registry
 from recorder.version import __version__
@@ -73,7 +73,7 @@ class PluginHost:
         # Where failures of plugin code go: a recording turns them into
         # ``plugin-error`` events; elsewhere (recover, save) they are warnings.
         self.on_failure: Callable[[Failure], None] = _warn
-        self.isolation = Isolation(lambda failure: self.on_failure(failure))
+        self.isolation = Isolation(lambda failure: self.on_failure(failure), bounded=self.third_party)
 
     # -- calling ----------------------------------------------------------------
     def call(self, hook: str, **kwargs: Any) -> Any:
@@ -83,6 +83,16 @@ class PluginHost:
     def around(self, component: str, where: str):
         """A context for one call into a component: a failure is reported naming its plugin."""
         return self.isolation.around(self.owner(component), where)
+
+    def run(self, component: str, where: str, function: Callable[..., Any], *args: Any,
+            budget: float | None = BUDGET) -> Any:
+        """Call a component's method: a failure is reported naming its plugin, and a
+        third-party plugin is waited for at most ``budget`` seconds."""
+        return self.isolation.run(self.owner(component), where, function, *args, budget=budget)
+
+    def third_party(self, plugin: str) -> bool:
+        """Built-ins are part of recorder; every other plugin is waited for within a budget."""
+        return plugin in self.order and not self.versions.get(plugin, "").endswith("(built-in)")
 
     def owner(self, component: str) -> str:
         found = self.registry.get(component)
@@ -140,7 +150,7 @@ class PluginHost:
 
     def drop(self, name: str, why: str) -> None:
         self.broken[name] = why
-        self.registry.remove_plugin(name)
+        self.registry.remove_plugin(name)  # and refuses what it registers later (from a late thread)
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin)

@@ -34,6 +34,7 @@ class Registry:
     def __init__(self) -> None:
         self._components: dict[str, Component] = {}
         self._clashes: list[tuple[Component, Component]] = []
+        self._removed: set[str] = set()  # plugins left out: nothing they register counts
 
     def register_for(self, kind: str, plugin: Callable[[], str]) -> Callable[..., None]:
         """The ``register`` callable a registration hook receives; ``plugin()``
@@ -51,8 +52,10 @@ class Registry:
         return register
 
     def add(self, component: Component) -> None:
+        if component.plugin in self._removed:
+            return
         name = component.name
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise RegistrationError(f"{component.kind} name {name!r} must be lower-case letters, digits, - or _")
         if component.kind != "options" and not callable(component.factory):
             raise RegistrationError(f"{component.kind} {name!r}: factory is not callable")
@@ -87,6 +90,7 @@ class Registry:
         return iter(self._components.values())
 
     def remove_plugin(self, plugin: str) -> None:
+        self._removed.add(plugin)
         self._components = {n: c for n, c in self._components.items() if c.plugin != plugin}
 
 

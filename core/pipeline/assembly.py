@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from recorder.errors import PluginError, RecorderError, UsageError, describe
+from recorder.errors import PluginError, RecorderError, UsageError
 from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
 from recorder.config.profile import ResolvedProfile
@@ -28,8 +28,7 @@ class Built:
             function = getattr(component, method, None)
             if function is not None:
                 kind = self.host.registry.get(name).kind
-                with self.host.around(name, f"{kind} '{name}'"):
-                    function(*args)
+                self.host.run(name, f"{kind} '{name}'", function, *args)
 
 
 def build(host: PluginHost, profile: ResolvedProfile) -> Built:
@@ -49,13 +48,10 @@ def build(host: PluginHost, profile: ResolvedProfile) -> Built:
 
 
 def folder_name(session: Session, template: str) -> str:
+    from recorder.config.profile import folder_name_from  # the check profile resolution made too
+
     try:
-        name = template.format(start=session.started_at, profile=session.profile, role=session.role,
-                               short_id=session.short_id, host=session.host)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise UsageError(f"profile '{session.profile}': key 'folder_template': cannot use "
-                         f"{template!r}: {describe(exc)}") from None
-    if not name or "/" in name or name in (".", ".."):
-        raise UsageError(f"profile '{session.profile}': key 'folder_template' gives {name!r}, "
-                         "not a folder name")
-    return name
+        return folder_name_from(template, start=session.started_at, profile=session.profile,
+                                role=session.role, short_id=session.short_id, host=session.host)
+    except ValueError as exc:
+        raise UsageError(f"profile '{session.profile}': key 'folder_template': {exc}") from None

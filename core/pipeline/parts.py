@@ -20,6 +20,7 @@ from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import create_private_file, sha256_file
+from recorder.store.saving import copy_private
 from recorder.values import Changes, VideoFormat
 SYNC_EVERY = 1.0  # seconds
 
@@ -49,6 +50,7 @@ class Parts:
         self.canvas: bytearray | None = None  # the whole picture, for sources that send only changes
         self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
         self.pending: list[Future] = []
+        self.rescued_from: Path | None = None  # set when the session had to move mid-recording
 
     def path(self, part: Part) -> Path:
         return self.session.folder / part.file
@@ -161,9 +163,13 @@ class Parts:
         partial = self.partial_path(part)
         failed, self.writer_failed = self.writer_failed, False
         sync_fd, self.sync_fd = self.sync_fd, None
-        self.sealer.submit(os.close, sync_fd)  # after any fsync already queued
         try:
-            stats = writer.close()
+            try:
+                stats = writer.close()
+            finally:
+                if self.rescued_from is not None:  # the folder was lost: the data is still in the open file
+                    self._copy_out(sync_fd, partial)
+                self.sealer.submit(os.close, sync_fd)  # after any fsync already queued
             if failed:
                 raise OSError("the part's writer had failed")
             crash_point("seal:closed")
@@ -190,6 +196,33 @@ class Parts:
         self.pending.append(future)
         if not in_background:
             future.result()
+
+    def relocate(self, folder: Path) -> list[str]:
+        """The session's folder was deleted or made unwritable while recording: go on
+        in ``folder``. Sealed parts that can still be read are copied over; the part being
+        written is copied out of its open file when it is closed. Returns what was lost."""
+        old, self.rescued_from = self.session.folder, self.session.folder
+        lost = []
+        for part in list(self.session.parts):
+            if part is self.current:
+                continue
+            try:
+                copy_private(old / part.file, folder / part.file)
+            except OSError:
+                self.session.parts.remove(part)
+                lost.append(part.file)
+        self.session.folder = folder
+        return lost
+
+    def _copy_out(self, fd: int, target: Path) -> None:
+        create_private_file(target)
+        with open(target, "r+b") as out:
+            offset = 0
+            while chunk := os.pread(fd, 1 << 20, offset):
+                out.write(chunk)
+                offset += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
 
     def _repair(self, path: Path):
         repair = getattr(self.encoder, "repair", None)

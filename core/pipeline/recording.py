@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from recorder.config.profile import ResolvedProfile
 from recorder.errors import PluginError, RecorderError, UsageError, describe
-from recorder.host.isolation import Failure, running
+from recorder.host.isolation import BUDGET, Failure, NotResponding, running
 from recorder.host.manager import PluginHost
 from recorder.pipeline.assembly import build, folder_name
 from recorder.pipeline.capture import Capture, CtrlCEnds, Encode, FrameQueue, wait_for_end
@@ -22,11 +22,21 @@ from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
 from recorder.store import catalog, saving
 from recorder.store.crashpoints import crash_point
-from recorder.store.files import folder_size, shared_with_others
+from recorder.store.files import folder_size, make_private_dir, shared_with_others
+from recorder.store.state import data_dir
 from recorder.values import SaveChoice
 
 log = logging.getLogger("recorder")
 DISK_FULL = "disk-full"
+FOLDER_LOST = "folder-lost"
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -59,6 +69,8 @@ class Recording:
         self._manifest_lock = threading.Lock()
         self._quiet = threading.local()  # set while a plugin-error event is delivered
         self.parts: Parts | None = None
+        self.folder_lost: str | None = None  # the session folder was deleted or made unwritable
+        self._folder_id: tuple[int, int] | None = None
 
     def _new_session(self, save_to: str | None) -> Session:
         session = Session(profile=self.profile.name, role=self.settings.role,
@@ -74,13 +86,14 @@ class Recording:
         if getattr(self._quiet, "active", False):  # a failing event hook must not loop
             log.warning("%s", failure.message)
             return
-        self.session.add_event("plugin-error", failure.message, level="error", by=failure.plugin)
+        self.session.add_event("plugin-slow" if failure.slow else "plugin-error", failure.message,
+                               level="warning" if failure.slow else "error", by=failure.plugin)
 
     def _on_session(self, kind: str, payload: Any) -> None:
         if kind == "event":
             if not self._sink_finishing:  # the sink may be moving the folder: core writes after
                 self._write_manifest()  # and the journal: both are fsynced at every event
-            self._quiet.active = payload.kind == "plugin-error"
+            self._quiet.active = payload.kind in ("plugin-error", "plugin-slow")
             try:
                 self._hook("recorder_session_event", event=payload)
             finally:
@@ -198,13 +211,18 @@ class Recording:
             check = getattr(guard, "preflight", None)
             if check is None:
                 continue
-            try:
-                with running(self.host.owner(name)):
+            def attempt(check=check):
+                try:
                     check(self.session)
-            except RecorderError:
-                raise
-            except Exception as exc:
-                raise PluginError(self.host.owner(name), f"guard '{name}'", exc) from exc
+                except Exception as exc:  # a refusal is the answer: carried back, not reported
+                    return exc
+                return None
+
+            refused = self.host.run(name, f"guard '{name}'", attempt)  # None too if it is overdue
+            if isinstance(refused, RecorderError):
+                raise refused
+            if refused is not None:
+                raise PluginError(self.host.owner(name), f"guard '{name}'", refused) from refused
 
     def run(self) -> Session:
         """Record, seal, and hand the session to the sink."""
@@ -218,6 +236,7 @@ class Recording:
         # that a second Ctrl-C cannot interrupt sealing.
         self.host.on_failure, previous = self._plugin_failed, self.host.on_failure
         self._previous_on_failure = previous
+        self._late_plugins = self.host.isolation.overdue()  # late since preparing: on the timeline too
         with CtrlCEnds(self.session):
             self._record()
         return self.session
@@ -239,6 +258,8 @@ class Recording:
             session.add_event("started", f"recording profile {session.profile}", by="recorder")
         self._write_manifest()
         catalog.remember(session)
+        for late in self._late_plugins:
+            self._plugin_failed(late)
         self.built.each(self.built.notifiers, "start", self.session)
         self._hook("recorder_session_started")
         self.built.each(self.built.guards, "start", self.session)
@@ -249,14 +270,64 @@ class Recording:
         encode = Encode(frames, self.parts, lambda exc: self._fail(exc, self.settings.encoder))
         encode.start()
         capture.start()
-        wait_for_end(session, lambda: self.on_tick(self))
+        self._folder_id = _identity(session.folder)
+        wait_for_end(session, self._tick)
         capture.stop.set()
-        capture.join()
+        capture.join(BUDGET)
+        if capture.is_alive():  # a source stuck in grab(): seal what was captured without it
+            name = self.settings.source
+            self._plugin_failed(Failure(self.host.owner(name), f"source '{name}'", NotResponding(
+                f"within {BUDGET:g} s of the end: the recording is sealed without waiting for it")))
+            frames.put(None)
         encode.join()
         self.built.each([(self.settings.source, self.built.source)], "close")
         self.built.each(self.built.guards, "before_seal")  # e.g. a disk guard frees its reserve for sealing
+        if self.folder_lost or self._folder_problem():
+            self._rescue()
         self._seal()
         self.built.each(self.built.guards, "stop")  # after sealing: shutdown handlers held until now
+
+    # -- the folder taken away while recording ----------------------------------
+    def _tick(self) -> None:
+        if not self.folder_lost:
+            problem = self._folder_problem()
+            if problem:
+                self._folder_is_lost(problem)
+        self.on_tick(self)
+
+    def _folder_problem(self) -> str | None:
+        """Why the session folder can no longer take the recording (checked every half second)."""
+        folder = self.session.folder
+        identity = _identity(folder)
+        if identity is None:
+            return "was deleted"
+        if self._folder_id is not None and identity != self._folder_id:
+            return "was replaced by another folder"
+        if not os.access(folder, os.W_OK):
+            return "can no longer be written to"
+        return None
+
+    def _folder_is_lost(self, problem: str) -> None:
+        self.folder_lost = f"{self.session.folder} {problem}"
+        self.session.notify("error", f"The folder the recording is written to, {self.folder_lost}: the "
+                                     "recording is ended, and what was recorded is kept in recorder's "
+                                     "own folder (recorder list shows where).",
+                            audience=(self.session.role,), by="recorder")
+        self._end_with(FOLDER_LOST, "recorder", self.folder_lost)
+
+    def _rescue(self) -> None:
+        """Go on in a private folder of recorder's own, with everything still readable."""
+        if not self.folder_lost:
+            self._folder_is_lost(self._folder_problem() or "was lost")
+        rescue = data_dir() / "rescued" / self.session.folder.name
+        make_private_dir(rescue.parent, exist_ok=True)
+        make_private_dir(rescue)
+        with self._manifest_lock:
+            lost = self.parts.relocate(rescue)
+        self.session.places = [rescue]
+        self.session.add_event("rescued", f"{self.folder_lost}: the recording continues in {rescue}"
+                               + (f"; lost with it: {', '.join(lost)}" if lost else ""), level="error",
+                               by="recorder", lost=lost)
 
     def _part_opened(self, part) -> None:
         self._write_manifest()  # so that a crash leaves a manifest naming the part in progress
@@ -317,17 +388,23 @@ class Recording:
         return saving.choose(ask, default, folder_size(session.folder), session.folder)
 
     def _write_manifest(self) -> None:
-        full = None
+        full = lost = None
         with self._manifest_lock:  # the encoder and sealer threads write it too
             try:
                 self._write_manifest_unlocked()
             except OSError as exc:
                 # A full disk must not turn into a crash: the previous manifest stays
                 # (crash recovery reads it), and the session ends as disk-full.
-                log.error("cannot write %s/session.json: %s", self.session.folder, exc)
-                if not is_disk_full(exc):
+                if is_disk_full(exc):
+                    full = exc
+                elif self.folder_lost or self._folder_problem():  # rescued before sealing
+                    lost = self.folder_lost or self._folder_problem()
+                else:
                     raise
-                full = exc
+                if not self.folder_lost:
+                    log.error("cannot write %s/session.json: %s", self.session.folder, exc)
+        if lost is not None and not self.folder_lost:
+            self._folder_is_lost(lost.removeprefix(f"{self.session.folder} "))
         if full is not None and self.session.end_reason != DISK_FULL:
             self._end_with(DISK_FULL, "recorder", "the disk filled up: session.json could not be written")
 

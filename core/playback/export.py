@@ -22,6 +22,7 @@ from recorder.store.files import create_private_file, private_workdir
 from recorder.playback.timeline import GAP_MIN, Segment, Timeline
 
 TIME_BASE = Fraction(1, 1000)
+MAX_SIDE = 16384  # pixels: what the codecs take (and memory allows)
 
 
 @attrs.define
@@ -70,6 +71,8 @@ class ExportJob:
             w, h = round(width * float(self.scale)), round(height * float(self.scale))
         else:
             raise UsageError(f"--scale {self.scale!r}: give WIDTHxHEIGHT, a WIDTH, or a factor such as 0.5")
+        if w > MAX_SIDE or h > MAX_SIDE:
+            raise UsageError(f"--scale {self.scale!r} gives {w}x{h}: at most {MAX_SIDE} pixels a side")
         return max(2, w - w % 2), max(2, h - h % 2)
 
     def source_size(self) -> tuple[int, int]:

@@ -4,6 +4,7 @@ written whole (temporary file, fsync, rename) so a crash never leaves half a fil
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -77,6 +78,8 @@ def make_private_dir(path: Path, *, exist_ok: bool = False) -> None:
     while not parent.exists() and parent != parent.parent:
         missing.append(parent)
         parent = parent.parent
+    if not parent.is_dir():  # say which one is in the way
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(parent))
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):
             folder.mkdir(mode=DIR_MODE)

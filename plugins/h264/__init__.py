@@ -27,16 +27,16 @@ class H264Options:
     crf: int = option(23, "Constant rate factor, 0 (lossless) to 51; lower is better quality.",
                       validator=[attrs.validators.ge(0), attrs.validators.le(51)])
     keyframe_interval: float = option(10.0, "Seconds between keyframes (seek granularity).",
-                                      validator=attrs.validators.gt(0))
+                                      validator=[attrs.validators.gt(0), attrs.validators.le(3600)])
     tune: str = option("", "libx264 tune (e.g. stillimage); empty for none.",
                        validator=attrs.validators.in_(TUNES))
     fragment_seconds: float = option(0.5, "Seconds per MP4 fragment; with lookahead, bounds what a crash loses.",
-                                     validator=attrs.validators.gt(0))
+                                     validator=[attrs.validators.gt(0), attrs.validators.le(60)])
     lookahead: float = option(0.3, "Seconds of frames libx264 may hold back for rate control; "
-                                   "frames held back are lost in a crash.", validator=attrs.validators.ge(0))
+                                   "frames held back are lost in a crash.", validator=[attrs.validators.ge(0), attrs.validators.le(10)])
     threads: int = option(0, "Encoder threads; 0 chooses one thread (the least CPU in all) where it keeps "
                              "up easily (up to 1080p30 with veryfast), libx264's own choice above.",
-                          validator=attrs.validators.ge(0))
+                          validator=[attrs.validators.ge(0), attrs.validators.le(256)])
 
 
 class H264PartWriter:

@@ -24,7 +24,7 @@ class PromptOptions:
                       validator=attrs.validators.in_(ASK))
     restart_timeout: float = option(20.0, "Before a restart, seconds the user has to answer the "
                                           "terminal prompt; then the recording stays where it is.",
-                                    validator=attrs.validators.ge(0))
+                                    validator=[attrs.validators.ge(0), attrs.validators.le(3600)])
 
 
 def _default(session) -> Path:
