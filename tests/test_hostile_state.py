@@ -3,10 +3,13 @@ line, set aside, and the recording goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from recorder.testing import decode
 
 RECORD = ("--profile", "rep", "--source", "synthetic", "--duration", "1")
@@ -120,3 +123,86 @@ def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
     manifest = json.loads((folder / "session.json").read_text())
     assert [p["file"] for p in manifest["parts"]] == ["part-001.mp4", "part-002.mp4"]
     assert all(p["state"] == "sealed" for p in manifest["parts"])
+
+
+@pytest.mark.parametrize("variable", ["XDG_STATE_HOME", "XDG_DATA_HOME"])
+def test_an_xdg_folder_that_is_a_file_is_one_line(run_cli, home, tmp_path, variable):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    config = tmp_path / "prompt.toml"  # the prompt sink stages under XDG_DATA_HOME
+    config.write_text('[profiles.rep]\nsink = "prompt"\n')
+    result = run_cli(*RECORD, "--config", str(config), env={variable: str(blocker)})
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("recorder: error: ") and str(blocker) in line, line
+
+
+def test_folders_are_private_whatever_the_umask(home):
+    import os
+    import stat
+    import subprocess
+
+    from conftest import cli_env, recorder_command
+
+    subprocess.run([recorder_command(), *RECORD], env=cli_env(home), check=True, capture_output=True,
+                   preexec_fn=lambda: os.umask(0))
+    created = [home / "Documents", home / "Documents" / "SessionRecordings", state(home),
+               *(home / "Documents" / "SessionRecordings").iterdir()]
+    for folder in created:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+@contextlib.contextmanager
+def umask_kept():
+    """main() sets the process umask (077) as the command does: not for the other tests."""
+    import os
+
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.fixture(scope="module")
+def small_session(tmp_path_factory):
+    from recorder.testing import TmpSinkPlugin, make_host, record
+
+    root = tmp_path_factory.mktemp("flags")
+    settings = {"source": "synthetic", "sink": "tmp", "fps": 10.0, "synthetic": {"width": 160, "height": 120},
+                "tmp": {"directory": str(root / "sessions")}}
+    return record(make_host(TmpSinkPlugin()), settings, duration=1.0).folder
+
+
+number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30),
+                   st.sampled_from(["", "x", "1e999", "-0", "0x10", "nan", "inf", "1" * 400]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(start=number, stop=number, fps=number, scale=st.one_of(number, st.text(max_size=20),
+                                                                 st.sampled_from(["99999999x2", "0.0", "4.5"])))
+def test_any_value_of_any_export_flag_is_exit_0_or_2(small_session, tmp_path_factory, start, stop, fps, scale):
+    from recorder.cli.main import main
+
+    out = tmp_path_factory.mktemp("export") / "out.gif"
+    argv = ["export", str(small_session), "--format", "gif", "-o", str(out), "--from", str(start), "--to", str(stop),
+            "--fps", str(fps), "--scale", str(scale)]
+    with pytest.raises(SystemExit) as ended, umask_kept():
+        main(argv)
+    assert ended.value.code in (0, 2), argv
+    if ended.value.code == 2:
+        assert not out.exists()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(command=st.sampled_from(["list", "stop", "recover"]),
+       profile=st.one_of(st.text(max_size=70), st.sampled_from(["../x", "Rep", "rep\n", "a" * 65])))
+def test_any_profile_name_given_to_a_command_is_exit_0_or_2(command, profile):
+    from recorder.cli.main import main
+
+    with pytest.raises(SystemExit) as ended, umask_kept():
+        main([command, "--profile", profile])
+    assert ended.value.code in (0, 2)

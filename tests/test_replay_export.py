@@ -222,6 +222,7 @@ def test_replay_converts_parts_browsers_cannot_play(tmp_path):
     page = Path(subprocess.run([recorder_command(), "play", str(folder), "--no-open"], env=env, check=True,
                                capture_output=True, text=True).stdout.strip())
     [copy] = page.parent.glob("*.browser.mp4")
+    assert copy.stat().st_mode & 0o777 == 0o600 and page.stat().st_mode & 0o777 == 0o600
     with av.open(str(copy)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) == 30
