@@ -138,20 +138,28 @@ class DiskSpaceGuard:
             self.warned_at = time.monotonic()
             left = f"about {minutes_left:.0f} min of recording left" if minutes_left != float("inf") else \
                 "the recording is not growing"
-            self.session.warn(f"Disk space is low where the session is recorded: {human_size(free)} free in "
-                              f"{place}, {left}. Free some space within {self.options.grace:g} s or the "
-                              "session will be ended to keep the recording intact.", by="disk-space")
+            self._tell("warning", "Disk space is low where the session is recorded. Unless space is freed "
+                                  f"within {self.options.grace:g} s, the session will be ended to keep the "
+                                  "recording intact.",
+                       f"Disk space is low: {human_size(free)} free in {place}, {left}.")
         elif not low and self.warned_at is not None:
             self.warned_at = None
-            self.session.notify("info", f"Disk space was freed ({human_size(free)} free in {place}): "
-                                        "the recording continues.", by="disk-space")
+            self._tell("info", "Disk space was freed: the recording continues.",
+                       f"Disk space was freed: {human_size(free)} free in {place}.")
         elif low and time.monotonic() - self.warned_at >= self.options.grace:
             self._end(f"no space was freed within {self.options.grace:g} s ({human_size(free)} free in {place})")
+
+    def _tell(self, level: str, everyone: str, here: str) -> None:
+        """What everyone is told carries nothing of this machine (no folder, no figures);
+        the details go to the person at this machine only."""
+        self.session.notify(level, everyone, by="disk-space")
+        self.session.notify(level, here, audience=(self.session.role,), by="disk-space")
 
     def _end(self, why: str) -> None:
         if self.session.ending:
             return
-        self.session.warn(f"Ending the session to keep the recording intact: {why}.", by="disk-space")
+        self._tell("warning", "Ending the session to keep the recording intact: the disk where it is "
+                              "recorded is nearly full.", f"Disk space: {why}.")
         self.session.request_end("disk-space", by="disk-space", text=why)
         self.stopping.set()
 

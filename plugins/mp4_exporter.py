@@ -22,6 +22,7 @@ def _same_stream(job) -> bool:
 def _copy(job) -> None:
     cursor = 0.0
     with av.open(str(job.output), "w", format="mp4", options=FASTSTART) as out:
+        out.metadata.update(job.metadata())
         target = None
         for seg in job.timeline.segments:
             with av.open(str(seg.path)) as container:

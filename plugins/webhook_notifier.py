@@ -41,7 +41,8 @@ def endpoint(url: str) -> str:
 
 @attrs.frozen
 class WebhookOptions:
-    url: str = option(help="Where to POST notifications (the chat bridge).", validator=_http_url)
+    url: str = option(help="Where to POST notifications (the chat bridge).", validator=_http_url,
+                      metadata={"secret": True})  # chat webhooks carry their token in the URL
     token_env: str = option("", "Name of an environment variable holding a bearer token "
                                 "(the token itself never goes in the config).")
     timeout: float = option(5.0, "Seconds to wait for each attempt.",

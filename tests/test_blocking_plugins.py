@@ -29,6 +29,19 @@ for hook in ("recorder_session_started", "recorder_part_opened", "recorder_part_
              "recorder_session_event", "recorder_session_ended"):
     globals()[hook] = hookimpl(specname=hook)(lambda session, **kwargs: time.sleep(30))
 
+@hookimpl(wrapper=True, specname="recorder_session_started")
+def late_wrapper(session):
+    time.sleep(30)
+    return (yield)
+
+
+@hookimpl(wrapper=True, specname="recorder_part_sealed")
+def late_after(session, part):
+    result = yield
+    time.sleep(30)
+    return result
+
+
 @hookimpl
 def recorder_register_guards(register):
     register("sleepy-guard", Sleepy)

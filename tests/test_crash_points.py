@@ -41,8 +41,8 @@ def run(home: Path, *args: str, crash: str = "", config: Path | None = None, env
 def record(home: Path, tmp_path: Path, crash: str, extra: str = "", *flags: str):
     config = tmp_path / "crash.toml"
     config.write_text(SETTINGS.format(extra=extra))
-    return run(home, "--profile", "rep", "--source", "synthetic", "--duration", "2", *flags, crash=crash,
-               config=config)
+    return run(home, "--profile", "rep", "--source", "synthetic", "--duration", "2", "--session-id", "crash-1",
+               *flags, crash=crash, config=config)
 
 
 def frame_numbers(path: Path) -> list[int]:
@@ -101,6 +101,10 @@ def test_a_crash_at_each_step_of_recording_loses_no_complete_fragment(home, tmp_
     assert recovered.returncode == 0, recovered.stderr
     if not list((home / "Documents" / "SessionRecordings").glob("*/session.json")):
         assert point.startswith("write:temporary"), "only a crash before the first manifest leaves none"
+        assert record(home, tmp_path, "", "").returncode == 0  # the next start clears what is left
+        stray = [p for p in (home / "Documents").rglob("*") if p.is_file() and p.parent.joinpath(
+            "session.json").exists() is False]
+        assert stray == [], "nothing was recorded, and nothing is left of it"
         return
     folder = session_folder(home)
     numbers = check_folder(folder)

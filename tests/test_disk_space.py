@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import signal
 import time
 from pathlib import Path
 
@@ -347,3 +348,41 @@ noise = true
     manifest = json.loads((folder / "session.json").read_text())
     [part] = manifest["parts"]
     assert part["state"] == "sealed" and decode(folder / part["file"]).frames == part["frames"] >= 20
+
+
+def test_what_the_customer_is_told_says_nothing_of_the_reps_machine(run_cli, home, tmpfs_factory, tmp_path):
+    """Every text addressed to the customer in the disk-space and restart scenarios: no
+    folder, user, host name or disk figures of the machine that records."""
+    import getpass
+    import re
+    import socket
+
+    disk = tmpfs_factory("40m")
+    events = tmp_path / "events.jsonl"
+    config = write_config(tmp_path, f"""
+[profiles.rep]
+guards = ["disk-space", "signals"]
+notifiers = ["console", "events-file"]
+[profiles.rep.disk-space]
+interval = 0.2
+warn_free = "1000TB"
+stop_free = "1MB"
+grace = 1.0
+[profiles.rep.events-file]
+path = "{events}"
+""")
+    run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--output-dir", str(disk),
+            "--duration", "30", check=0)
+    proc = start_recording(config, disk, 60, home)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    said = [json.loads(line) for line in events.read_text().splitlines()]
+    to_customer = [line["text"] for line in said if "customer" in line["audience"]]
+    assert len(to_customer) >= 3, said  # the warning, the end, the restart
+    private = [str(disk), str(home), socket.gethostname(), getpass.getuser()]
+    for text in to_customer:
+        assert not any(p and p in text for p in private), text
+        assert not re.search(r"\d+(\.\d+)? ?(B|KB|MB|GB|TB)\b", text), text
+    assert any(str(disk) in line["text"] for line in said if line["audience"] == ["rep"]), \
+        "the details stay with the person at this machine"

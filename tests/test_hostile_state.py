@@ -117,7 +117,7 @@ def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
     assert "part-001.mp4: kept" in run_cli("recover", check=0).stdout
     journal = json.loads((state(home) / "journal" / "rep.json").read_text())
     assert journal["state"] == "interrupted"
-    resumed = run_cli(*RECORD, check=0)
+    resumed = run_cli(*RECORD, "--resume", check=0)
     assert "ended in a crash" not in resumed.stderr and "resuming the interrupted session" in resumed.stderr
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     manifest = json.loads((folder / "session.json").read_text())
@@ -206,3 +206,25 @@ def test_any_profile_name_given_to_a_command_is_exit_0_or_2(command, profile):
     with pytest.raises(SystemExit) as ended, umask_kept():
         main([command, "--profile", profile])
     assert ended.value.code in (0, 2)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# durations: short ones, or ones that must be refused (a valid long one would record for that long)
+@given(duration=st.one_of(st.floats(0.05, 0.3), st.floats(max_value=0), st.floats(min_value=7 * 86400 + 1),
+                          st.sampled_from(["nan", "inf", "-inf", "", "x", "1e999", "0x10"])),
+       fps=st.one_of(st.floats(0.5, 240), number),
+       folder=st.text(min_size=1, max_size=30), save_to=st.one_of(st.none(), st.text(min_size=1, max_size=30)))
+def test_any_value_of_any_recording_flag_is_exit_0_or_2(tmp_path_factory, duration, fps, folder, save_to):
+    from recorder.cli.main import main
+
+    root = tmp_path_factory.mktemp("flags")
+    config = root / "fast.toml"
+    config.write_text("[profiles.rep]\nguards = []\nnotifiers = []\n"
+                      "[profiles.rep.synthetic]\nwidth = 160\nheight = 120\nrealtime = false\n")
+    argv = ["--profile", "rep", "--source", "synthetic", "--config", str(config), "--duration", str(duration),
+            "--fps", str(fps), "--output-dir", str(root / folder)]
+    if save_to is not None:
+        argv += ["--save-to", str(root / save_to)]
+    with pytest.raises(SystemExit) as ended, umask_kept():
+        main(argv)
+    assert ended.value.code in (0, 2), argv

@@ -45,6 +45,8 @@ def test_builtin_plugins_import_nothing_of_recorder_but_its_root():
             if module == "recorder" or not module.startswith("recorder.") or module.startswith(own):
                 continue
             offenders.append(f"plugins/{relative}:{line} imports {module}")
+        if "import_module" in path.read_text() or "__import__" in path.read_text():
+            offenders.append(f"plugins/{relative} imports by name (not checkable)")
     assert offenders == []
 
 
@@ -408,7 +410,7 @@ def test_a_version_1_session_is_read_verified_and_played(run_cli, tmp_path):
     folder = tmp_path / "v1"
     shutil.copytree(DATA / "v1-complete", folder)
     manifest = read_manifest(folder)
-    assert manifest.format_version == 2 and manifest.parts[0].encoder == "h264"
+    assert manifest.format_version == 3 and manifest.parts[0].encoder == "h264"
     assert run_cli("verify", str(folder), check=0).stdout.strip().endswith("verified")
     info = run_cli("info", str(folder), check=0).stdout
     assert "9c7a5136441842f892fc442961090153" in info and "part-001.mp4" in info
@@ -428,7 +430,7 @@ def test_a_crashed_version_1_session_is_recovered_by_its_encoder(tmp_path):
     assert part.state == "sealed" and part.encoder == "h264" and part.sha256 == sha256_file(folder / part.file)
     assert decode(folder / part.file).frames == part.frames > 0
     assert manifest.state == "interrupted" and manifest.end_reason == "crashed"
-    assert json.loads((folder / "session.json").read_text())["format_version"] == 2
+    assert json.loads((folder / "session.json").read_text())["format_version"] == 3
     assert recover_folder(folder, load_plugins(entry_points_too=False)) == [], "nothing left to do"
 
 
@@ -531,3 +533,44 @@ def test_a_manifest_cannot_name_a_file_outside_its_folder(run_cli, tmp_path, fie
     with pytest.raises(UsageError):
         recover_folder(folder, load_plugins(entry_points_too=False))
     assert outside.read_bytes() == b"not yours"
+
+
+def test_the_event_hook_sees_the_gap_and_the_resumption(tmp_settings):
+    from recorder.pipeline.recording import Recording
+
+    class Interrupter:
+        def __init__(self, options):
+            pass
+
+        def start(self, session):
+            import threading
+
+            threading.Timer(0.5, session.request_end, args=("interrupted",)).start()
+
+        def stop(self):
+            pass
+
+    class Guards:
+        name = "interrupter"
+
+        @hookimpl
+        def recorder_register_guards(self, register):
+            register("interrupter", Interrupter)
+
+    everything = Everything()
+    host = make_host(TmpSinkPlugin(), Guards(), everything)
+    first = Recording(host, make_profile(host, dict(tmp_settings, guards=["interrupter"])), duration=10,
+                      support_id="S-1").run()
+    assert first.end_reason == "interrupted"
+    second = Recording(host, make_profile(host, tmp_settings), duration=0.5, support_id="S-1").run()
+    assert second.id == first.id and len(second.parts) == 2
+    kinds = everything.calls["recorder_session_event"]
+    assert kinds.index("gap") < kinds.index("resumed") < len(kinds) - 1
+
+
+def test_config_never_shows_a_secret_option(run_cli, tmp_path):
+    config = tmp_path / "chat.toml"
+    config.write_text('[profiles.rep]\nnotifiers = ["+webhook"]\n'
+                      '[profiles.rep.webhook]\nurl = "https://chat.example/hooks/s3cr3t-t0ken"\n')
+    shown = run_cli("config", "--profile", "rep", "--config", str(config), check=0).stdout
+    assert "s3cr3t" not in shown and 'url = "(set, not shown)"' in shown

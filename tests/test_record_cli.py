@@ -85,3 +85,33 @@ def test_synthetic_source_needs_no_display(run_cli, home):
     video = decode(folder / "part-001.mp4")
     assert video.frames == 20
     assert abs(video.duration - 2.0) < 0.05
+
+
+def test_a_recording_carries_its_support_session_id_and_labels(run_cli, home, tmp_path):
+    import av
+
+    config = tmp_path / "named.toml"
+    config.write_text('[profiles.rep]\nfolder_template = "{label[ticket]}_{support_id}_{short_id}"\n')
+    args = ("--profile", "rep", "--source", "synthetic", "--duration", "1", "--config", str(config))
+    folder = Path(run_cli(*args, "--session-id", "S-42", "--label", "ticket=INC-1", "--label", "customer=Müller",
+                          check=0).stdout.strip())
+    assert folder.name.startswith("INC-1_S-42_")
+    manifest = json.loads((folder / "session.json").read_text())
+    assert manifest["support_session_id"] == "S-42" and manifest["labels"] == {"ticket": "INC-1",
+                                                                                 "customer": "Müller"}
+    run_cli(*args, env={"RECORDER_SESSION_ID": "S-43"}, check=0)
+    found = json.loads(run_cli("list", "--label", "ticket=INC-1", "--json", check=0).stdout)
+    assert [row["support_session_id"] for row in found] == ["S-42"]
+    assert [row["support_session_id"] for row in json.loads(
+        run_cli("list", "--session-id", "S-43", "--json", check=0).stdout)] == ["S-43"]
+    assert "ticket=INC-1" in run_cli("list", check=0).stdout
+    assert "support   S-42  ticket=INC-1  customer=Müller" in run_cli("info", str(folder), check=0).stdout
+    out = tmp_path / "s.mp4"
+    run_cli("export", str(folder), "--format", "mp4", "-o", str(out), check=0)
+    with av.open(str(out)) as container:
+        assert container.metadata["title"] == "Support session S-42"
+        assert "ticket=INC-1" in container.metadata["comment"]
+    for bad in (("--session-id", "../x"), ("--label", "ticket"), ("--label", "Ticket=1"),
+                ("--label", "ticket=a/b"), ("--session-id", "x" * 200)):
+        result = run_cli(*args, *bad)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, (bad, result.stderr)

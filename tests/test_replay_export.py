@@ -28,7 +28,8 @@ def two_part_session(tmp_path_factory):
     config = root / "session.toml"
     config.write_text(SMALL + "[profiles.rep.disk-space]\ninterval = 0.2\nwarn_free = \"1000TB\"\n"
                               "stop_free = \"1MB\"\ngrace = 1000.0\n")
-    args = [recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config)]
+    args = [recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
+            "--session-id", "replay-1"]
     first = subprocess.Popen([*args, "--duration", "60"], env=cli_env(home), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20

@@ -19,7 +19,8 @@ from recorder.testing import decode
 
 from conftest import cli_env, recorder_command
 
-RECORD = ("--profile", "rep", "--source", "synthetic", "--fps", "15")
+# The support tool names its session: a start with the same id continues an interrupted recording.
+RECORD = ("--profile", "rep", "--source", "synthetic", "--fps", "15", "--session-id", "support-1")
 
 
 def start(home: Path, *args: str, **env: str) -> subprocess.Popen:
@@ -194,7 +195,7 @@ def test_recover_on_demand_reports_each_part(home, run_cli):
 
 def test_before_a_restart_the_user_saves_then_the_resumed_session_ends_there(home, spawn_cli, run_cli):
     record = ("--profile", "customer", "--source", "synthetic", "--config", str(
-        Path(__file__).parent.parent / "examples" / "recorder.toml"))
+        Path(__file__).parent.parent / "examples" / "recorder.toml"), "--session-id", "support-2")
     child = spawn_cli(*record, "--duration", "60")
     staging = home / ".local" / "share" / "recorder" / "staging"
     deadline = time.monotonic() + 20
@@ -244,3 +245,40 @@ def test_windows_shutdown_event_interrupts_the_session(host, tmp_settings):
     assert answered == [True]
     assert session.end_reason == "interrupted"
     assert manifest_of(session.folder)["state"] == "interrupted"
+
+
+def test_only_the_same_support_session_is_continued(home, run_cli):
+    """The privacy rule: an interrupted recording is continued by a start with the same
+    --session-id, or, with no ids, only after the machine restarted. The next customer's
+    session on the same boot is a new session, never a part of the last."""
+    plain = ("--profile", "rep", "--source", "synthetic", "--duration", "1")
+
+    def interrupted(*extra: str, boot: str = "boot-1") -> Path:
+        proc = subprocess.Popen([recorder_command(), *plain[:-1], "60", *extra],
+                                env=cli_env(home, RECORDER_TEST_BOOT_ID=boot), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        wait_for_partial(home, "*.partial")
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+        return max(sessions(home), key=lambda f: f.stat().st_mtime)
+
+    first = interrupted("--session-id", "ticket-1")
+    result = run_cli(*plain, "--session-id", "ticket-2", env={"RECORDER_TEST_BOOT_ID": "boot-1"}, check=0)
+    assert "another support session (ticket-2, not ticket-1)" in result.stderr
+    assert manifest_of(first)["state"] == "complete" and len(manifest_of(first)["parts"]) == 1
+
+    second = interrupted()  # no id
+    result = run_cli(*plain, env={"RECORDER_TEST_BOOT_ID": "boot-1"}, check=0)
+    assert "the machine has not restarted since" in result.stderr
+    assert len(manifest_of(second)["parts"]) == 1
+
+    third = interrupted()
+    result = run_cli(*plain, env={"RECORDER_TEST_BOOT_ID": "boot-2"}, check=0)  # after a restart
+    assert "resuming the interrupted session" in result.stderr
+    assert [p["file"] for p in manifest_of(third)["parts"]] == ["part-001.mp4", "part-002.mp4"]
+
+    fourth = interrupted("--session-id", "ticket-4")
+    result = run_cli(*plain, "--resume", env={"RECORDER_TEST_BOOT_ID": "boot-1"}, check=0)
+    assert "resuming the interrupted session" in result.stderr
+    assert len(manifest_of(fourth)["parts"]) == 2

@@ -21,6 +21,7 @@ from recorder.console import console, say, warn
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import load_plugins
 from recorder.pipeline.recording import DISK_FULL, FOLDER_LOST, Recording
+from recorder.session.identity import check_support_id, parse_labels
 from recorder.values import clock, human_size
 from recorder.version import __version__
 from rich.live import Live
@@ -51,7 +52,12 @@ def _setup(profile: str | None, config_file: Path | None, overrides: dict):
     return host, resolved
 
 
-def _record(profile, config_file, duration, source, fps, output_dir, save_to=None, new_session=False):
+def _record(profile, config_file, duration, source, fps, output_dir, save_to=None, new_session=False,
+            session_id=None, labels=(), resume=False):
+    if new_session and resume:
+        raise UsageError("--new-session and --resume contradict each other: give one")
+    support_id = check_support_id(session_id) if session_id else ""
+    labels = parse_labels(labels)
     overrides = {("source",): source, ("fps",): fps,
                  ("output_dir",): str(output_dir.resolve()) if output_dir else None}
     host, resolved = _setup(profile, config_file, {k: v for k, v in overrides.items() if v is not None})
@@ -62,7 +68,8 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
             live.update(status_line(rec), refresh=True)
 
     rec = Recording(host, resolved, duration=duration, on_tick=tick, new_session=new_session,
-                    save_to=str(save_to) if save_to else None)
+                    save_to=str(save_to) if save_to else None, support_id=support_id, labels=labels,
+                    resume=resume)
     rec.prepare()
     if rec.recovered:
         warn(f"the last session of profile '{profile}' ended in a crash; recovered it: "
@@ -92,7 +99,7 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
 
 RECORD_OPTIONS = [
     PROFILE, CONFIG,
-    click.option("--duration", type=click.FloatRange(min=0, min_open=True), callback=finite,
+    click.option("--duration", type=click.FloatRange(min=0, max=7 * 86400, min_open=True), callback=finite,
                  metavar="SECONDS", help="Stop after this many seconds (default: until Ctrl-C)."),
     click.option("--source", metavar="NAME", help="Capture source (e.g. mss, synthetic)."),
     click.option("--fps", type=click.FloatRange(min=0, min_open=True), callback=finite,
@@ -101,10 +108,18 @@ RECORD_OPTIONS = [
                  help="Put the session folder here instead of where the sink would."),
     click.option("--save-to", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                  help="Answer the end-of-session save prompt in advance."),
+    click.option("--session-id", envvar="RECORDER_SESSION_ID", metavar="ID",
+                 help="The support tool's id for this support session: an interrupted recording is "
+                      "continued only by a start with the same id."),
+    click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+                 help="Tie the recording to a ticket, customer, rep... (repeatable)."),
     click.option("--new-session", is_flag=True,
                  help="Start a new session even if the last one was interrupted (it is kept as it is)."),
+    click.option("--resume", is_flag=True, help="Continue the interrupted session whatever its id or age."),
     DEBUG,
 ]
+RECORD_PARAMS = ("profile", "config_file", "duration", "source", "fps", "output_dir", "save_to", "new_session",
+                 "session_id", "labels", "resume")
 
 
 def _with(options):
@@ -119,7 +134,7 @@ def _with(options):
 @_with(RECORD_OPTIONS)
 @click.version_option(__version__, prog_name="recorder")
 @click.pass_context
-def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, new_session, debug):
+def cli(ctx, debug, **options):
     """Record the screen during a remote-support session, keeping the recording on this machine.
 
     With no command, records with the given profile: recorder --profile rep
@@ -127,15 +142,13 @@ def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, n
     _logging(debug)
     ctx.obj = {"debug": debug}
     if ctx.invoked_subcommand is None:
-        _record(profile, config_file, duration, source, fps, output_dir, save_to, new_session)
+        _record(**options)
         return
     # Options before a command name: passed on where the command takes them, refused where
     # it does not (`recorder --profile nope list` must not silently list every profile).
     given = {param.replace("_", "-").replace("config-file", "config"): value
-             for param, value in (("profile", profile), ("config_file", config_file), ("duration", duration),
-                                  ("source", source), ("fps", fps), ("output_dir", output_dir),
-                                  ("save_to", save_to), ("new_session", new_session or None))
-             if value is not None and ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE}
+             for param, value in options.items()
+             if value not in (None, False, ()) and ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE}
     if ctx.invoked_subcommand == "record":
         ctx.obj["given"] = given
         return
@@ -150,15 +163,16 @@ def cli(ctx, profile, config_file, duration, source, fps, output_dir, save_to, n
 @cli.command("record")
 @_with(RECORD_OPTIONS)
 @click.pass_context
-def record_cmd(ctx, profile, config_file, duration, source, fps, output_dir, save_to, new_session, debug):
+def record_cmd(ctx, debug, **options):
     """Record a session (the same as giving no command)."""
     _logging(debug or ctx.obj["debug"])
     ctx.obj["debug"] |= debug
     given = ctx.obj.get("given", {})  # options given before the command name
-    _record(profile or given.get("profile"), config_file or given.get("config"),
-            duration or given.get("duration"), source or given.get("source"), fps or given.get("fps"),
-            output_dir or given.get("output-dir"), save_to or given.get("save-to"),
-            new_session or bool(given.get("new-session")))
+    for param in RECORD_PARAMS:
+        name = param.replace("_", "-").replace("config-file", "config")
+        if options.get(param) in (None, False, ()):
+            options[param] = given.get(name, options.get(param))
+    _record(**options)
 
 
 @cli.command("plugins")

@@ -37,6 +37,8 @@ def describe_plugins(host: PluginHost) -> list[dict[str, Any]]:
 
 
 def _line(field: attrs.Attribute, value: Any, origin: str) -> str:
+    if field.metadata.get("secret") and value:
+        value = "(set, not shown)"  # an option marked secret (a URL that is a credential)
     if isinstance(value, list):  # one line, so the comment stays beside it
         items = (tomli_w.dumps({"v": item}).strip().removeprefix("v = ") for item in value)
         text = f"{field.name} = [{', '.join(items)}]"
@@ -80,6 +82,8 @@ def describe_session(folder: Path) -> str:
         f"session   {manifest.session_id}",
         f"folder    {folder}",
         f"profile   {manifest.profile} (role {manifest.role}) on {manifest.host}",
+        f"support   {manifest.support_session_id or '-'}"
+        + "".join(f"  {key}={value}" for key, value in manifest.labels.items()),
         f"started   {manifest.started_at.isoformat()}",
         f"ended     {manifest.ended_at.isoformat() if manifest.ended_at else '-'}  "
         f"({manifest.end_reason or state})",

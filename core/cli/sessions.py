@@ -18,6 +18,7 @@ from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.playback import export, replay, timeline
 from recorder.session import journal, lock, manifest as manifests, recovery
+from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
 from recorder.store.verify import verify
 from recorder.store.files import folder_size
@@ -58,15 +59,23 @@ def progress_bar(label: str) -> Progress:
 
 @click.command("list")
 @click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="Only this profile's sessions.")
+@click.option("--session-id", metavar="ID", help="Only the recording of this support session.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Only sessions with this label "
+                                                                         "(repeatable: all must match).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def list_cmd(ctx, profile, as_json):
+def list_cmd(ctx, profile, session_id, labels, as_json):
     """List the sessions recorder knows about: saved, unsaved, in progress, incomplete."""
     profile = _profile(ctx, profile)
+    wanted = parse_labels(labels)
+    if session_id:
+        check_support_id(session_id)
     everything = catalog.sessions(roots=roots(load_plugins()))
     if profile is not None:
         _known_profile(profile, everything)
-    rows = [row for row in everything if profile is None or row.profile == profile]
+    rows = [row for row in everything if (profile is None or row.profile == profile)
+            and (not session_id or row.support_session_id == session_id)
+            and all(row.labels.get(key) == value for key, value in wanted.items())]
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
@@ -74,9 +83,11 @@ def list_cmd(ctx, profile, as_json):
         click.echo("no sessions")
         return
     for row in rows:
+        tags = " ".join([*([f"id={row.support_session_id}"] if row.support_session_id else []),
+                         *(f"{key}={value}" for key, value in row.labels.items())])
         click.echo(f"{row.id[:8]}  {row.started_at[:19].replace('T', ' ')}  {row.profile:<9} "
                    f"{clock(row.duration)}  {human_size(row.size):>9}  {row.parts} part(s)  "
-                   f"{row.state:<11}  {row.folder}")
+                   f"{row.state:<11}  {row.folder}" + (f"  [{tags}]" if tags else ""))
     unsaved = [row for row in rows if row.state == "unsaved"]
     if unsaved:
         click.echo(f"save an unsaved session with: recorder save {unsaved[0].id[:8]} DIR")
@@ -122,13 +133,17 @@ def save_cmd(session, directory):
         target = saving.move_session(folder, target_dir)
     except saving.SaveError as exc:
         raise RecorderError(str(exc)) from None
+    saved = None
     if target != folder or manifest.unsaved:
-        manifest.add_event("saved", f"saved to {target_dir} (recorder save)", t=manifest.recorded_until())
+        saved = manifest.add_event("saved", f"saved to {target_dir} (recorder save)", t=manifest.recorded_until())
         manifests.write(target, manifest)
         journal.update(manifest.profile, manifest.session_id, folder=str(target))  # an interrupted one resumes there
     catalog.moved(manifest.session_id, target)
     saving.drop_stale_copies(manifest.session_id, target, roots(host))
-    host.call("recorder_session_saved", session=manifests.to_session(manifest, target))
+    moved = manifests.to_session(manifest, target)
+    if saved is not None:
+        host.call("recorder_session_event", session=moved, event=saved)
+    host.call("recorder_session_saved", session=moved)
     click.echo(str(target))
 
 
@@ -224,7 +239,8 @@ def play_cmd(session, no_open):
 
 
 def _refuse_live(manifest: manifests.Manifest, what: str) -> None:
-    if catalog.state_of(manifest) == "in progress":
+    # Live until its recorder lets the lock go: sealed, it may still be asking where to save.
+    if catalog.held_by_its_recorder(manifest):
         raise UsageError(f"session {manifest.session_id[:8]} is being recorded (pid {manifest.pid}) and cannot "
                          f"be {what}; end it first: recorder stop --profile {manifest.profile}")
 

@@ -23,7 +23,8 @@ def option(default: Any = attrs.NOTHING, help: str = "", **kwargs: Any) -> Any:
     """Declare one option of a plugin's attrs options class.
 
     The help text appears in ``recorder config``; validators are ordinary
-    attrs validators.
+    attrs validators. ``metadata={"secret": True}`` keeps the value out of
+    ``recorder config`` (a URL that is itself a credential).
     """
     metadata = dict(kwargs.pop("metadata", {}), help=help)
     return attrs.field(default=default, metadata=metadata, kw_only=True, **kwargs)

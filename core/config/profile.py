@@ -17,6 +17,7 @@ import attrs
 from recorder.config.layers import Config, Key, ListEdit, unknown_profile
 from recorder.config.options import option, structure
 from recorder.errors import UsageError, describe
+from recorder.session.identity import TemplateLabels
 from recorder.host.registry import Component, Registry
 from recorder.values import ByteSize
 
@@ -79,7 +80,8 @@ class ProfileSettings:
     fps: float = option(15.0, "Capture rate in frames per second.",
                         validator=[_positive, _within(*FPS_RANGE)])
     folder_template: str = option("{start:%Y-%m-%d_%H-%M-%S}_{profile}_{short_id}",
-                                  "Name of each session folder; fields: start, profile, role, short_id, host.")
+                                  "Name of each session folder; fields: start, profile, role, short_id, host, "
+                                  "support_id, label[NAME] (empty when not given).")
     output_dir: str = option("", "Folder that replaces the sink's own location (empty: the sink decides).")
     max_part_size: ByteSize = option(ByteSize(0), "Start a new part at this size (0: no limit); e.g. \"2GB\".")
     max_part_duration: float = option(3600.0, "Start a new part after this many seconds (0: no limit).",
@@ -131,7 +133,8 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
     settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
     try:  # now, before anything is written; the session's own values are checked again for its folder
         folder_name_from(settings.folder_template, start=datetime.now().astimezone(), profile=name,
-                         role=settings.role, short_id="0123abcd", host=socket.gethostname())
+                         role=settings.role, short_id="0123abcd", host=socket.gethostname(),
+                         support_id="INC-1", label=TemplateLabels(ticket="INC-1"))
     except ValueError as exc:
         raise UsageError(f"{origin('folder_template')}: profile '{name}': key 'folder_template': "
                          f"{exc}") from None

@@ -116,8 +116,14 @@ class Isolation:
                 return function(*args)
             return None
 
+        finished, result = self._bounded(plugin, where, call, budget)
+        return result if finished else None
+
+    def _bounded(self, plugin: str, where: str, call: Callable[[], Any],
+                 budget: float | None = BUDGET) -> tuple[bool, Any]:
+        """(finished in time, result) of ``call``, on the plugin's own thread if it is bounded."""
         if budget is None or not self.bounded(plugin):
-            return call()
+            return True, call()
         with self._lock:
             thread = self.threads.get(plugin) or self.threads.setdefault(plugin, PluginThread(plugin))
         finished, newly_overdue, result = thread.run(call, budget)
@@ -125,7 +131,7 @@ class Isolation:
             thread.overdue_in = where  # said once: calls queued behind it are not waited for, nor reported
             self.report(Failure(plugin, where, NotResponding(
                 f"within {budget:g} s: recording goes on without waiting for it")))
-        return result
+        return finished, result
 
     @contextmanager
     def around(self, plugin: str, where: str) -> Iterator[None]:
@@ -153,38 +159,51 @@ class Isolation:
 
     def _wrapper(self, function: Callable[..., Any], plugin: str, hook: str) -> Callable[..., Any]:
         """A ``wrapper=True`` implementation: its code before and after ``yield``
-        runs; if it raises, the call goes on as if it were not there."""
+        runs (each part within the budget, for a third-party plugin); if it raises or
+        is late, the call goes on as if it were not there."""
         fail = functools.partial(self._fail, plugin, hook)
+        budget = None if hook in UNBOUNDED_HOOKS else BUDGET
+
+        def step(advance: Callable[[], Any]) -> tuple[str, Any]:
+            """One stretch of the wrapper's code: ("yielded" | "returned" | "raised" | "late", value)."""
+            def attempt() -> tuple[str, Any]:
+                with running(plugin):
+                    try:
+                        return "yielded", advance()
+                    except StopIteration as stop:
+                        return "returned", stop.value
+                    except BaseException as exc:
+                        return "raised", exc
+
+            finished, outcome = self._bounded(plugin, hook, attempt, budget)
+            return outcome if finished else ("late", None)
 
         @functools.wraps(function)
         def call(*args: Any):
-            generator = None
-            try:
-                with running(plugin):
-                    generator = function(*args)
-                    next(generator)
-            except StopIteration:
-                fail(RuntimeError("the wrapper did not yield"))
-                generator = None
-            except Exception as exc:
-                fail(exc)
-                generator = None
-            if generator is None:
+            generator = function(*args)  # a generator function runs nothing until advanced
+            kind, value = step(lambda: next(generator))
+            if kind != "yielded":
+                if kind == "returned":
+                    fail(RuntimeError("the wrapper did not yield"))
+                elif kind == "raised":
+                    if not isinstance(value, Exception):
+                        raise value
+                    fail(value)
                 return (yield)
             result, raised = None, None
             try:
                 result = yield
             except BaseException as exc:  # what the wrapped call raised: the wrapper may handle it
                 raised = exc
-            try:
-                with running(plugin):
-                    generator.throw(raised) if raised is not None else generator.send(result)
-            except StopIteration as stop:
-                return stop.value
-            except Exception as exc:
-                if exc is not raised:
-                    fail(exc)
-            else:
+            kind, value = step((lambda: generator.throw(raised)) if raised is not None else
+                               (lambda: generator.send(result)))
+            if kind == "returned":
+                return value
+            if kind == "raised" and value is not raised:
+                if not isinstance(value, Exception):
+                    raise value
+                fail(value)
+            elif kind == "yielded":
                 generator.close()
                 fail(RuntimeError("the wrapper yielded more than once"))
             if raised is not None:

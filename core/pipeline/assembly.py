@@ -9,6 +9,7 @@ from recorder.errors import PluginError, RecorderError, UsageError
 from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
 from recorder.config.profile import ResolvedProfile
+from recorder.session.identity import TemplateLabels
 from recorder.session.model import Session
 
 
@@ -52,6 +53,7 @@ def folder_name(session: Session, template: str) -> str:
 
     try:
         return folder_name_from(template, start=session.started_at, profile=session.profile,
-                                role=session.role, short_id=session.short_id, host=session.host)
+                                role=session.role, short_id=session.short_id, host=session.host,
+                                support_id=session.support_id, label=TemplateLabels(session.labels))
     except ValueError as exc:
         raise UsageError(f"profile '{session.profile}': key 'folder_template': {exc}") from None

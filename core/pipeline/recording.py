@@ -48,7 +48,8 @@ class Recording:
     for errors found before anything was written."""
 
     def __init__(self, host: PluginHost, profile: ResolvedProfile, *, duration: float | None = None,
-                 save_to: str | None = None, new_session: bool = False,
+                 save_to: str | None = None, new_session: bool = False, resume: bool = False,
+                 support_id: str = "", labels: dict[str, str] | None = None,
                  on_tick: Callable[["Recording"], None] | None = None):
         if not profile.settings.enabled:
             origin = profile.config.origin_of(profile.name, ("enabled",)) or "config"
@@ -57,6 +58,7 @@ class Recording:
         self.host, self.profile, self.duration = host, profile, duration
         self.on_tick = on_tick or (lambda rec: None)
         self.settings = profile.settings
+        self.support_id, self.labels, self.resume = support_id, dict(labels or {}), resume
         self.session = self._new_session(save_to)
         self.failure: BaseException | None = None
         self.new_session = new_session
@@ -76,6 +78,7 @@ class Recording:
         session = Session(profile=self.profile.name, role=self.settings.role,
                           output_dir=self.settings.output_dir, save_to=save_to or "")
         session._options = dict(self.profile.options)
+        session.support_id, session.labels = self.support_id, dict(self.labels)
         return session
 
     # -- wiring -------------------------------------------------------------
@@ -195,13 +198,15 @@ class Recording:
     def _take_over_previous(self) -> bool:
         """Recover a crashed run's session and continue the interrupted one; True if resuming."""
         outcome = recovery.take_over(self.profile.name, self.settings, self.settings.encoder, self.host,
-                                     new_session=self.new_session)
+                                     new_session=self.new_session, resume=self.resume,
+                                     support_id=self.support_id)
         self.recovered, self.closed_previous = outcome.recovered, outcome.closed
         if outcome.session is None:
             return False
         resumed = outcome.session
         resumed.output_dir, resumed.save_to = self.session.output_dir, self.session.save_to
         resumed._options = self.session._options
+        resumed.labels = {**resumed.labels, **self.labels}  # labels given now are added
         self.session, self.resumed_gap = resumed, outcome.gap
         return True
 

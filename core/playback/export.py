@@ -36,6 +36,14 @@ class ExportJob:
     keep_gaps: bool = False
     progress: Callable[[float], None] = lambda seconds: None
 
+    def metadata(self) -> dict[str, str]:
+        """What the exported file says about the session (title, date, ids, labels)."""
+        manifest = self.timeline.manifest
+        tags = {"support_session_id": manifest.support_session_id, **manifest.labels}
+        return {"title": f"Support session {manifest.support_session_id or manifest.session_id[:8]}",
+                "creation_time": manifest.started_at.isoformat(),
+                "comment": "; ".join(f"{k}={v}" for k, v in {"session": manifest.session_id, **tags}.items() if v)}
+
     @property
     def end(self) -> float:
         return self.timeline.end if self.stop is None else min(self.stop, self.timeline.end)
@@ -62,9 +70,9 @@ class ExportJob:
         """Output size for a source of ``width`` x ``height``, even numbers for yuv420p."""
         if not self.scale:
             w, h = width, height
-        elif m := re.fullmatch(r"(\d+)x(\d+)", self.scale):
+        elif m := re.fullmatch(r"(\d{1,6})x(\d{1,6})", self.scale):
             w, h = int(m[1]), int(m[2])
-        elif re.fullmatch(r"\d+", self.scale):
+        elif re.fullmatch(r"\d{1,6}", self.scale):
             w = int(self.scale)
             h = round(height * w / width)
         elif re.fullmatch(r"\d*\.\d+", self.scale) and 0 < float(self.scale) <= 4:
@@ -124,6 +132,7 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
     rate = fps or job.fps
     source = job.resampled(rate) if rate else job.frames()
     with av.open(str(job.output), "w", format=container, options=container_options or {}) as out:
+        out.metadata.update(job.metadata())
         # the nominal rate sets the last frame's length: the session's own rate keeps the full duration
         nominal = rate or job.timeline.manifest.fps
         stream = out.add_stream(codec, rate=Fraction(nominal).limit_denominator(1000))

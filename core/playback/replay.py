@@ -83,7 +83,8 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
         "manifest": {"session_id": manifest.session_id, "profile": manifest.profile, "role": manifest.role,
                      "started_at": manifest.started_at.isoformat(),
                      "ended_at": manifest.ended_at.isoformat() if manifest.ended_at else None,
-                     "end_reason": manifest.end_reason, "state": manifest.state},
+                     "end_reason": manifest.end_reason, "state": manifest.state,
+                     "support_session_id": manifest.support_session_id, "labels": manifest.labels},
         "segments": segments,
         "gaps": [{"start": g.start, "end": g.end, "reason": g.reason} for g in timeline.gaps],
         "markers": [{"t": _marker_time(e), "kind": e.kind, "text": e.text, "level": e.level}

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recorder.session.identity import boot_id
 from recorder.store.files import make_private_dir, write_private
 from recorder.store.state import StateFile, set_aside, state_dir
 
@@ -33,6 +34,7 @@ def write(session, state: str) -> None:
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "parts": [part.file for part in session.parts],
+        "boot_id": boot_id(),  # a later start can tell whether the machine restarted since
         "updated": datetime.now(timezone.utc).astimezone().isoformat(),
     }
     write_private(_path(session.profile), json.dumps(entry, indent=2).encode() + b"\n")

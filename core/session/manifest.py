@@ -5,8 +5,9 @@ migrates older versions, and turns anything unreadable into one line naming
 the file; the rest of recorder only ever sees a ``Manifest``.
 
 Version 2 (recorder 0.2) names on each part the encoder that wrote it, so that
-crash recovery asks that encoder to repair it. Version 1 files are migrated
-when read: every part gets the session's encoder.
+crash recovery asks that encoder to repair it. Version 3 adds the support
+session's id and labels. Older files are migrated when read: every part of a
+version 1 file gets the session's encoder; a version 2 file has no id or labels.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from recorder.store.files import write_private
 from recorder.version import __version__
 
 MANIFEST = "session.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 STATES = ("recording", "interrupted", "complete")
 
 
@@ -67,6 +68,8 @@ class Manifest:
     video: Video | None = None
     components: Components | None = None
     notifier_failures: dict[str, int] = attrs.Factory(dict)
+    support_session_id: str = ""  # the support tool's id for the support session recorded
+    labels: dict[str, str] = attrs.Factory(dict)
     parts: list[Part] = attrs.Factory(list)
     events: list[Event] = attrs.Factory(list)
 
@@ -122,6 +125,7 @@ def from_session(session: Session, *, video: Video | None = None, components: Co
         state=state_of(session), duration=round(sum(part.duration for part in session.parts), 3),
         frames=session.frames, dropped_frames=session.dropped, unchanged_frames=session.unchanged,
         video=video, components=components, notifier_failures=dict(notifier_failures or {}),
+        support_session_id=session.support_id, labels=dict(session.labels),
         parts=[attrs.evolve(part) for part in session.parts],
         events=list(session.events),
     )
@@ -135,6 +139,7 @@ def to_session(manifest: Manifest, folder: Path, **session: Any) -> Session:
     restored.events = list(manifest.events)
     restored.ended_at, restored.end_reason = manifest.ended_at, manifest.end_reason
     restored.frames, restored.dropped = manifest.frames, manifest.dropped_frames
+    restored.support_id, restored.labels = manifest.support_session_id, dict(manifest.labels)
     return restored
 
 
@@ -149,6 +154,8 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook_func(lambda t: t == dict[str, Any], lambda value, _: _table(value))
     converter.register_structure_hook_func(lambda t: t == dict[str, int], lambda value, _: {
         str(k): converter.structure(v, int) for k, v in _table(value).items()})
+    converter.register_structure_hook_func(lambda t: t == dict[str, str], lambda value, _: {
+        str(k): converter.structure(v, str) for k, v in _table(value).items()})
     return converter
 
 
@@ -179,6 +186,9 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         encoder = (data.get("video") or {}).get("encoder") or (data.get("components") or {}).get("encoder")
         data = dict(data, format_version=2,
                     parts=[{"encoder": encoder or "h264", **part} for part in data.get("parts", [])])
+        version = 2
+    if version == 2:
+        data = dict(data, format_version=3)  # id and labels default to none
     return data
 
 
@@ -214,10 +224,20 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def _unconfined(manifest: Manifest) -> str | None:
+    from recorder.config.layers import PROFILE_NAME  # here: config imports the session model
+    from recorder.session.identity import SUPPORT_ID, check_label
+
     if not _ID.match(manifest.session_id):
         return f"session_id {manifest.session_id[:80]!r} is not an id"
-    if not _ID.match(manifest.profile):
+    if not PROFILE_NAME.fullmatch(manifest.profile):
         return f"profile {manifest.profile[:80]!r} is not a profile name"
+    if manifest.support_session_id and not SUPPORT_ID.fullmatch(manifest.support_session_id):
+        return "support_session_id is not a session id"
+    for key, value in manifest.labels.items():
+        try:
+            check_label(key, value, "labels")
+        except UsageError as exc:
+            return str(exc)
     for part in manifest.parts:
         if not _PART_NAME.match(part.file) or ".." in part.file:
             return f"part file {part.file[:80]!r} is not a plain file name in the session folder"

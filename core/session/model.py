@@ -65,6 +65,8 @@ class Session:
     captured: int = 0  # grabbed from the source, including unchanged frames not encoded
     unchanged: int = 0
     resumed: bool = False  # continues a session interrupted by a restart or a crash
+    support_id: str = ""  # the support tool's session id (--session-id)
+    labels: dict[str, str] = attrs.Factory(dict)  # ticket, customer, rep, portal... (--label)
     _t0: float = attrs.field(factory=time.monotonic, alias="t0")
     _end: threading.Event = attrs.Factory(threading.Event)
     _sealed: threading.Event = attrs.Factory(threading.Event)

@@ -21,6 +21,7 @@ import attrs
 from recorder.errors import describe
 from recorder.session import journal, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
+from recorder.session.identity import boot_id
 from recorder.session.model import Event, Part, Session
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import sha256_file
@@ -128,13 +129,15 @@ def _sync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def close(folder: Path, why: str) -> None:
+def close(folder: Path, why: str, host) -> None:
     """Leave an interrupted session as it is, for good: it will not be resumed."""
     manifest = manifests.read(folder)
     manifest.state = "complete"
     last = manifest.events[-1].t if manifest.events else 0.0
-    manifest.events.append(Event(last, datetime.now(timezone.utc).astimezone().isoformat(), "closed", why))
+    event = Event(last, datetime.now(timezone.utc).astimezone().isoformat(), "closed", why)
+    manifest.events.append(event)
     manifests.write(folder, manifest)
+    host.call("recorder_session_event", session=manifests.to_session(manifest, folder), event=event)
 
 
 def age_hours(manifest: Manifest) -> float:
@@ -150,9 +153,36 @@ class TakeOver:
     gap: dict[str, Any] | None = None  # the interruption, announced once the session is wired
 
 
-def take_over(profile: str, settings, encoder: str, host, *, new_session: bool) -> TakeOver:
+def why_not_resume(entry: dict[str, Any], manifest: Manifest, *, encoder: str, new_session: bool,
+                   resume: bool, support_id: str, limit_hours: float) -> str | None:
+    """Why the interrupted session must not be continued by this start (None: continue it).
+
+    Only the same support session continues: the same --session-id, or, when neither
+    run has one, a start after the machine restarted (its boot id changed). A start on
+    the same boot without an id is the next support session, never a part of the last."""
+    if new_session:
+        return "--new-session"
+    if any((p.encoder or encoder) != encoder for p in manifest.parts):
+        return "recorded with another encoder"
+    if resume:
+        return None
+    if age_hours(manifest) > limit_hours:
+        return f"interrupted more than {limit_hours:g} h ago"
+    if support_id or manifest.support_session_id:
+        if support_id != manifest.support_session_id:
+            return (f"another support session ({support_id or 'no --session-id'}, not "
+                    f"{manifest.support_session_id or 'none'})")
+        return None
+    if not entry.get("boot_id") or entry.get("boot_id") == boot_id():
+        return ("the machine has not restarted since, and no --session-id says it is the same "
+                "support session")
+    return None
+
+
+def take_over(profile: str, settings, encoder: str, host, *, new_session: bool, resume: bool = False,
+              support_id: str = "") -> TakeOver:
     """What a new start does with the journal's last session: recover it if it crashed,
-    then resume it, or close it (--new-session, too old, another encoder)."""
+    then resume it, or close it (see ``why_not_resume``)."""
     outcome = TakeOver()
     found = previous_session(profile)
     if found is None:
@@ -166,13 +196,10 @@ def take_over(profile: str, settings, encoder: str, host, *, new_session: bool) 
         journal.clear(profile)
         outcome.closed = (folder, f"not resumed: {exc}")
         return outcome
-    limit = settings.resume_within
-    why = ("--new-session" if new_session else
-           f"interrupted more than {limit:g} h ago" if age_hours(manifest) > limit else
-           "recorded with another encoder" if any((p.encoder or encoder) != encoder
-                                                  for p in manifest.parts) else None)
+    why = why_not_resume(entry, manifest, encoder=encoder, new_session=new_session, resume=resume,
+                         support_id=support_id, limit_hours=settings.resume_within)
     if why:
-        close(folder, f"not resumed: {why}")
+        close(folder, f"not resumed: {why}", host)
         journal.clear(profile)
         outcome.closed = (folder, why)
         return outcome
@@ -204,6 +231,20 @@ def previous_session(profile: str) -> tuple[dict[str, Any], Path] | None:
     except ManifestError:
         same = (folder / MANIFEST).is_file()  # damaged: take_over says so and leaves it
     if not same:  # gone, or the journal names a folder that is not its session's
+        _remove_if_stillborn(folder)
         journal.clear(profile)
         return None
     return entry, folder
+
+
+def _remove_if_stillborn(folder: Path) -> None:
+    """A crash during the very first manifest write leaves the session folder with
+    nothing but that write's temporary file (no frame was recorded yet): remove it."""
+    try:
+        leftovers = list(folder.iterdir())
+    except OSError:
+        return
+    if all(p.name.startswith(f".{MANIFEST}.") and p.name.endswith(".tmp") for p in leftovers):
+        for path in leftovers:
+            path.unlink()
+        folder.rmdir()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 import attrs
+from recorder.console import warn
 from recorder.errors import UsageError
 from recorder.session import lock, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
@@ -34,6 +35,8 @@ class Summary:
     state: str  # recording states, plus saved / unsaved / in progress / incomplete
     end_reason: str | None
     folder: str
+    support_session_id: str = ""
+    labels: dict[str, str] = attrs.Factory(dict)
 
     def to_dict(self) -> dict:
         return attrs.asdict(self)
@@ -50,7 +53,8 @@ def remember(session) -> None:
 
 def moved(session_id: str, folder: Path) -> None:
     with _index().update() as entries:
-        entries.setdefault(session_id, {})["folder"] = str(folder)
+        entry = entries.get(session_id)
+        entries[session_id] = {**(entry if isinstance(entry, dict) else {}), "folder": str(folder)}
 
 
 def forget(session_id: str) -> None:
@@ -76,15 +80,20 @@ def state_of(manifest: Manifest) -> str:
     if manifest.state == "interrupted":
         return "interrupted"
     if manifest.state == "recording":
-        # The profile lock says who records (a pid alone may have been reused since a crash).
-        alive = manifest.host == socket.gethostname() and lock.holder(manifest.profile) == manifest.pid
-        return "in progress" if alive else "incomplete"
+        return "in progress" if held_by_its_recorder(manifest) else "incomplete"
     return "unsaved" if manifest.unsaved else "saved"
+
+
+def held_by_its_recorder(manifest: Manifest) -> bool:
+    """The recorder that wrote the manifest still runs (the profile lock says so: a pid
+    alone may have been reused since a crash)."""
+    return manifest.host == socket.gethostname() and lock.holder(manifest.profile) == manifest.pid
 
 
 def summary(folder: Path, manifest: Manifest) -> Summary:
     return Summary(manifest.session_id, manifest.profile, manifest.started_at.isoformat(), manifest.duration,
-                   manifest.size, len(manifest.parts), state_of(manifest), manifest.end_reason, str(folder))
+                   manifest.size, len(manifest.parts), state_of(manifest), manifest.end_reason, str(folder),
+                   manifest.support_session_id, dict(manifest.labels))
 
 
 def sessions(profile: str | None = None, roots: Iterable[Path] = ()) -> list[Summary]:
@@ -94,7 +103,8 @@ def sessions(profile: str | None = None, roots: Iterable[Path] = ()) -> list[Sum
     for folder in _folders(roots):  # the catalog's folders come first
         try:
             manifest = manifests.read(folder)
-        except ManifestError:
+        except ManifestError as exc:
+            warn(str(exc))  # said, not silently left out
             continue
         if (profile is None or manifest.profile == profile) and manifest.session_id not in rows:
             rows[manifest.session_id] = summary(folder, manifest)
