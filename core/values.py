@@ -94,6 +94,9 @@ class Notification:
     text: str
     audience: tuple[str, ...] = ("rep", "customer")
     by: str = "recorder"
+    # "message", or "end-session-requested": recorder needs the support session ended
+    # (a support tool acts on it as on its own end button)
+    kind: str = "message"
 
 
 def human_size(size: float) -> str:

@@ -33,14 +33,21 @@ class EventsFileNotifier:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def notify(self, notification) -> None:
-        session = self.session
-        line = json.dumps({
-            "level": notification.level, "text": notification.text,
+        self._append({
+            "kind": notification.kind, "level": notification.level, "text": notification.text,
             "audience": list(notification.audience), "by": notification.by,
-            "session_id": session.id if session else None,
-            "profile": session.profile if session else None,
-            "t": round(session.offset(), 3) if session else None,
         })
+
+    def receipt(self, receipt: dict) -> None:
+        """The session's receipt, for the support tool to keep (see recorder verify --receipt)."""
+        self._append({"kind": "receipt", "level": "info", "text": f"Recording receipt {receipt['head']}",
+                      "audience": [self.session.role] if self.session else [], "by": "recorder", **receipt})
+
+    def _append(self, data: dict) -> None:
+        session = self.session
+        line = json.dumps({**data, "session_id": session.id if session else None,
+                           "profile": session.profile if session else None,
+                           "t": round(session.offset(), 3) if session else None})
         with self.lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a") as fh:

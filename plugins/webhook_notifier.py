@@ -71,14 +71,23 @@ class WebhookNotifier:
         self.thread.start()
 
     def notify(self, notification) -> None:
+        self._post({"kind": notification.kind, "level": notification.level, "text": notification.text,
+                    "audience": list(notification.audience), "by": notification.by})
+
+    def receipt(self, receipt: dict) -> None:
+        """The session's receipt, for the support tool to keep (see recorder verify --receipt)."""
+        self._post({"kind": "receipt", "level": "info", "text": f"Recording receipt {receipt['head']}",
+                    "audience": [self.session.role] if self.session else [], "by": "recorder", **receipt})
+
+    def _post(self, data: dict) -> None:
+        # No host or user name: the chat may show the customer anything it is sent.
         session = self.session
         self.pending.put({
-            "level": notification.level, "text": notification.text,
-            "audience": list(notification.audience), "by": notification.by,
+            **data,
             "session_id": session.id if session else None,
+            "support_session_id": session.support_id if session else None,
             "profile": session.profile if session else None,
             "role": session.role if session else None,
-            "host": session.host if session else None,
             "t": round(session.offset(), 3) if session else None,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })

@@ -378,11 +378,14 @@ path = "{events}"
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)
     said = [json.loads(line) for line in events.read_text().splitlines()]
-    to_customer = [line["text"] for line in said if "customer" in line["audience"]]
+    to_customer = [line["text"] for line in said if "customer" in line.get("audience", [])]
     assert len(to_customer) >= 3, said  # the warning, the end, the restart
     private = [str(disk), str(home), socket.gethostname(), getpass.getuser()]
     for text in to_customer:
         assert not any(p and p in text for p in private), text
         assert not re.search(r"\d+(\.\d+)? ?(B|KB|MB|GB|TB)\b", text), text
-    assert any(str(disk) in line["text"] for line in said if line["audience"] == ["rep"]), \
+    assert any(str(disk) in line["text"] for line in said if line.get("audience") == ["rep"]), \
         "the details stay with the person at this machine"
+    ends = [line for line in said if line["kind"] == "end-session-requested"]
+    assert ends and all(end["audience"] == ["rep", "customer"] for end in ends), \
+        "the support tool is asked to end the support session"

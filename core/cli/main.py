@@ -89,6 +89,8 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
     console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
                     f"{session.dropped} dropped frame(s); ended: {session.end_reason}", highlight=False)
     click.echo(str(session.folder))
+    if rec.receipt:
+        say(f"receipt head {rec.receipt['head']} (recorder verify {session.short_id} --receipt HEAD)")
     if session.end_reason == "interrupted":
         say(f"the session is interrupted; the next 'recorder --profile {profile}' continues it in a new part")
     if session.end_reason in ("error", FOLDER_LOST):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 import webbrowser
@@ -17,11 +18,11 @@ from recorder.console import console
 from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.playback import export, replay, timeline
-from recorder.session import journal, lock, manifest as manifests, recovery
+from recorder.session import journal, lock, manifest as manifests, receipt as receipts, recovery
 from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
 from recorder.store.verify import verify
-from recorder.store.files import folder_size
+from recorder.store.files import folder_size, sha256_file
 from recorder.values import clock, human_size
 from rich.progress import (
     BarColumn,
@@ -102,10 +103,19 @@ def info_cmd(session):
 
 @click.command("verify")
 @click.argument("session")
-def verify_cmd(session):
+@click.option("--receipt", metavar="FILE|HASH", help="Also check against the receipt issued when the session "
+                                                   "ended: its file (or an events file holding it), or its head hash.")
+def verify_cmd(session, receipt):
     """Check every part's SHA-256, the hash chain, that each part decodes, and the folder's files."""
     folder = _find(session)
     ok, problems = verify(folder)
+    if receipt:
+        manifest = manifests.read(folder)
+        expected = _receipt(receipt, manifest.session_id)
+        found = receipts.check(folder, manifest, expected, sha256_file)
+        problems += [f"receipt: {line}" for line in found]
+        if not found:
+            ok.append(f"matches the receipt (head {receipts.receipt(manifest)['head'][:16]}...)")
     for line in ok:
         click.echo(f"ok       {line}")
     for line in problems:
@@ -236,6 +246,27 @@ def play_cmd(session, no_open):
     click.echo(str(page))
     if not no_open and not webbrowser.open(page.as_uri()):
         raise RecorderError(f"no browser could be opened; open {page} yourself")
+
+
+def _receipt(given: str, session_id: str) -> dict | str:
+    """A receipt from a head hash, a receipt file, or an events file (its last receipt for the session)."""
+    if re.fullmatch(r"[0-9a-f]{64}", given):
+        return given
+    try:
+        text = Path(given).expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--receipt {given}: not a head hash, and cannot be read: {exc}") from None
+    candidates = []
+    for chunk in [text, *text.splitlines()]:
+        try:
+            data = json.loads(chunk)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "head" in data and data.get("session_id") == session_id:
+            candidates.append(data)
+    if not candidates:
+        raise UsageError(f"--receipt {given}: holds no receipt for session {session_id[:8]}")
+    return candidates[-1]
 
 
 def _refuse_live(manifest: manifests.Manifest, what: str) -> None:

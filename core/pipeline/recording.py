@@ -17,7 +17,7 @@ from recorder.host.manager import PluginHost
 from recorder.pipeline.assembly import build, folder_name
 from recorder.pipeline.capture import Capture, CtrlCEnds, Encode, FrameQueue, wait_for_end
 from recorder.pipeline.parts import Parts
-from recorder.session import journal, manifest as manifests, recovery
+from recorder.session import journal, manifest as manifests, receipt as receipts, recovery
 from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
 from recorder.store import catalog, saving
@@ -29,6 +29,7 @@ from recorder.values import SaveChoice
 log = logging.getLogger("recorder")
 DISK_FULL = "disk-full"
 FOLDER_LOST = "folder-lost"
+ENDS_SUPPORT_SESSION = ("disk-space", DISK_FULL)  # the support session must end with the recording
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
@@ -71,6 +72,7 @@ class Recording:
         self._manifest_lock = threading.Lock()
         self._quiet = threading.local()  # set while a plugin-error event is delivered
         self.parts: Parts | None = None
+        self.receipt: dict[str, Any] | None = None  # issued when the session ends (not when interrupted)
         self.folder_lost: str | None = None  # the session folder was deleted or made unwritable
         self._folder_id: tuple[int, int] | None = None
 
@@ -93,6 +95,8 @@ class Recording:
                                level="warning" if failure.slow else "error", by=failure.plugin)
 
     def _on_session(self, kind: str, payload: Any) -> None:
+        if kind == "event" and payload.kind == "end-requested" and self.session.end_reason in ENDS_SUPPORT_SESSION:
+            self._end_support_session()
         if kind == "event":
             if not self._sink_finishing:  # the sink may be moving the folder: core writes after
                 self._write_manifest()  # and the journal: both are fsynced at every event
@@ -374,12 +378,30 @@ class Recording:
         self._write_manifest()
         catalog.remember(session)
         if session.end_reason != "interrupted":
+            self._issue_receipt()
             journal.clear(session.profile)
         self._hook("recorder_session_ended")
         self.built.each(self.built.notifiers, "stop")  # after the last notification has been handed over
         self.host.on_failure = getattr(self, "_previous_on_failure", self.host.on_failure)
         self.lock.release()
         return session
+
+    def _end_support_session(self) -> None:
+        """The recording had to stop for a reason the support session must end for too:
+        the support tool is asked to end it, as the product it replaces does."""
+        self.session.notify("error", "The support session needs to end: the recording had to stop "
+                                     "(not enough disk space where it is recorded).",
+                            by="recorder", kind="end-session-requested")
+
+    def _issue_receipt(self) -> None:
+        """What the support tool keeps to prove later that the recording is whole."""
+        try:
+            issued = receipts.receipt(manifests.read(self.session.folder))
+        except (OSError, manifests.ManifestError) as exc:
+            log.error("no receipt: %s", exc)
+            return
+        self.receipt = issued  # not on the timeline: it is for keeping outside the folder
+        self.built.each(self.built.notifiers, "receipt", issued)
 
     def _ask(self, default: Path, prefer: str, timeout: float | None = None) -> SaveChoice:
         session = self.session

@@ -7,6 +7,7 @@ Everything here is safe to call from any thread.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -103,11 +104,11 @@ class Session:
         return event
 
     def notify(self, level: str, text: str, *, audience: tuple[str, ...] = ("rep", "customer"),
-               by: str | None = None) -> None:
+               by: str | None = None, kind: str = "message") -> None:
         """Tell people in the session; also recorded as an event on the timeline."""
         by = by or running_plugin.get()
-        self.add_event("notification", text, level=level, by=by)
-        self._emit("notification", Notification(level, text, tuple(audience), by))
+        self.add_event("notification", text, level=level, by=by, **({"notice": kind} if kind != "message" else {}))
+        self._emit("notification", Notification(level, text, tuple(audience), by, kind))
 
     def warn(self, text: str, *, audience: tuple[str, ...] = ("rep", "customer"), by: str | None = None) -> None:
         self.notify("warning", text, audience=audience, by=by)
@@ -157,4 +158,7 @@ class Session:
 
     def _emit(self, kind: str, payload: Any) -> None:
         for listener in list(self._listeners):
-            listener(kind, payload)
+            try:
+                listener(kind, payload)
+            except Exception:  # whoever added the event (a guard ending the session) must go on
+                logging.getLogger("recorder").exception("while handling a session %s", kind)

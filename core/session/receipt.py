@@ -1,0 +1,75 @@
+"""A session's receipt: what the support tool keeps, outside the session folder,
+to prove later that the recording is whole.
+
+The receipt lists every part with its SHA-256 and the session's totals, and a
+head hash over all of it. ``recorder verify SESSION --receipt FILE`` checks the
+folder against it, naming a part deleted (with its manifest entry), a part
+changed, or a total edited; with only the head hash it says whether it matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from recorder.session.manifest import Manifest
+
+RECEIPT_VERSION = 1
+
+
+def receipt(manifest: Manifest) -> dict[str, Any]:
+    body = {
+        "receipt_version": RECEIPT_VERSION,
+        "session_id": manifest.session_id,
+        "support_session_id": manifest.support_session_id,
+        "labels": dict(manifest.labels),
+        "parts": [{"file": p.file, "sha256": p.sha256, "frames": p.frames, "duration": p.duration,
+                   "size": p.size} for p in manifest.sealed_parts],
+        "frames": manifest.frames,
+        "duration": manifest.duration,
+    }
+    return {**body, "head": head_of(body)}
+
+
+CONTENT = ("receipt_version", "session_id", "support_session_id", "labels", "parts", "frames", "duration")
+
+
+def head_of(body: dict[str, Any]) -> str:
+    """SHA-256 over the receipt's content in a canonical form (sorted keys, no spaces); what
+    a carrier adds around it (an events file's kind and time) is not part of it."""
+    content = {key: body.get(key) for key in CONTENT}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha256_of) -> list[str]:
+    """What differs between the session on disk and the receipt (nothing: it matches).
+    ``sha256_of(path)`` hashes a part as it is on disk."""
+    actual = receipt(manifest)
+    for part in actual["parts"]:  # the hashes of what is on disk, not what the manifest says
+        path = folder / part["file"]
+        part["sha256"] = sha256_of(path) if path.is_file() else ""
+    actual["head"] = head_of(actual)
+    if isinstance(expected, str):
+        return [] if expected == actual["head"] else ["the session does not match the receipt's head hash"]
+    problems = []
+    if head_of(expected) != expected.get("head"):
+        problems.append("the receipt itself was changed (its head hash does not match its content)")
+    listed = {p["file"]: p for p in actual["parts"]}
+    for index, part in enumerate(expected.get("parts", []), 1):
+        here = listed.get(part["file"])
+        if here is None or not here["sha256"]:
+            where = "last" if index == len(expected["parts"]) else f"number {index}"
+            problems.append(f"{part['file']} (part {where} of {len(expected['parts'])}) is missing")
+        elif here["sha256"] != part["sha256"]:
+            problems.append(f"{part['file']} is not the part the receipt names (SHA-256 differs)")
+    for name in sorted(set(listed) - {p["file"] for p in expected.get("parts", [])}):
+        problems.append(f"{name} is not in the receipt")
+    for total in ("frames", "duration"):
+        if expected.get(total) != actual[total]:
+            problems.append(f"the manifest's {total} ({actual[total]}) is not the receipt's ({expected.get(total)})")
+    for key in ("session_id", "support_session_id"):
+        if expected.get(key) != actual[key]:
+            problems.append(f"{key} differs from the receipt's")
+    return problems
