@@ -89,7 +89,7 @@ def test_export_never_writes_through_a_planted_link(run_cli, home, public, other
     out = drop / "session.mp4"
     as_other("ln", "-s", str(victim), str(out))
     # the names recorder 0.1 used for its temporary file, for every pid it could get
-    as_other("sh", "-c", f'for pid in $(seq 300 97 70000); do ln -s "$1" "$2/.session.mp4.partial-$pid"; done',
+    as_other("sh", "-c", 'for pid in $(seq 300 97 70000); do ln -s "$1" "$2/.session.mp4.partial-$pid"; done',
              "-", str(victim), str(drop))
     refused = run_cli("export", str(folder), "--format", "mp4", "-o", str(out))
     assert "exists; use --force" in one_error_line(refused)

@@ -125,7 +125,7 @@ class PluginHost:
         if name in self.order:
             self.broken[name] = f'plugin "{name}" not loaded: another plugin is already called "{name}"'
             return
-        problem = _unsupported(plugin)
+        problem = self._unsupported(plugin)
         if problem:
             self.broken[name] = f'plugin "{name}" not loaded: {problem}'
             return
@@ -136,6 +136,14 @@ class PluginHost:
             return
         self.order.append(name)
         self.versions[name] = version
+
+    def _unsupported(self, plugin: object) -> str | None:
+        for attr in dir(plugin):
+            opts = self.pm.parse_hookimpl_opts(plugin, attr)
+            for option, advice in UNSUPPORTED_OPTIONS.items():
+                if opts and opts.get(option):
+                    return f"{attr} uses @hookimpl({option}=True), which recorder does not support: {advice}"
+        return None
 
     def _isolated(self, plugin: object, name: str) -> object:
         """A stand-in for ``plugin`` whose hook implementations are isolated;
@@ -183,17 +191,6 @@ class PluginHost:
             raise UsageError(clash)
         for name, why in failed.items():
             self.drop(name, why)
-
-
-def _unsupported(plugin: object) -> str | None:
-    for attr in dir(plugin):
-        opts = getattr(getattr(plugin, attr, None), f"{PROJECT}_impl", None)
-        if not isinstance(opts, dict):
-            continue
-        for option, advice in UNSUPPORTED_OPTIONS.items():
-            if opts.get(option):
-                return f"{attr} uses @hookimpl({option}=True), which recorder does not support: {advice}"
-    return None
 
 
 def disabled_from_env() -> set[str]:

@@ -424,14 +424,14 @@ class Recording:
                 # (crash recovery reads it), and the session ends as disk-full.
                 if is_disk_full(exc):
                     full = exc
-                elif self.folder_lost or self._folder_problem():  # rescued before sealing
-                    lost = self.folder_lost or self._folder_problem()
                 else:
-                    raise
+                    lost = self.folder_lost or self._folder_problem()  # rescued before sealing
+                    if lost is None:
+                        raise
                 if not self.folder_lost:
                     log.error("cannot write %s/session.json: %s", self.session.folder, exc)
         if lost is not None and not self.folder_lost:
-            self._folder_is_lost(lost.removeprefix(f"{self.session.folder} "))
+            self._folder_is_lost(lost)
         if full is not None and self.session.end_reason != DISK_FULL:
             self._end_with(DISK_FULL, "recorder", "the disk filled up: session.json could not be written")
 

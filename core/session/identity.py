@@ -3,6 +3,7 @@ labels (ticket, customer, rep, portal...), checked once, wherever they come from
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -52,6 +53,7 @@ class TemplateLabels(dict):
         return ""
 
 
+@functools.cache  # read at every journal write otherwise; it cannot change while we run
 def boot_id() -> str:
     """This boot of the machine (Linux); empty where the system does not say.
 

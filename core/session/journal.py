@@ -5,7 +5,6 @@ that a session was cut short (restart, crash, power loss)."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from datetime import datetime, timezone
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.session.identity import boot_id
-from recorder.store.files import make_private_dir, write_private
+from recorder.store.files import make_private_dir
 from recorder.store.state import StateFile, set_aside, state_dir
 
 STATES = ("recording", "interrupted", "complete")  # complete: sealed, not yet handed to the sink
@@ -37,7 +36,7 @@ def write(session, state: str) -> None:
         "boot_id": boot_id(),  # a later start can tell whether the machine restarted since
         "updated": datetime.now(timezone.utc).astimezone().isoformat(),
     }
-    write_private(_path(session.profile), json.dumps(entry, indent=2).encode() + b"\n")
+    StateFile(_path(session.profile)).write(entry)
 
 
 def read(profile: str) -> dict[str, Any] | None:
@@ -64,4 +63,4 @@ def update(profile: str, session_id: str, **changes: str) -> None:
     entry = read(profile)
     if entry and entry["session_id"] == session_id:
         entry.update(changes, updated=datetime.now(timezone.utc).astimezone().isoformat())
-        write_private(_path(profile), json.dumps(entry, indent=2).encode() + b"\n")
+        StateFile(_path(profile)).write(entry)

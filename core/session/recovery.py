@@ -24,7 +24,7 @@ from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import boot_id
 from recorder.session.model import Event, Part, Session
 from recorder.store.crashpoints import crash_point
-from recorder.store.files import sha256_file
+from recorder.store.files import fsync_folder, sha256_file
 from recorder.values import human_size
 
 PARTIAL = ".partial"
@@ -109,7 +109,7 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
     crash_point("recover:repaired")
     if path != final:
         os.rename(path, final)
-    _sync_folder(folder)
+    fsync_folder(folder)  # the rename reaches the disk before the manifest says "sealed"
     crash_point("recover:renamed")
     part.file, part.state, part.encoder = name, "sealed", encoder_name
     part.frames, part.duration = stats.frames, round(stats.duration, 3)
@@ -117,16 +117,6 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
     removed = before - part.size
     return (f"{name}: kept {stats.frames} frames ({stats.duration:.1f} s, {human_size(part.size)}); "
             f"cut {human_size(removed)} of torn tail")
-
-
-def _sync_folder(folder: Path) -> None:
-    # The rename must reach the disk before the manifest says "sealed".
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def close(folder: Path, why: str, host) -> None:

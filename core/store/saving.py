@@ -18,7 +18,7 @@ from typing import Callable
 from recorder.session import manifest as manifests
 from recorder.store import catalog
 from recorder.store.crashpoints import crash_point
-from recorder.store.files import FILE_MODE, make_private_dir, sha256_file, shared_with_others
+from recorder.store.files import FILE_MODE, fsync_folder, make_private_dir, sha256_file, shared_with_others
 from recorder.values import SaveChoice, human_size
 
 
@@ -131,9 +131,9 @@ def _copy_verify_delete(folder: Path, target: Path) -> Path:
         crash_point("move:copied")
         _verify_copy(temporary)
         crash_point("move:verified")
-        _sync(temporary)
+        fsync_folder(temporary)
         os.rename(temporary, target)
-        _sync(target.parent)
+        fsync_folder(target.parent)
         crash_point("move:renamed")
     except Exception as exc:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -143,14 +143,6 @@ def _copy_verify_delete(folder: Path, target: Path) -> Path:
     shutil.rmtree(folder)
     crash_point("move:deleted")
     return target
-
-
-def _sync(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def copy_private(source: Path, target: Path) -> None:
