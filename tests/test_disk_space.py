@@ -51,8 +51,11 @@ def assert_intact(folder: Path, run_cli) -> dict:
     return manifest
 
 
-def test_low_disk_warns_the_chat_then_ends_the_session_intact(run_cli, tmpfs_factory, tmp_path):
+def test_low_disk_warns_the_chat_then_ends_the_session_intact(run_cli, home, tmpfs_factory, tmp_path):
     disk = tmpfs_factory("40m")
+    # The support tool listens on the control channel as well as on the webhook.
+    follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json", "--wait", "60",
+                                 "--profile", "rep"], env=cli_env(home), stdout=subprocess.PIPE, text=True)
     with ChatServer() as chat:
         config = write_config(tmp_path, f"""
 [profiles.rep]
@@ -85,6 +88,14 @@ url = "{chat.url}"
     kinds = [e["kind"] for e in manifest["events"]]
     assert kinds.count("notification") >= 2
     assert not (folder / ".recorder-reserve").exists()
+    streamed = [json.loads(line) for line in follower.communicate(timeout=30)[0].splitlines()]
+    [end] = [m for m in streamed if m["type"] == "end-session-requested"]
+    assert end["reason"] == "disk-space" and end["session_id"] == manifest["session_id"]
+    [receipt] = [m["receipt"] for m in streamed if m["type"] == "receipt"]
+    webhook_receipts = [m for m in chat.messages if m.get("kind") == "receipt"]
+    assert webhook_receipts and webhook_receipts[0]["head"] == receipt["head"]
+    run_cli("verify", str(folder), "--receipt", receipt["head"], check=0)
+    assert streamed[-1]["type"] == "ended" and streamed[-1]["end_reason"] == "disk-space"
 
 
 def test_space_freed_during_the_grace_period_lets_the_session_continue(run_cli, tmpfs_factory, tmp_path):

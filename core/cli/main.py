@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 import click
+from recorder.cli import control
 from recorder.cli.params import finite
 from recorder.cli.report import describe_config, describe_plugins
 from recorder.cli.sessions import COMMANDS, GROUP_OPTIONS
@@ -203,7 +204,7 @@ def config_cmd(ctx, profile, config_file):
     click.echo(describe_config(resolved), nl=False)
 
 
-for command in COMMANDS:
+for command in [*COMMANDS, *control.COMMANDS]:
     cli.add_command(command)
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import time
 import webbrowser
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from recorder.console import console
 from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.playback import export, replay, timeline
-from recorder.session import journal, lock, manifest as manifests, receipt as receipts, recovery
+from recorder.session import journal, manifest as manifests, receipt as receipts, recovery
 from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
 from recorder.store.verify import verify
@@ -34,7 +31,8 @@ from rich.progress import (
 
 
 # Which options given before the command name (recorder --profile rep list) a command takes.
-GROUP_OPTIONS = {"list": ("profile",), "stop": ("profile",), "recover": ("profile",),
+GROUP_OPTIONS = {"list": ("profile",), "stop": ("profile",), "recover": ("profile",), "status": ("profile",),
+                 "pause": ("profile",), "resume": ("profile",), "mark": ("profile",), "events": ("profile",),
                  "config": ("profile", "config")}
 
 
@@ -157,33 +155,6 @@ def save_cmd(session, directory):
     click.echo(str(target))
 
 
-@click.command("stop")
-@click.option("--profile", "-p", metavar="NAME", callback=profile_name,
-              help="The profile whose recorder to stop (default: the only one running).")
-@click.option("--timeout", type=click.FloatRange(min=0, max=3600), callback=finite, default=30.0, show_default=True,
-              help="Seconds to wait for it to seal.")
-@click.pass_context
-def stop_cmd(ctx, profile, timeout):
-    """End the running session from another process, as Ctrl-C would."""
-    profile = _profile(ctx, profile)
-    running = lock.running_profiles()
-    if profile is None:
-        if len(running) != 1:
-            raise UsageError("no recorder is running" if not running else
-                             f"several recorders are running ({', '.join(running)}): use --profile")
-        profile = running[0]
-    pid = lock.holder(profile)
-    if pid is None:  # exit 2 like "no recorder is running": nothing to act on
-        raise UsageError(f"no recorder is running for profile '{profile}'")
-    os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + timeout
-    while lock.holder(profile) is not None:
-        if time.monotonic() > deadline:
-            raise RecorderError(f"the recorder (pid {pid}) did not finish within {timeout:g} s")
-        time.sleep(0.1)
-    click.echo(f"stopped the recorder for profile '{profile}' (pid {pid})")
-
-
 @click.command("recover")
 @click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="Only this profile's sessions.")
 @click.pass_context
@@ -280,4 +251,4 @@ def _find(ref: str, host: PluginHost | None = None) -> Path:
     return catalog.find(ref, roots=roots(host or load_plugins()))
 
 
-COMMANDS = [list_cmd, info_cmd, verify_cmd, save_cmd, stop_cmd, recover_cmd, export_cmd, play_cmd]
+COMMANDS = [list_cmd, info_cmd, verify_cmd, save_cmd, recover_cmd, export_cmd, play_cmd]

@@ -18,7 +18,11 @@ def status_line(recording) -> Text:
     except OSError:
         free = "?"
     line = Text()
-    line.append("● REC ", style="bold red")
+    pause = session.paused
+    if pause is not None:  # the person at this machine must see that nothing is being recorded
+        line.append(f"❚❚ PAUSED by {pause.by} ", style="bold yellow")
+    else:
+        line.append("● REC ", style="bold red")
     still = f"  {100 * session.unchanged / session.captured:.0f}% still" if session.captured else ""
     line.append(f"{clock(elapsed)}  {fps:4.1f} fps{still}  dropped {session.dropped}  "
                 f"{human_size(written)} written  {free} free  ")

@@ -23,8 +23,13 @@ from recorder.values import Changes
 QUEUE_BYTES = 24 * 1024 * 1024
 
 
+# Put in the queue when a pause begins: the encoder seals the part, so that the
+# pause is a gap between parts (replayed, exported and recovered like one).
+PAUSE = ("pause",)
+
+
 def _size(item) -> int:
-    if item is None:
+    if item is None or item is PAUSE:
         return 0
     frame = item[0]
     if isinstance(frame, Changes):
@@ -90,6 +95,10 @@ class Capture(threading.Thread):
         # tests, benchmarks): its frames are timed as if taken on schedule.
         realtime = getattr(self.source, "realtime", True)
         while not self.stop.is_set():
+            if self.session.paused is not None:
+                self._pause()
+                start = self.session.offset() - slot * interval  # the schedule goes on from now
+                continue
             due = start + slot * interval
             if self.until is not None and slot * interval >= self.until:
                 self.session.request_end("duration")
@@ -115,6 +124,17 @@ class Capture(threading.Thread):
                 continue
             self.held = None
             self._send(frame, pts, wait=not realtime)
+
+    def _pause(self) -> None:
+        """Nothing is grabbed until the pause ends (or the session does)."""
+        if self.held is not None:  # the part lasts until the pause began
+            self.session.unchanged -= 1
+            self._send(*self.held, wait=True)
+            self.held = None
+        self.frames.put(PAUSE)
+        self.last = None  # the first frame after the pause is sent whatever it shows
+        while self.session.paused is not None and not self.stop.is_set():
+            self.session.wait_unpaused(0.1)
 
     def _unchanged(self, frame, pts: float) -> bool:
         """A frame equal to the last one sent adds nothing but encoding work; the
@@ -149,6 +169,9 @@ class Encode(threading.Thread):
     def run(self) -> None:
         try:
             while (item := self.frames.get()) is not None:
+                if item is PAUSE:
+                    self.parts.cut()
+                    continue
                 frame, pts = item
                 self.parts.write(frame, pts)
         except BaseException as exc:

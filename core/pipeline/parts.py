@@ -146,6 +146,10 @@ class Parts:
                 pass
         return total
 
+    def cut(self) -> None:
+        """Seal the current part now (a pause); the next frame opens a new one."""
+        self._close_current(in_background=True)
+
     def seal(self) -> None:
         """Seal the current part and wait for every seal in progress; raises the first failure."""
         try:

@@ -6,11 +6,16 @@ import errno
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import attrs
+
 from recorder.config.profile import ResolvedProfile
+from recorder.control import protocol
+from recorder.control.server import ControlServer
 from recorder.errors import PluginError, RecorderError, UsageError, describe
 from recorder.host.isolation import BUDGET, Failure, NotResponding, running
 from recorder.host.manager import PluginHost
@@ -18,7 +23,7 @@ from recorder.pipeline.assembly import build, folder_name
 from recorder.pipeline.capture import Capture, CtrlCEnds, Encode, FrameQueue, wait_for_end
 from recorder.pipeline.parts import Parts
 from recorder.session import journal, manifest as manifests, receipt as receipts, recovery
-from recorder.session.lock import ProfileLock
+from recorder.session.lock import ProfileLock, runtime_dir
 from recorder.session.model import Session
 from recorder.store import catalog, saving
 from recorder.store.crashpoints import crash_point
@@ -75,6 +80,8 @@ class Recording:
         self.receipt: dict[str, Any] | None = None  # issued when the session ends (not when interrupted)
         self.folder_lost: str | None = None  # the session folder was deleted or made unwritable
         self._folder_id: tuple[int, int] | None = None
+        self.control: ControlServer | None = None
+        self._touched = 0.0  # when a paused session's manifest was last touched
 
     def _new_session(self, save_to: str | None) -> Session:
         session = Session(profile=self.profile.name, role=self.settings.role,
@@ -97,6 +104,7 @@ class Recording:
     def _on_session(self, kind: str, payload: Any) -> None:
         if kind == "event" and payload.kind == "end-requested" and self.session.end_reason in ENDS_SUPPORT_SESSION:
             self._end_support_session()
+        self._publish(kind, payload)
         if kind == "event":
             if not self._sink_finishing:  # the sink may be moving the folder: core writes after
                 self._write_manifest()  # and the journal: both are fsynced at every event
@@ -253,6 +261,7 @@ class Recording:
     def _record(self) -> None:
         session = self.session
         session.subscribe(self._on_session)
+        self._open_control()
         self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
                            encoder_name=self.settings.encoder,
                            max_size=self.settings.max_part_size,
@@ -270,6 +279,8 @@ class Recording:
         for late in self._late_plugins:
             self._plugin_failed(late)
         self.built.each(self.built.notifiers, "start", self.session)
+        if self.resumed_gap is not None:  # both sides learn that recording goes on, not why or where
+            session.notify("info", "Recording has resumed after an interruption, in a new part.", by="recorder")
         self._hook("recorder_session_started")
         self.built.each(self.built.guards, "start", self.session)
         frames = FrameQueue(self.settings.fps)
@@ -296,13 +307,110 @@ class Recording:
         self._seal()
         self.built.each(self.built.guards, "stop")  # after sealing: shutdown handlers held until now
 
+    # -- the control channel ------------------------------------------------------
+    def _open_control(self) -> None:
+        server = ControlServer(protocol.socket_path(runtime_dir(), self.profile.name), self._control,
+                               hello=lambda: {"profile": self.profile.name, "session_id": self.session.id,
+                                              "pid": os.getpid()},
+                               history=self._history)
+        try:
+            server.start()
+        except OSError as exc:  # the support tool loses its channel; the recording goes on
+            self.session.add_event("error", f"no control channel: {describe(exc)}", level="warning",
+                                   by="recorder")
+            return
+        self.control = server
+
+    def _history(self) -> list[dict]:
+        return [{"type": "event", "seq": seq, "event": attrs.asdict(event)}
+                for seq, event in enumerate(list(self.session.events))]
+
+    def _publish(self, kind: str, payload: Any) -> None:
+        if self.control is None:
+            return
+        if kind == "event":
+            events = self.session.events
+            seq = next((i for i in range(len(events) - 1, -1, -1) if events[i] is payload), None)
+            self.control.publish({"type": "event", "seq": seq, "event": attrs.asdict(payload)})
+        elif kind == "notification":
+            self.control.publish({"type": "notification", "notification": attrs.asdict(payload)})
+            if payload.kind == "end-session-requested":
+                self.control.publish({"type": "end-session-requested", "reason": self.session.end_reason,
+                                      "text": payload.text, "session_id": self.session.id,
+                                      "support_session_id": self.session.support_id})
+
+    def _control(self, command: str, args: dict) -> Any:
+        """One request from the control channel (already parsed; its fields are checked here)."""
+        session = self.session
+        if command == "status":
+            return self.status()
+        if command == "stop":
+            by, reason = protocol.who(args), protocol.text(args, "reason")
+            session.request_end("user", by=by, text=reason or f"stopped by {by}")
+            return {"ending": True}
+        if command == "pause":
+            done = session.pause(protocol.who(args), protocol.text(args, "reason"))
+            if not done and session.ending:
+                raise protocol.BadRequest("the session is ending: nothing to pause")
+            return {"paused": True, "already": not done}
+        if command == "resume":
+            done = session.unpause(protocol.who(args))
+            return {"paused": False, "already": not done}
+        if command == "mark":
+            if session.ended_at is not None:
+                raise protocol.BadRequest("the session has ended: its timeline is closed")
+            event = session.mark(protocol.kind(args), protocol.text(args, "text"), protocol.who(args),
+                                 protocol.data(args))
+            return {"t": event.t, "time": event.time}
+        raise protocol.BadRequest(f"command: {command!r} is not handled")
+
+    def status(self) -> dict[str, Any]:
+        session = self.session
+        pause = session.paused
+        if session.ended_at is not None:
+            state = "ended"
+        elif session.ending:
+            state = "ending"
+        else:
+            state = "paused" if pause else "recording"
+        return {
+            "state": state, "profile": session.profile, "role": session.role, "session_id": session.id,
+            "support_session_id": session.support_id, "labels": session.labels, "pid": os.getpid(),
+            "started_at": session.started_at.isoformat(), "elapsed": round(session.offset(), 3),
+            "paused": {"by": pause.by, "reason": pause.reason, "since": pause.since} if pause else None,
+            "parts": len(session.parts), "frames_captured": session.captured, "dropped": session.dropped,
+            "bytes_written": self.parts.bytes_written() if self.parts else 0,
+            "folder": str(session.folder), "end_reason": session.end_reason,
+        }
+
+    def _close_control(self) -> None:
+        if self.control is None:
+            return
+        session = self.session
+        self.control.close({"type": "ended", "session_id": session.id, "end_reason": session.end_reason,
+                            "folder": str(session.folder), "parts": len(session.parts)})
+        self.control = None
+
     # -- the folder taken away while recording ----------------------------------
     def _tick(self) -> None:
+        if self.session.paused is not None:
+            self._touch_manifest()
         if not self.folder_lost:
             problem = self._folder_problem()
             if problem:
                 self._folder_is_lost(problem)
         self.on_tick(self)
+
+    def _touch_manifest(self) -> None:
+        """While paused nothing is written: the manifest's time says how long the pause
+        lasted if the recorder is killed during it (crash recovery reads it)."""
+        now = time.monotonic()
+        if now - self._touched >= 1.0 and self.session.folder is not None:
+            self._touched = now
+            try:
+                os.utime(self.session.folder / manifests.MANIFEST)
+            except OSError:
+                pass
 
     def _folder_problem(self) -> str | None:
         """Why the session folder can no longer take the recording (checked every half second)."""
@@ -381,6 +489,7 @@ class Recording:
             self._issue_receipt()
             journal.clear(session.profile)
         self._hook("recorder_session_ended")
+        self._close_control()
         self.built.each(self.built.notifiers, "stop")  # after the last notification has been handed over
         self.host.on_failure = getattr(self, "_previous_on_failure", self.host.on_failure)
         self.lock.release()
@@ -402,6 +511,8 @@ class Recording:
             return
         self.receipt = issued  # not on the timeline: it is for keeping outside the folder
         self.built.each(self.built.notifiers, "receipt", issued)
+        if self.control is not None:
+            self.control.publish({"type": "receipt", "receipt": issued})
 
     def _ask(self, default: Path, prefer: str, timeout: float | None = None) -> SaveChoice:
         session = self.session

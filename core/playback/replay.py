@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import av
+from recorder.control.protocol import RESERVED
 from recorder.playback.export import ExportJob, encode
 from recorder.playback.timeline import Timeline
 from recorder.session.model import Event
@@ -24,7 +25,12 @@ from recorder.store.files import make_private_dir, private_temporary, write_priv
 BROWSER_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
 MARKED = {"started", "notification", "end-requested", "gap", "resumed", "crashed", "stopped", "error",
-          "part-repaired", "saved"}
+          "part-repaired", "saved", "paused", "unpaused"}
+
+
+def _marked(event) -> bool:
+    """Core's milestones, and everything the support tool put on the timeline (chat, remote control...)."""
+    return event.kind in MARKED or event.kind not in RESERVED
 
 
 def _marker_time(event: Event) -> float:
@@ -88,7 +94,7 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
         "segments": segments,
         "gaps": [{"start": g.start, "end": g.end, "reason": g.reason} for g in timeline.gaps],
         "markers": [{"t": _marker_time(e), "kind": e.kind, "text": e.text, "level": e.level}
-                    for e in timeline.events() if e.kind in MARKED],
+                    for e in timeline.events() if _marked(e)],
         "end": timeline.end,
         "recorded": timeline.recorded,
     }

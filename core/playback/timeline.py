@@ -10,6 +10,7 @@ from recorder.errors import UsageError
 from recorder.session import manifest as manifests
 from recorder.session.manifest import Manifest
 from recorder.session.model import Event
+from recorder.session.recovery import PAUSE_ENDS
 
 GAP_MIN = 0.5  # seconds between parts that count as a gap rather than jitter
 
@@ -30,15 +31,27 @@ class Gap:
 
 
 @attrs.frozen
+class Pause:
+    start: float
+    end: float
+    by: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"paused by {self.by}" + (f": {self.reason}" if self.reason else "")
+
+
+@attrs.frozen
 class Timeline:
     folder: Path
     manifest: Manifest
     segments: list[Segment]
     gaps: list[Gap]
+    pauses: list[Pause] = attrs.Factory(list)
 
     @property
     def end(self) -> float:
-        return max((s.start + s.duration for s in self.segments), default=0.0)
+        return max([s.start + s.duration for s in self.segments] + [g.end for g in self.gaps], default=0.0)
 
     @property
     def recorded(self) -> float:
@@ -56,9 +69,40 @@ def load(folder: Path) -> Timeline:
         raise UsageError(f"{folder}: the session has no sealed part to play or export")
     reasons = {round(float(e.data["start"]), 1): str(e.data.get("reason", "interrupted"))
                for e in manifest.events if e.kind == "gap" and isinstance(e.data.get("start"), (int, float))}
+    pauses = pauses_of(manifest.events)
     gaps = []
     for before, after in zip(segments, segments[1:]):
         end = before.start + before.duration
         if after.start - end >= GAP_MIN:
-            gaps.append(Gap(round(end, 3), after.start, reasons.get(round(end, 1), "interrupted")))
-    return Timeline(folder, manifest, segments, gaps)
+            pause = _pause_at(pauses, end, after.start)
+            gaps.append(Gap(round(end, 3), after.start, pause.describe() if pause
+                            else reasons.get(round(end, 1), "interrupted")))
+    last = segments[-1].start + segments[-1].duration
+    trailing = _pause_at(pauses, last, float("inf"))
+    if trailing is not None and trailing.end - last >= GAP_MIN:  # paused until the session ended
+        gaps.append(Gap(round(last, 3), trailing.end, trailing.describe()))
+    return Timeline(folder, manifest, segments, gaps, pauses)
+
+
+def pauses_of(events: list[Event]) -> list[Pause]:
+    """The paused spans: from ``paused`` to ``unpaused``, or to the end of the session
+    (stopped, crashed, interrupted by a restart) for a pause never resumed."""
+    spans, opened = [], None
+    for event in events:
+        if event.kind == "paused" and opened is None:
+            opened = event
+        elif event.kind in PAUSE_ENDS and opened is not None:
+            spans.append(Pause(opened.t, max(opened.t, event.t), opened.by, str(opened.data.get("reason", ""))))
+            opened = None
+    if opened is not None:
+        end = max([opened.t] + [e.t for e in events])
+        spans.append(Pause(opened.t, end, opened.by, str(opened.data.get("reason", ""))))
+    return spans
+
+
+def _pause_at(pauses: list[Pause], start: float, end: float) -> Pause | None:
+    """The pause a gap from ``start`` to ``end`` is (a part is sealed just after the pause began)."""
+    for pause in pauses:
+        if start - 1.0 <= pause.start < end:
+            return pause
+    return None

@@ -46,6 +46,18 @@ class Part:
     encoder: str = ""  # the encoder component that wrote it: crash recovery calls its repair()
 
 
+@attrs.frozen
+class Pause:
+    by: str
+    reason: str
+    since: float  # offset on the session timeline
+
+
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
+
+
 @attrs.define(eq=False)
 class Session:
     profile: str
@@ -75,6 +87,8 @@ class Session:
     _listeners: list[Callable[[str, Any], None]] = attrs.Factory(list)
     _asker: Callable[[Path, str, float | None], SaveChoice] | None = None
     _options: dict[str, Any] = attrs.Factory(dict)
+    _paused: "Pause | None" = None
+    _unpaused: threading.Event = attrs.Factory(lambda: _set(threading.Event()))
 
     def options_for(self, name: str) -> Any:
         """The profile's validated options for ``name`` (a component, or a
@@ -132,6 +146,46 @@ class Session:
             self.add_event("end-reason", f"{text} (the end was first asked for as {previous!r})", by=by,
                            level="error")
         self._end.set()
+
+    # -- pause: while paused nothing is grabbed --------------------------------
+    @property
+    def paused(self) -> "Pause | None":
+        return self._paused
+
+    def pause(self, by: str, reason: str = "") -> bool:
+        """Stop grabbing until ``unpause``; False if already paused or ending."""
+        with self._lock:
+            if self._paused is not None or self.ending:
+                return False
+            self._paused = Pause(by, reason, round(self.offset(), 3))
+            self._unpaused.clear()
+        self.add_event("paused", f"paused by {by}" + (f": {reason}" if reason else ""), by=by, reason=reason)
+        self.notify("info", f"Recording is paused (by {by}).", by="recorder")
+        return True
+
+    def unpause(self, by: str) -> bool:
+        """Grab again; False if not paused."""
+        with self._lock:
+            pause, self._paused = self._paused, None
+            if pause is None:
+                return False
+            self._unpaused.set()
+        self.add_event("unpaused", f"recording again after {self.offset() - pause.since:.1f} s paused "
+                                   f"(resumed by {by})", by=by, paused_at=pause.since)
+        self.notify("info", f"Recording has resumed (by {by}).", by="recorder")
+        return True
+
+    def wait_unpaused(self, timeout: float) -> bool:
+        return self._unpaused.wait(timeout)
+
+    def mark(self, kind: str, text: str, by: str, data: dict[str, Any]) -> Event:
+        """An event from the support tool (chat line, remote control granted...), data kept as given."""
+        event = Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
+                      kind, text, "info", by, dict(data))
+        with self._lock:
+            self.events.append(event)
+        self._emit("event", event)
+        return event
 
     def ask_save_location(self, default: Path, prefer: str = "auto", timeout: float | None = None) -> SaveChoice:
         """For sinks: ask the user where to save (through the prompt plugins),

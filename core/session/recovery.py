@@ -28,6 +28,26 @@ from recorder.store.files import fsync_folder, sha256_file
 from recorder.values import human_size
 
 PARTIAL = ".partial"
+PAUSE_ENDS = ("unpaused", "stopped", "crashed", "gap", "resumed")
+
+
+def open_pause(events: list[Event]) -> Event | None:
+    """The ``paused`` event of a pause the timeline has not ended yet, or None."""
+    pause = None
+    for event in events:
+        if event.kind == "paused":
+            pause = pause or event
+        elif event.kind in PAUSE_ENDS:
+            pause = None
+    return pause
+
+
+def _offset_of_mtime(folder: Path, manifest) -> float:
+    try:
+        mtime = (folder / MANIFEST).stat().st_mtime
+    except OSError:
+        return 0.0
+    return round(max(0.0, mtime - manifest.started_at.timestamp()), 3)
 
 
 def recover_folder(folder: Path, host) -> list[str]:
@@ -35,6 +55,7 @@ def recover_folder(folder: Path, host) -> list[str]:
 
     Running it again (or after it was itself interrupted) finds nothing more to do."""
     manifest = manifests.read(folder)
+    written_at = _offset_of_mtime(folder, manifest)
     report: list[str] = []
     for leftover in folder.glob(f".{MANIFEST}.*.tmp"):  # a manifest write the crash cut short
         leftover.unlink()
@@ -63,8 +84,12 @@ def recover_folder(folder: Path, host) -> list[str]:
     manifest.totals_from_parts()
     manifest.state, manifest.end_reason = "interrupted", "crashed"
     crash_at = manifest.recorded_until()
+    pause = open_pause(manifest.events)
+    if pause is not None:  # killed while paused: the pause lasted until the manifest was last touched
+        crash_at = max(crash_at, pause.t, written_at)
     manifest.ended_at = manifest.at(crash_at)
-    event = manifest.add_event("crashed", "the recorder stopped without sealing; recovered: " + "; ".join(report),
+    event = manifest.add_event("crashed", "the recorder stopped without sealing; recovered: "
+                               + ("; ".join(report) or "every part was already sealed"),
                                t=crash_at, level="warning", report=report)
     manifests.write(folder, manifest)
     crash_point("recover:recorded")
