@@ -55,6 +55,7 @@ def main() -> None:
     run = home / ".local" / "state" / "recorder" / "run"
     # Python 3.11 gives threads no OS names: the channel's threads are found by what
     # they do. The listener is the thread waiting in accept4; each subscriber adds two.
+    time.sleep(3)  # threads that start lazily (the part sealer) start before the snapshot
     alone = threads(proc.pid)
     listener = [tid for tid, (_, _, syscall) in alone.items() if syscall == str(ACCEPT4)]
     clients = []
@@ -79,7 +80,10 @@ def main() -> None:
 
     control_cpu, control_wakeups = spent(channel)
     total_cpu, _ = spent(list(after))
-    result = {"seconds": round(elapsed, 1), "subscribers": args.subscribers,
+    per_thread = {tid: {"cpu_s": round(after[tid][0] - before[tid][0], 3),
+                        "wakeups": after[tid][1] - before[tid][1], "waits_in_syscall": after[tid][2]}
+                  for tid in channel if tid in after and tid in before}
+    result = {"seconds": round(elapsed, 1), "subscribers": args.subscribers, "per_thread": per_thread,
               "control_threads": len(channel), "control_channel_cpu_s": round(control_cpu, 3),
               "control_channel_wakeups": control_wakeups,
               "recorder_cpu_percent": round(100 * total_cpu / elapsed, 2), "clock_tick_s": 1 / TICK}
