@@ -42,8 +42,9 @@ class GifExporter:
             stream = out.add_stream("gif", rate=Fraction(fps).limit_denominator(1000))
             stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
             stream.time_base = stream.codec_context.time_base = Fraction(1, 100)  # GIF delays are centiseconds
+            fit = job.letterbox(width, height, "rgb24")
             for frame, t in job.resampled(fps):
-                picture = frame.reformat(width=width, height=height, format="rgb24")
+                picture = fit(frame)
                 picture.pts, picture.time_base = round(t * 1000), TIME_BASE
                 graph.push(picture)
             graph.push(None)  # the palette is made from every frame, then frames come out

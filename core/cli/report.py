@@ -12,7 +12,7 @@ from recorder.config.options import help_of
 from recorder.config.profile import ProfileSettings, ResolvedProfile
 from recorder.host.manager import PluginHost
 from recorder.session import manifest as manifests
-from recorder.store import catalog
+from recorder.store import catalog, results
 from recorder.values import clock, human_size
 
 
@@ -77,7 +77,10 @@ def describe_config(profile: ResolvedProfile) -> str:
 
 def describe_session(folder: Path) -> str:
     manifest = manifests.read(folder)
-    state = catalog.state_of(manifest)
+    state = catalog.checked_state(manifest)
+    if state == "damaged":
+        verified = results.last(manifest.session_id)
+        state += f" (recorder verify at {verified['at'][:19]}: {verified['problems'][0]})"
     out = [
         f"session   {manifest.session_id}",
         f"folder    {folder}",

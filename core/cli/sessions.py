@@ -100,11 +100,20 @@ def info_cmd(session):
 
 
 @click.command("verify")
-@click.argument("session")
+@click.argument("session", required=False)
 @click.option("--receipt", metavar="FILE|HASH", help="Also check against the receipt issued when the session "
                                                    "ended: its file (or an events file holding it), or its head hash.")
-def verify_cmd(session, receipt):
-    """Check every part's SHA-256, the hash chain, that each part decodes, and the folder's files."""
+@click.option("--all", "every", is_flag=True, help="Verify every session recorder knows about, one line each.")
+def verify_cmd(session, receipt, every):
+    """Check every part's SHA-256, the hash chain, that each part decodes, the folder's files,
+    and that the manifest's totals and events agree with its parts."""
+    if every:
+        if session or receipt:
+            raise UsageError("--all verifies every session: give no SESSION or --receipt with it")
+        _verify_all()
+        return
+    if not session:
+        raise UsageError("give a SESSION to verify (a folder or an id from 'recorder list'), or --all")
     folder = _find(session)
     ok, problems = verify(folder)
     if receipt:
@@ -122,6 +131,27 @@ def verify_cmd(session, receipt):
         click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
         raise SystemExit(EXIT_RUNTIME)
     click.echo(f"{folder}: verified")
+
+
+def _verify_all() -> None:
+    damaged = 0
+    rows = catalog.sessions(roots=roots(load_plugins()))
+    for row in rows:
+        if row.state not in ("saved", "unsaved", "damaged"):
+            click.echo(f"skipped  {row.id[:8]}  {row.state} (verify it once it has ended)  {row.folder}")
+            continue
+        _, problems = verify(Path(row.folder))
+        if problems:
+            damaged += 1
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            click.echo(f"DAMAGED  {row.id[:8]}  {problems[0]}{more}  {row.folder}")
+        else:
+            click.echo(f"ok       {row.id[:8]}  {row.folder}")
+    if damaged:
+        click.echo(f"{damaged} of {len(rows)} session(s) damaged: recorder verify SESSION names every problem",
+                   err=True)
+        raise SystemExit(EXIT_RUNTIME)
+    click.echo(f"{len(rows)} session(s) checked" if rows else "no sessions")
 
 
 @click.command("save")

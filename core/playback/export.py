@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import attrs
 import av
+import av.filter
 from recorder.errors import UsageError
 from recorder.store.files import create_private_file, private_workdir
 from recorder.playback.timeline import GAP_MIN, Segment, Timeline
@@ -84,9 +85,15 @@ class ExportJob:
         return max(2, w - w % 2), max(2, h - h % 2)
 
     def source_size(self) -> tuple[int, int]:
-        with av.open(str(self.timeline.segments[0].path)) as container:
-            ctx = container.streams.video[0].codec_context
-            return ctx.width, ctx.height
+        """The largest part's size: parts of another size (the screen changed across a
+        restart) are letterboxed into it, none of them is scaled up past its own detail
+        unless it is smaller."""
+        sizes = []
+        for seg in self.timeline.segments:
+            with av.open(str(seg.path)) as container:
+                ctx = container.streams.video[0].codec_context
+                sizes.append((ctx.width, ctx.height))
+        return max(sizes, key=lambda size: size[0] * size[1])
 
     def frames(self) -> Iterator[tuple[av.VideoFrame, float]]:
         """Every source frame in range as (frame, time in the output), in order."""
@@ -110,6 +117,10 @@ class ExportJob:
                     self.progress(cursor + (t - a))
             cursor += b - a
 
+    def letterbox(self, width: int, height: int, pix_fmt: str) -> Callable[[av.VideoFrame], av.VideoFrame]:
+        """For exporters: frame -> a ``pix_fmt`` frame of ``width`` x ``height``, never stretched."""
+        return Letterbox(width, height, pix_fmt)
+
     def resampled(self, fps: float) -> Iterator[tuple[av.VideoFrame, float]]:
         """Frames at a constant rate: each tick shows the latest source frame."""
         step, tick = 1.0 / fps, 0
@@ -123,6 +134,37 @@ class ExportJob:
         while previous is not None and tick * step < end - 1e-6:
             yield previous, tick * step
             tick += 1
+
+
+class Letterbox:
+    """Frames into the output size: scaled if they have its aspect ratio, otherwise
+    scaled to fit and centred on black (FFmpeg's scale and pad filters), never stretched."""
+
+    def __init__(self, width: int, height: int, pix_fmt: str):
+        self.width, self.height, self.pix_fmt = width, height, pix_fmt
+        self.graphs: dict[tuple[int, int, str], av.filter.Graph] = {}
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        if abs(frame.width * self.height - frame.height * self.width) <= max(frame.width, frame.height):
+            return frame.reformat(width=self.width, height=self.height, format=self.pix_fmt)
+        key = (frame.width, frame.height, frame.format.name)
+        if key not in self.graphs:
+            self.graphs[key] = self._graph(*key)
+        graph = self.graphs[key]
+        graph.push(frame)
+        return graph.pull()
+
+    def _graph(self, width: int, height: int, fmt: str) -> av.filter.Graph:
+        graph = av.filter.Graph()
+        steps = [graph.add_buffer(width=width, height=height, format=fmt, time_base=TIME_BASE),
+                 graph.add("scale", f"{self.width}:{self.height}:force_original_aspect_ratio=decrease"),
+                 graph.add("pad", f"{self.width}:{self.height}:(ow-iw)/2:(oh-ih)/2:black"),
+                 graph.add("format", self.pix_fmt),
+                 graph.add("buffersink")]
+        for a, b in zip(steps, steps[1:]):
+            a.link_to(b)
+        graph.configure()
+        return graph
 
 
 def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options: dict[str, str] | None = None,
@@ -144,8 +186,9 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
         if options:
             stream.options = options
         last_pts = -1
+        fit = job.letterbox(width, height, pix_fmt)
         for frame, t in source:
-            picture = frame.reformat(width=width, height=height, format=pix_fmt)
+            picture = fit(frame)
             pts = max(round(t * 1000), last_pts + 1)
             picture.pts, picture.time_base, last_pts = pts, TIME_BASE, pts
             out.mux(stream.encode(picture))

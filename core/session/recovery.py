@@ -232,7 +232,8 @@ def announce_resumption(session: Session, gap: dict[str, Any]) -> None:
     start, end = gap["start"], round(session.offset(), 3)
     session.add_event("gap", f"not recording for {end - start:.1f} s ({gap['reason']})", by="recorder",
                       start=start, end=end, reason=gap["reason"])
-    session.add_event("resumed", f"session resumed in part {len(session.parts) + 1}", by="recorder")
+    session.add_event("resumed", f"session resumed in part {len(session.parts) + 1}", by="recorder",
+                      part=len(session.parts) + 1)
 
 
 def previous_session(profile: str) -> tuple[dict[str, Any], Path] | None:

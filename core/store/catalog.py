@@ -17,6 +17,7 @@ from recorder.console import warn
 from recorder.errors import UsageError
 from recorder.session import lock, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
+from recorder.store import results
 from recorder.store.state import StateFile, state_dir
 
 INDEX = "catalog.json"
@@ -32,7 +33,7 @@ class Summary:
     duration: float
     size: int
     parts: int
-    state: str  # recording states, plus saved / unsaved / in progress / incomplete
+    state: str  # recording states, plus saved / unsaved / in progress / incomplete / damaged (failed verify)
     end_reason: str | None
     folder: str
     support_session_id: str = ""
@@ -84,6 +85,17 @@ def state_of(manifest: Manifest) -> str:
     return "unsaved" if manifest.unsaved else "saved"
 
 
+def checked_state(manifest: Manifest) -> str:
+    """``state_of``, except that a finished session whose last ``recorder verify``
+    failed is ``damaged`` until it verifies again."""
+    state = state_of(manifest)
+    if state in ("saved", "unsaved"):
+        verified = results.last(manifest.session_id)
+        if verified is not None and not verified["ok"]:
+            return "damaged"
+    return state
+
+
 def held_by_its_recorder(manifest: Manifest) -> bool:
     """The recorder that wrote the manifest still runs (the profile lock says so: a pid
     alone may have been reused since a crash)."""
@@ -92,7 +104,7 @@ def held_by_its_recorder(manifest: Manifest) -> bool:
 
 def summary(folder: Path, manifest: Manifest) -> Summary:
     return Summary(manifest.session_id, manifest.profile, manifest.started_at.isoformat(), manifest.duration,
-                   manifest.size, len(manifest.parts), state_of(manifest), manifest.end_reason, str(folder),
+                   manifest.size, len(manifest.parts), checked_state(manifest), manifest.end_reason, str(folder),
                    manifest.support_session_id, dict(manifest.labels))
 
 

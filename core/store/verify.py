@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import av
 from recorder.session import manifest as manifests
 from recorder.session.manifest import MANIFEST, ManifestError
+from recorder.store import results
 from recorder.store.files import sha256_file
 
 
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
+
+
+def cross_check(manifest) -> list[str]:
+    """The manifest against itself: its totals and the events that name parts must agree
+    with the parts it lists (a part removed together with its entry shows here)."""
+    problems = []
+    parts = manifest.parts
+    duration, frames = sum(p.duration for p in parts), sum(p.frames for p in parts)
+    if abs(manifest.duration - duration) > 0.002:
+        problems.append(f"the manifest's duration ({manifest.duration:.3f} s) disagrees with its parts "
+                        f"({duration:.3f} s)")
+    if manifest.frames != frames:
+        problems.append(f"the manifest's frame count ({manifest.frames}) disagrees with its parts ({frames})")
+    indexes = [p.index for p in parts]
+    if indexes != list(range(1, len(parts) + 1)):
+        problems.append(f"the parts are numbered {indexes}, not 1 to {len(parts)} (one was removed?)")
+    files = {p.file for p in parts}
+    for event in manifest.events:
+        named = _part_named(event)
+        if isinstance(named, int) and named > len(parts):
+            problems.append(f"the {event.kind} event at {event.t:.1f} s names part {named}, "
+                            f"but the manifest lists {len(parts)}")
+        elif isinstance(named, str) and named not in files:
+            problems.append(f"the {event.kind} event at {event.t:.1f} s names {named}, which the manifest "
+                            "does not list")
+    return problems
+
+
+def _part_named(event) -> int | str | None:
+    """The part an event refers to: its number (a resumption) or its file (a repair)."""
+    if event.kind == "resumed":
+        found = re.search(r"in part (\d+)", event.text)
+        return event.data.get("part") if isinstance(event.data.get("part"), int) else (
+            int(found[1]) if found else None)
+    if event.kind == "part-repaired":
+        found = re.match(r"(part-\d{3}\.[a-z0-9]+)", event.text)
+        return found[1] if found else None
+    return None
 
 
 def verify(folder: Path) -> tuple[list[str], list[str]]:
@@ -51,4 +91,9 @@ def verify(folder: Path) -> tuple[list[str], list[str]]:
         ok.append(f"{name}: {frames} frames, {part.duration:.1f} s, SHA-256 ok, decodes")
     for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected):
         problems.append(f"unexpected file in the session folder: {extra}")
+    problems += cross_check(manifest)
+    if not problems:
+        ok.append(f"totals agree: {len(manifest.parts)} part(s), {manifest.frames} frames, "
+                  f"{manifest.duration:.1f} s")
+    results.record(manifest.session_id, problems)
     return ok, problems
