@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from recorder.cli import control
+from recorder.cli.archive import archive_cmd
 from recorder.cli.params import finite
 from recorder.cli.report import describe_config, describe_plugins
 from recorder.cli.sessions import COMMANDS, GROUP_OPTIONS
@@ -204,7 +205,7 @@ def config_cmd(ctx, profile, config_file):
     click.echo(describe_config(resolved), nl=False)
 
 
-for command in [*COMMANDS, *control.COMMANDS]:
+for command in [*COMMANDS, *control.COMMANDS, archive_cmd]:
     cli.add_command(command)
 
 

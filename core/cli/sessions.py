@@ -8,6 +8,7 @@ import webbrowser
 from pathlib import Path
 
 import click
+from recorder.cli import archive
 from recorder.cli.params import MAX_FPS, finite, profile_name
 from recorder.cli.report import describe_session
 from recorder.config import layers
@@ -31,7 +32,7 @@ from rich.progress import (
 
 
 # Which options given before the command name (recorder --profile rep list) a command takes.
-GROUP_OPTIONS = {"list": ("profile",), "stop": ("profile",), "recover": ("profile",), "status": ("profile",),
+GROUP_OPTIONS = {"list": ("profile",), "archive": ("profile",), "stop": ("profile",), "recover": ("profile",), "status": ("profile",),
                  "pause": ("profile",), "resume": ("profile",), "mark": ("profile",), "events": ("profile",),
                  "config": ("profile", "config")}
 
@@ -61,29 +62,37 @@ def progress_bar(label: str) -> Progress:
 @click.option("--session-id", metavar="ID", help="Only the recording of this support session.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Only sessions with this label "
                                                                          "(repeatable: all must match).")
+@click.option("--archive", "in_archive", is_flag=True, help="The sessions in the archive's bucket instead "
+                                                             "(from every machine that uploads there).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def list_cmd(ctx, profile, session_id, labels, as_json):
+def list_cmd(ctx, profile, session_id, labels, in_archive, as_json):
     """List the sessions recorder knows about: saved, unsaved, in progress, incomplete."""
     profile = _profile(ctx, profile)
     wanted = parse_labels(labels)
     if session_id:
         check_support_id(session_id)
+    if in_archive:
+        _list_archive(profile, session_id, wanted, as_json)
+        return
     everything = catalog.sessions(roots=roots(load_plugins()))
     if profile is not None:
         _known_profile(profile, everything)
     rows = [row for row in everything if (profile is None or row.profile == profile)
             and (not session_id or row.support_session_id == session_id)
             and all(row.labels.get(key) == value for key, value in wanted.items())]
+    queued = archive.queued()
     if as_json:
-        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        click.echo(json.dumps([row.to_dict() | {"archive_queued": queued.get(row.id, 0)} for row in rows],
+                              indent=2))
         return
     if not rows:
         click.echo("no sessions")
         return
     for row in rows:
         tags = " ".join([*([f"id={row.support_session_id}"] if row.support_session_id else []),
-                         *(f"{key}={value}" for key, value in row.labels.items())])
+                         *(f"{key}={value}" for key, value in row.labels.items()),
+                         *([f"archive: {queued[row.id]} queued"] if row.id in queued else [])])
         click.echo(f"{row.id[:8]}  {row.started_at[:19].replace('T', ' ')}  {row.profile:<9} "
                    f"{clock(row.duration)}  {human_size(row.size):>9}  {row.parts} part(s)  "
                    f"{row.state:<11}  {row.folder}" + (f"  [{tags}]" if tags else ""))
@@ -92,11 +101,32 @@ def list_cmd(ctx, profile, session_id, labels, as_json):
         click.echo(f"save an unsaved session with: recorder save {unsaved[0].id[:8]} DIR")
 
 
+def _list_archive(profile, session_id, wanted, as_json) -> None:
+    rows = [row for row in archive.archived_rows(profile)
+            if (not session_id or row["support_session_id"] == session_id)
+            and all(row["labels"].get(key) == value for key, value in wanted.items())]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        tags = " ".join([*([f"id={row['support_session_id']}"] if row["support_session_id"] else []),
+                         *(f"{key}={value}" for key, value in row["labels"].items())])
+        click.echo(f"{row['id'][:8]}  {row['started_at'][:19].replace('T', ' ')}  {row['profile']:<9} "
+                   f"{clock(row['duration'])}  {row['parts']} part(s)  {row['state']:<11}  {row['key']}"
+                   + (f"  [{tags}]" if tags else ""))
+    click.echo(f"{len(rows)} session(s) in the archive" if rows else "no sessions in the archive")
+
+
 @click.command("info")
 @click.argument("session")
 def info_cmd(session):
     """Show a session's manifest in human form: parts, events, end reason."""
-    click.echo(describe_session(_find(session)), nl=False)
+    folder = _find(session)
+    click.echo(describe_session(folder), nl=False)
+    manifest = manifests.read(folder)
+    waiting = archive.queued().get(manifest.session_id)
+    if waiting:
+        click.echo(f"archive   {waiting} object(s) waiting to be uploaded (recorder archive --status)")
 
 
 @click.command("verify")
@@ -278,7 +308,16 @@ def _refuse_live(manifest: manifests.Manifest, what: str) -> None:
 
 
 def _find(ref: str, host: PluginHost | None = None) -> Path:
-    return catalog.find(ref, roots=roots(host or load_plugins()))
+    """A session on this machine, or else one in a configured archive (fetched into the private cache)."""
+    try:
+        return catalog.find(ref, roots=roots(host or load_plugins()))
+    except UsageError as exc:
+        if not re.fullmatch(r"[0-9a-f]{4,32}", ref):
+            raise
+        fetched = archive.fetch(ref)
+        if fetched is None:
+            raise exc from None
+        return fetched
 
 
 COMMANDS = [list_cmd, info_cmd, verify_cmd, save_cmd, recover_cmd, export_cmd, play_cmd]

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = {
     "remembered-prompt": "recorder.plugins.remembered_prompt",
     "retention": "recorder.plugins.retention",
     "disk-space": "recorder.plugins.disk_space_guard",
+    "archive": "recorder.plugins.archive",
     "webhook": "recorder.plugins.webhook_notifier",
     "events-file": "recorder.plugins.events_file_notifier",
     "desktop": "recorder.plugins.desktop_notifier",

@@ -110,6 +110,12 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
 
 
 @hookspec
+def recorder_session_receipt(session, receipt):
+    """The session's receipt (a dict: ids, labels, parts, totals, ``head``) was issued,
+    for keeping outside the folder. Not for an interrupted session. Main thread."""
+
+
+@hookspec
 def recorder_session_ended(session):
     """Everything is sealed, the manifest is final and the sink has finished (main thread)."""
 

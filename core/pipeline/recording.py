@@ -511,6 +511,7 @@ class Recording:
             return
         self.receipt = issued  # not on the timeline: it is for keeping outside the folder
         self.built.each(self.built.notifiers, "receipt", issued)
+        self._hook("recorder_session_receipt", receipt=issued)
         if self.control is not None:
             self.control.publish({"type": "receipt", "receipt": issued})
 

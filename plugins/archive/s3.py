@@ -1,0 +1,203 @@
+"""The object store, through boto3 (the AWS SDK: the standard credential chain,
+retries, and every S3-compatible server speaks its dialect: MinIO, Ceph RGW, AWS).
+
+Each request carries Content-MD5, which S3 servers check on arrival; after the
+upload the object's ETag is compared with the MD5 (or, for a multipart upload,
+the MD5 of the parts' MD5s) computed from the local file, and the part's
+SHA-256 is stored as object metadata. Where the ETag is not an MD5 (AWS with
+SSE-KMS), ``verify = "read-back"`` downloads the object and compares SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from recorder import UsageError
+
+CHUNK = 1 << 20
+
+
+class StoreError(Exception):
+    """An upload or request failed; ``permanent`` when retrying cannot help."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def client(target: dict[str, str], timeout: float = 10.0):
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise UsageError("archive: the S3 client is not installed (pip install 'recorder[archive]')") from None
+    session = boto3.session.Session(profile_name=target.get("aws_profile") or None)
+    config = Config(connect_timeout=timeout, read_timeout=timeout * 3, retries={"max_attempts": 2},
+                    # Content-MD5 is ours; boto3's own checksums are left to what the server requires
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required")
+    return session.client("s3", endpoint_url=target.get("endpoint") or None,
+                          region_name=target.get("region") or None, config=config)
+
+
+def explain(exc: BaseException, target: dict[str, str]) -> StoreError:
+    """One line saying what went wrong, and whether trying again can help."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    where = f"{target.get('endpoint') or 'AWS S3'} bucket '{target.get('bucket')}'"
+    if isinstance(exc, NoCredentialsError):
+        return StoreError(f"no credentials for {where} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                          "a shared credentials file or aws_profile)", permanent=True)
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return StoreError(f"{where} refused the credentials ({code})", permanent=True)
+        if code in ("404", "NoSuchBucket"):
+            return StoreError(f"{where} does not exist", permanent=True)
+        return StoreError(f"{where}: {code}: {exc}")
+    if isinstance(exc, EndpointConnectionError):
+        return StoreError(f"{where} cannot be reached: {exc}")
+    return StoreError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def check(s3, target: dict[str, str]) -> None:
+    try:
+        s3.head_bucket(Bucket=target["bucket"])
+    except Exception as exc:
+        raise explain(exc, target) from None
+
+
+def digests(path: Path, chunk_size: int) -> tuple[str, list[tuple[int, int, bytes]]]:
+    """The file's SHA-256 and, per upload chunk, (offset, length, MD5)."""
+    sha = hashlib.sha256()
+    chunks = []
+    with open(path, "rb") as fh:
+        offset = 0
+        while True:
+            md5, length = hashlib.md5(), 0
+            while length < chunk_size and (block := fh.read(min(CHUNK, chunk_size - length))):
+                md5.update(block)
+                sha.update(block)
+                length += len(block)
+            if length == 0 and chunks:
+                break
+            chunks.append((offset, length, md5.digest()))
+            offset += length
+            if length < chunk_size:
+                break
+    return sha.hexdigest(), chunks
+
+
+class Throttle:
+    """At most ``rate`` bytes a second (0: no limit), so uploading never crowds out recording."""
+
+    def __init__(self, rate: int):
+        self.rate, self.began, self.sent = rate, time.monotonic(), 0
+
+    def __call__(self, sent: int) -> None:
+        if not self.rate:
+            return
+        self.sent += sent
+        ahead = self.sent / self.rate - (time.monotonic() - self.began)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chunk_size: int,
+           throttle: Throttle, remember_upload: Callable[[str], None], verify: str = "auto") -> None:
+    """Upload ``path`` to ``key`` and check that what arrived is the file; raises StoreError."""
+    bucket = target["bucket"]
+    try:
+        actual_sha, chunks = digests(path, chunk_size)
+        if actual_sha != sha256:
+            raise StoreError(f"{path.name}: the local file no longer matches its SHA-256", permanent=True)
+        metadata = {"sha256": sha256}
+        if len(chunks) == 1:
+            body = _read(path, 0, chunks[0][1])
+            s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata,
+                          ContentMD5=base64.b64encode(chunks[0][2]).decode())
+            throttle(len(body))
+            expected = chunks[0][2].hex()
+        else:
+            upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+            remember_upload(upload_id)
+            done = []
+            for number, (offset, length, md5) in enumerate(chunks, 1):
+                answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                        Body=_read(path, offset, length),
+                                        ContentMD5=base64.b64encode(md5).decode())
+                done.append({"PartNumber": number, "ETag": answer["ETag"]})
+                throttle(length)
+            s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                         MultipartUpload={"Parts": done})
+            remember_upload("")
+            expected = hashlib.md5(b"".join(md5 for _, _, md5 in chunks)).hexdigest() + f"-{len(chunks)}"
+        _verify(s3, bucket, key, expected, sha256, verify)
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise explain(exc, target) from None
+
+
+def _read(path: Path, offset: int, length: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)
+
+
+def _verify(s3, bucket: str, key: str, expected_etag: str, sha256: str, how: str) -> None:
+    head = s3.head_object(Bucket=bucket, Key=key)
+    etag = head.get("ETag", "").strip('"')
+    if head.get("Metadata", {}).get("sha256") != sha256:
+        raise StoreError(f"{key}: the stored object does not carry the part's SHA-256")
+    if how == "read-back" or (how == "auto" and not _md5_style(etag)):
+        found = hashlib.sha256()
+        for block in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(CHUNK):
+            found.update(block)
+        if found.hexdigest() != sha256:
+            raise StoreError(f"{key}: read back, the stored object's SHA-256 differs from the part's")
+        return
+    if etag != expected_etag:
+        raise StoreError(f"{key}: the stored object differs from the part (ETag {etag}, expected {expected_etag})")
+
+
+def _md5_style(etag: str) -> bool:
+    head, _, count = etag.partition("-")
+    return len(head) == 32 and all(c in "0123456789abcdef" for c in head) and (not count or count.isdigit())
+
+
+def abort(s3, target: dict[str, str], key: str, upload_id: str) -> None:
+    try:
+        s3.abort_multipart_upload(Bucket=target["bucket"], Key=key, UploadId=upload_id)
+    except Exception:
+        pass  # already completed or gone: nothing is left to clean up
+
+
+def manifests(s3, target: dict[str, str], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key prefix, parsed session.json) for every session in the bucket."""
+    import json
+
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=target["bucket"], Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith("/session.json"):
+                body = s3.get_object(Bucket=target["bucket"], Key=item["Key"])["Body"].read()
+                try:
+                    yield item["Key"].rsplit("/", 1)[0], json.loads(body)
+                except ValueError:
+                    continue
+
+
+def download(s3, target: dict[str, str], prefix: str, into: Path, write: Callable[[Path, bytes], None],
+             beside: dict[str, Path]) -> None:
+    """The session's objects into ``into``; those named in ``beside`` to where it says."""
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=target["bucket"], Prefix=prefix + "/"):
+        for item in page.get("Contents", []):
+            name = item["Key"][len(prefix) + 1:]
+            if "/" in name or name.startswith(".") or not name:
+                continue  # only the session's own files, never a path out of the cache folder
+            write(beside.get(name, into / name), s3.get_object(Bucket=target["bucket"], Key=item["Key"])["Body"].read())

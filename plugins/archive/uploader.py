@@ -1,0 +1,144 @@
+"""The worker that empties the queue: beside recording, never in its way.
+
+It runs at the lowest CPU priority, at most ``max_rate`` bytes a second, one
+object at a time, and never writes to the recording's disk except the queue's
+own small files. A failure is retried with backoff and reported once per
+object (an event on the timeline, a notice to the person at this machine);
+it never ends the recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable
+
+from recorder.plugins.archive import queue, s3
+
+log = logging.getLogger("recorder")
+BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)
+
+
+def lowest_priority() -> None:
+    """This thread only (Linux schedules threads as tasks): recording keeps the CPU."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
+def locate(entry: queue.Entry, find: Callable[[str], Path | None]) -> Path | None:
+    """The file to upload: where it was queued, or where its session was saved since."""
+    path = entry.source()
+    if path.is_file():
+        return path
+    folder = find(entry.session_id)
+    if folder is not None and (folder / entry.name).is_file():
+        return folder / entry.name
+    return None
+
+
+class Uploader:
+    def __init__(self, *, chunk_size: int, max_rate: int, verify: str,
+                 find: Callable[[str], Path | None], report: Callable[[queue.Entry, str], None],
+                 uploaded: Callable[[queue.Entry], None] = lambda entry: None):
+        self.chunk_size, self.max_rate, self.verify = chunk_size, max_rate, verify
+        self.find, self.report, self.uploaded = find, report, uploaded
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.passes = threading.Condition()
+        self.requested = 0  # pokes so far
+        self.completed = -1  # the poke count when the last full pass over the queue began
+        self.thread: threading.Thread | None = None
+        self.clients: dict[tuple, object] = {}
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="recorder-archive", daemon=True)
+        self.thread.start()
+
+    def poke(self) -> None:
+        with self.passes:
+            self.requested += 1
+        self.wake.set()
+
+    def stop(self, wait: float) -> None:
+        """Up to ``wait`` seconds for one full pass over the queue as it is now (what fails
+        in it is not waited for again); what is left waits for the next start."""
+        self.poke()
+        with self.passes:
+            target = self.requested
+            self.passes.wait_for(lambda: self.completed >= target, timeout=wait)
+        self.stopping.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(max(0.0, min(wait, 5.0)))
+
+    def _run(self) -> None:
+        lowest_priority()
+        rounds = 0  # failed rounds in a row: the wait between them grows
+        while not self.stopping.is_set():
+            self.wake.clear()
+            with self.passes:
+                began = self.requested
+            _, failed = self.drain_once()
+            with self.passes:
+                self.completed = began
+                self.passes.notify_all()
+            if failed:
+                self.wake.wait(BACKOFF[min(rounds, len(BACKOFF) - 1)])
+                rounds += 1
+            else:
+                rounds = 0
+                self.wake.wait(30.0)  # new work pokes; otherwise a periodic look for old entries
+
+    def drain_once(self) -> tuple[int, int]:
+        """Try every queued entry once; (uploaded, failed)."""
+        uploaded = failed = 0
+        for entry in queue.entries():
+            if self.stopping.is_set():
+                break
+            if self.upload(entry):
+                uploaded += 1
+            else:
+                failed += 1
+        return uploaded, failed
+
+    def upload(self, entry: queue.Entry) -> bool:
+        path = locate(entry, self.find)
+        if path is None:
+            entry.last_error = f"{entry.name} of session {entry.session_id[:8]} is no longer on this machine"
+            self._failed(entry)
+            return False
+        try:
+            client = self._client(entry.target)
+            if entry.upload_id:  # a crash cut a multipart upload short: start that object again
+                s3.abort(client, entry.target, entry.key, entry.upload_id)
+                entry.upload_id = ""
+            s3.upload(client, entry.target, entry.key, path, entry.sha256, chunk_size=self.chunk_size,
+                      throttle=s3.Throttle(self.max_rate), remember_upload=lambda upload_id: self._note(entry, upload_id),
+                      verify=self.verify)
+        except s3.StoreError as exc:
+            entry.last_error = str(exc)
+            self._failed(entry)
+            return False
+        queue.done(entry)
+        self.uploaded(entry)
+        return True
+
+    def _note(self, entry: queue.Entry, upload_id: str) -> None:
+        entry.upload_id = upload_id
+        queue.put(entry)
+
+    def _failed(self, entry: queue.Entry) -> None:
+        entry.attempts += 1
+        queue.put(entry)
+        if entry.attempts == 1 or entry.attempts % 10 == 0:  # said once, and now and then, not at every retry
+            self.report(entry, entry.last_error)
+
+    def _client(self, target: dict[str, str]):
+        key = tuple(sorted(target.items()))
+        if key not in self.clients:
+            self.clients[key] = s3.client(target)
+        return self.clients[key]
