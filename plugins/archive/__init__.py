@@ -22,7 +22,7 @@ from recorder import (ByteSize, ManifestError, UsageError, hookimpl, known_sessi
                       read_manifest)
 
 from recorder.plugins.archive import ledger, queue, s3
-from recorder.plugins.archive.uploader import Uploader
+from recorder.plugins.archive.uploader import CpuBudget, Uploader
 
 PREFIX_FIELDS = {"profile", "role", "date", "year", "month", "day", "session_id", "short_id", "support_id",
                  "label"}
@@ -57,6 +57,9 @@ class ArchiveOptions:
     verify: str = option("auto", "How an upload is checked: etag (the server's MD5), read-back (download "
                                  "and SHA-256), auto (etag where the server gives an MD5).",
                          validator=attrs.validators.in_(("auto", "etag", "read-back")))
+    recording_share: float = option(0.05, "While a session records, uploading uses at most this share of "
+                                          "the CPU recording uses (0.05: 5%); afterwards, no limit.",
+                                    validator=[attrs.validators.gt(0), attrs.validators.le(10)])
     drain_at_end: float = option(10.0, "Seconds to keep uploading after the session ended; the rest waits "
                                        "for the next start or 'recorder archive --drain'.",
                                  validator=[attrs.validators.ge(0), attrs.validators.le(3600)])
@@ -144,7 +147,12 @@ class ArchiveGuard:
     def _uploader(self, report) -> Uploader:
         return Uploader(chunk_size=int(self.options.multipart_chunk), max_rate=int(self.options.max_rate),
                         verify=self.options.verify, find=find_session, report=report,
-                        uploaded=lambda entry: ledger.arrived(entry.session_id, entry.name, entry.sha256))
+                        uploaded=lambda entry: ledger.arrived(entry.session_id, entry.name, entry.sha256),
+                        budget=CpuBudget(self.options.recording_share, self._recording))
+
+    def _recording(self) -> bool:
+        """Capture and encoding are running (not yet ending: sealing comes first, then uploads)."""
+        return self.session is not None and self.session.ended_at is None
 
     def _report(self, entry: queue.Entry, problem: str) -> None:
         session = self.session

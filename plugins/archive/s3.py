@@ -70,7 +70,8 @@ def check(s3, target: dict[str, str]) -> None:
         raise explain(exc, target) from None
 
 
-def digests(path: Path, chunk_size: int) -> tuple[str, list[tuple[int, int, bytes]]]:
+def digests(path: Path, chunk_size: int, pace: Callable[[], None] = lambda: None
+            ) -> tuple[str, list[tuple[int, int, bytes]]]:
     """The file's SHA-256 and, per upload chunk, (offset, length, MD5)."""
     sha = hashlib.sha256()
     chunks = []
@@ -82,6 +83,7 @@ def digests(path: Path, chunk_size: int) -> tuple[str, list[tuple[int, int, byte
                 md5.update(block)
                 sha.update(block)
                 length += len(block)
+                pace()
             if length == 0 and chunks:
                 break
             chunks.append((offset, length, md5.digest()))
@@ -92,12 +94,14 @@ def digests(path: Path, chunk_size: int) -> tuple[str, list[tuple[int, int, byte
 
 
 class Throttle:
-    """At most ``rate`` bytes a second (0: no limit), so uploading never crowds out recording."""
+    """At most ``rate`` bytes a second (0: no limit), and whatever ``pace`` asks (the CPU
+    budget while a recording runs), called at every megabyte hashed or sent."""
 
-    def __init__(self, rate: int):
-        self.rate, self.began, self.sent = rate, time.monotonic(), 0
+    def __init__(self, rate: int, pace: Callable[[], None] = lambda: None):
+        self.rate, self.pace, self.began, self.sent = rate, pace, time.monotonic(), 0
 
     def __call__(self, sent: int) -> None:
+        self.pace()
         if not self.rate:
             return
         self.sent += sent
@@ -111,7 +115,7 @@ def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chu
     """Upload ``path`` to ``key`` and check that what arrived is the file; raises StoreError."""
     bucket = target["bucket"]
     try:
-        actual_sha, chunks = digests(path, chunk_size)
+        actual_sha, chunks = digests(path, chunk_size, throttle.pace)
         if actual_sha != sha256:
             raise StoreError(f"{path.name}: the local file no longer matches its SHA-256", permanent=True)
         metadata = {"sha256": sha256}

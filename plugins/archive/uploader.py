@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +30,28 @@ def lowest_priority() -> None:
         pass
 
 
+class CpuBudget:
+    """While a recording runs, this thread uses at most ``share`` of the CPU the rest of
+    the process (capture, encoding, sealing) uses: it waits until the recording has
+    spent enough to pay for the next megabyte. With no recording running: no limit."""
+
+    def __init__(self, share: float, recording: Callable[[], bool]):
+        self.share, self.recording = share, recording
+        self.mine = self.process = None
+
+    def __call__(self) -> None:
+        while self.recording():
+            mine, process = time.thread_time(), time.process_time()
+            if self.mine is None:
+                self.mine, self.process = mine, process
+                return
+            spent, others = mine - self.mine, (process - self.process) - (mine - self.mine)
+            if spent <= self.share * others + 0.02:  # 20 ms of slack: one megabyte's work
+                return
+            time.sleep(0.1)
+        self.mine = None  # measured afresh when the next recording starts
+
+
 def locate(entry: queue.Entry, find: Callable[[str], Path | None]) -> Path | None:
     """The file to upload: where it was queued, or where its session was saved since."""
     path = entry.source()
@@ -43,14 +66,16 @@ def locate(entry: queue.Entry, find: Callable[[str], Path | None]) -> Path | Non
 class Uploader:
     def __init__(self, *, chunk_size: int, max_rate: int, verify: str,
                  find: Callable[[str], Path | None], report: Callable[[queue.Entry, str], None],
-                 uploaded: Callable[[queue.Entry], None] = lambda entry: None):
-        self.chunk_size, self.max_rate, self.verify = chunk_size, max_rate, verify
+                 uploaded: Callable[[queue.Entry], None] = lambda entry: None,
+                 budget: Callable[[], None] = lambda: None):
+        self.chunk_size, self.max_rate, self.verify, self.budget = chunk_size, max_rate, verify, budget
         self.find, self.report, self.uploaded = find, report, uploaded
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.passes = threading.Condition()
         self.requested = 0  # pokes so far
         self.completed = -1  # the poke count when the last full pass over the queue began
+        self.outcome = (0, 0)  # that pass's (uploaded, failed)
         self.thread: threading.Thread | None = None
         self.clients: dict[tuple, object] = {}
 
@@ -64,12 +89,19 @@ class Uploader:
         self.wake.set()
 
     def stop(self, wait: float) -> None:
-        """Up to ``wait`` seconds for one full pass over the queue as it is now (what fails
-        in it is not waited for again); what is left waits for the next start."""
-        self.poke()
-        with self.passes:
-            target = self.requested
-            self.passes.wait_for(lambda: self.completed >= target, timeout=wait)
+        """Up to ``wait`` seconds of passes over the queue, for as long as they make progress
+        (a part that failed once is retried; an endpoint that takes nothing is not waited
+        for); what is left waits for the next start."""
+        deadline = time.monotonic() + wait
+        while True:
+            self.poke()
+            with self.passes:
+                target = self.requested
+                finished = self.passes.wait_for(lambda: self.completed >= target,
+                                                timeout=max(0.0, deadline - time.monotonic()))
+                uploaded, failed = self.outcome
+            if not finished or not failed or not uploaded or time.monotonic() >= deadline:
+                break
         self.stopping.set()
         self.wake.set()
         if self.thread is not None:
@@ -82,9 +114,9 @@ class Uploader:
             self.wake.clear()
             with self.passes:
                 began = self.requested
-            _, failed = self.drain_once()
+            uploaded, failed = self.drain_once()
             with self.passes:
-                self.completed = began
+                self.completed, self.outcome = began, (uploaded, failed)
                 self.passes.notify_all()
             if failed:
                 self.wake.wait(BACKOFF[min(rounds, len(BACKOFF) - 1)])
@@ -117,7 +149,7 @@ class Uploader:
                 s3.abort(client, entry.target, entry.key, entry.upload_id)
                 entry.upload_id = ""
             s3.upload(client, entry.target, entry.key, path, entry.sha256, chunk_size=self.chunk_size,
-                      throttle=s3.Throttle(self.max_rate), remember_upload=lambda upload_id: self._note(entry, upload_id),
+                      throttle=s3.Throttle(self.max_rate, self.budget), remember_upload=lambda upload_id: self._note(entry, upload_id),
                       verify=self.verify)
         except s3.StoreError as exc:
             entry.last_error = str(exc)
