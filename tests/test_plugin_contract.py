@@ -12,6 +12,7 @@ import pexpect
 import pytest
 from recorder import UsageError, hookimpl, option, read_manifest, sha256_file
 from recorder.host.manager import load_plugins
+from recorder.session import manifest as manifests
 from recorder.session.recovery import recover_folder
 from recorder.testing import TmpSinkPlugin, decode, make_host, make_profile, record
 
@@ -410,7 +411,7 @@ def test_a_version_1_session_is_read_verified_and_played(run_cli, tmp_path):
     folder = tmp_path / "v1"
     shutil.copytree(DATA / "v1-complete", folder)
     manifest = read_manifest(folder)
-    assert manifest.format_version == 3 and manifest.parts[0].encoder == "h264"
+    assert manifest.format_version == manifests.FORMAT_VERSION and manifest.parts[0].encoder == "h264"
     assert run_cli("verify", str(folder), check=0).stdout.strip().endswith("verified")
     info = run_cli("info", str(folder), check=0).stdout
     assert "9c7a5136441842f892fc442961090153" in info and "part-001.mp4" in info
@@ -430,7 +431,7 @@ def test_a_crashed_version_1_session_is_recovered_by_its_encoder(tmp_path):
     assert part.state == "sealed" and part.encoder == "h264" and part.sha256 == sha256_file(folder / part.file)
     assert decode(folder / part.file).frames == part.frames > 0
     assert manifest.state == "interrupted" and manifest.end_reason == "crashed"
-    assert json.loads((folder / "session.json").read_text())["format_version"] == 3
+    assert json.loads((folder / "session.json").read_text())["format_version"] == manifests.FORMAT_VERSION
     assert recover_folder(folder, load_plugins(entry_points_too=False)) == [], "nothing left to do"
 
 

@@ -75,10 +75,15 @@ class Capture(threading.Thread):
         self.stop = threading.Event()
         self.held: tuple | None = None  # the last unchanged frame not sent
         self.last: tuple | None = None  # the last frame sent, and its time
+        # Still spans (told to the session): the screen has shown the same picture
+        # since ``changed_at``, up to the last grab at ``grabbed_at``.
+        self.changed_at: float | None = None
+        self.grabbed_at: float | None = None
 
     def run(self) -> None:
         try:
             self._loop()
+            self._still_ends()  # a screen still until the end was still up to the end
             if self.held is not None:
                 self.session.unchanged -= 1
                 self._send(*self.held)  # the last frame, so the recording lasts to the end
@@ -118,7 +123,9 @@ class Capture(threading.Thread):
             frame = self.source.grab()
             slot += 1
             self.session.captured += 1
-            if self._unchanged(frame, pts):
+            same = self._same(frame)
+            self._track_still(same, pts)
+            if same and pts - self.last[1] < self.heartbeat:
                 self.held = (frame, pts)
                 self.session.unchanged += 1
                 continue
@@ -127,6 +134,7 @@ class Capture(threading.Thread):
 
     def _pause(self) -> None:
         """Nothing is grabbed until the pause ends (or the session does)."""
+        self._still_ends()  # the pause is a gap of its own, not idle screen
         if self.held is not None:  # the part lasts until the pause began
             self.session.unchanged -= 1
             self._send(*self.held, wait=True)
@@ -136,15 +144,34 @@ class Capture(threading.Thread):
         while self.session.paused is not None and not self.stop.is_set():
             self.session.wait_unpaused(0.1)
 
-    def _unchanged(self, frame, pts: float) -> bool:
-        """A frame equal to the last one sent adds nothing but encoding work; the
-        timestamps of the next frame keep the timeline right (variable frame rate)."""
+    def _same(self, frame) -> bool:
+        """The frame shows what the last one sent showed. Such a frame adds nothing but
+        encoding work (it is held back until the heartbeat is due; the timestamps of the
+        next frame keep the timeline right: variable frame rate). Only looked at when
+        skipping unchanged frames: otherwise nothing compares frames at all."""
         last = self.last
-        if self.heartbeat <= 0 or last is None or pts - last[1] >= self.heartbeat:
+        if self.heartbeat <= 0 or last is None:
             return False
         if isinstance(frame, Changes):
             return not frame.bands
         return frame is not last[0] and frame == last[0]
+
+    def _track_still(self, same: bool, pts: float) -> None:
+        """A still span starts at a changed frame and ends at the next changed one
+        (the session keeps only those long enough to matter)."""
+        if self.heartbeat <= 0:
+            return
+        if not same:
+            if self.changed_at is not None:
+                self.session.add_still(self.changed_at, pts)
+            self.changed_at = pts
+        self.grabbed_at = pts
+
+    def _still_ends(self) -> None:
+        """Grabbing stops (a pause, the end): the span open since the last change ends at the last grab."""
+        if self.changed_at is not None and self.grabbed_at is not None:
+            self.session.add_still(self.changed_at, self.grabbed_at)
+        self.changed_at = self.grabbed_at = None
 
     def _send(self, frame, pts: float, wait: bool = False) -> None:
         self.last = (frame, pts)

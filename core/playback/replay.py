@@ -2,14 +2,16 @@
 
 The page is one local HTML file (no external resources, and a content
 security policy that forbids any) that plays the session's parts from disk
-as one timeline, with its gaps and events. It lives in the user cache dir,
-so the session folder stays exactly what its manifest lists. Parts a browser
-cannot play are converted to H.264 MP4 once and cached beside the page.
+as one timeline, with its gaps, still stretches and events. It lives in the
+user cache dir, so the session folder stays exactly what its manifest lists.
+Parts a browser cannot play are converted to H.264 MP4 once and cached beside
+the page, and so are the thumbnails shown when hovering over the timeline.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Callable
@@ -17,26 +19,49 @@ from typing import Callable
 import av
 from recorder.control.protocol import RESERVED
 from recorder.playback.export import ExportJob, encode
+from recorder.playback.thumbnails import part_thumbnails, remove_unused, thumbnail_every
 from recorder.playback.timeline import Timeline
+from recorder.session.manifest import Manifest
 from recorder.session.model import Event
 from recorder.store import state
 from recorder.store.files import make_private_dir, private_temporary, write_private
 
 BROWSER_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
-MARKED = {"started", "notification", "end-requested", "gap", "resumed", "crashed", "stopped", "error",
-          "part-repaired", "saved", "paused", "unpaused"}
+# Core's kinds a reviewer follows the session by; core's other kinds (plugin-error,
+# notifier-failure, part-repaired, staged, end-reason, retention...) are about
+# recorder itself: listed, but hidden until asked for. The support tool's own
+# kinds (chat, remote-control, connect...) are never reserved, so always shown.
+MILESTONES = {"started", "paused", "unpaused", "gap", "resumed", "crashed", "stopped", "notification", "saved",
+              "end-requested", "error", "rescued"}
 
 
-def _marked(event) -> bool:
-    """Core's milestones, and everything the support tool put on the timeline (chat, remote control...)."""
-    return event.kind in MARKED or event.kind not in RESERVED
+
+def internal(event: Event) -> bool:
+    return event.kind in RESERVED and event.kind not in MILESTONES
 
 
 def _marker_time(event: Event) -> float:
     # a gap is recorded when the session resumes; its marker belongs where recording stopped
     start = event.data.get("start")
     return float(start) if event.kind == "gap" and isinstance(start, (int, float)) else event.t
+
+
+def _marker(event: Event, manifest: Manifest) -> dict:
+    t = _marker_time(event)
+    return {"t": t, "kind": event.kind, "text": event.text, "level": event.level, "by": event.by,
+            "wall": _wall(event, t, manifest), "internal": internal(event)}
+
+
+def _wall(event: Event, t: float, manifest: Manifest) -> float:
+    """When the marker happened, in seconds since the epoch: the event's own clock where
+    it was taken at that offset, else the session's start plus the offset."""
+    if t == event.t:
+        try:
+            return datetime.fromisoformat(event.time).timestamp()
+        except ValueError:
+            pass
+    return manifest.at(t).timestamp()
 
 
 # Inside <script>, "</script>" ends the element and "<!--<script>" changes how the rest
@@ -66,12 +91,14 @@ def cache_dir(session_id: str) -> Path:
 
 
 def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda seconds: None) -> Path:
-    """Write the replay page (converting unplayable parts first); returns its path."""
+    """Write the replay page (converting unplayable parts and making thumbnails first,
+    part by part: ``progress`` is told the seconds of recording done); returns its path."""
     manifest = timeline.manifest
     folder = cache_dir(manifest.session_id)
+    every = thumbnail_every(timeline.recorded)
     done = 0.0
-    segments = []
-    for seg in timeline.segments:
+    segments, strips, used = [], [], set()
+    for index, seg in enumerate(timeline.segments):
         source = seg.path
         if not browser_playable(seg.path):
             source = folder / f"{seg.path.stem}.browser.mp4"
@@ -82,19 +109,25 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
                        container="mp4", codec="libx264", pix_fmt="yuv420p",
                        options={"crf": "23", "preset": "veryfast"}, container_options={"movflags": "+faststart"})
                 temporary.replace(source)
+        strips += part_thumbnails(timeline, index, every, folder, used)
         done += seg.duration
         progress(done)
         segments.append({"src": source.resolve().as_uri(), "start": seg.start, "duration": seg.duration})
+    remove_unused(folder, used)
+    offset = manifest.started_at.utcoffset()
     data = {
         "manifest": {"session_id": manifest.session_id, "profile": manifest.profile, "role": manifest.role,
                      "started_at": manifest.started_at.isoformat(),
                      "ended_at": manifest.ended_at.isoformat() if manifest.ended_at else None,
                      "end_reason": manifest.end_reason, "state": manifest.state,
                      "support_session_id": manifest.support_session_id, "labels": manifest.labels},
+        # times of day are shown as the recording machine's clock read them
+        "clock": {"start": manifest.started_at.timestamp(), "utc_offset": offset.total_seconds() if offset else 0},
         "segments": segments,
         "gaps": [{"start": g.start, "end": g.end, "reason": g.reason} for g in timeline.gaps],
-        "markers": [{"t": _marker_time(e), "kind": e.kind, "text": e.text, "level": e.level}
-                    for e in timeline.events() if _marked(e)],
+        "still": [[start, end] for start, end in manifest.still if end > start],
+        "markers": sorted((_marker(e, manifest) for e in timeline.events()), key=lambda m: m["t"]),
+        "thumbnails": strips,
         "end": timeline.end,
         "recorded": timeline.recorded,
     }

@@ -6,8 +6,12 @@ the file; the rest of recorder only ever sees a ``Manifest``.
 
 Version 2 (recorder 0.2) names on each part the encoder that wrote it, so that
 crash recovery asks that encoder to repair it. Version 3 adds the support
-session's id and labels. Older files are migrated when read: every part of a
-version 1 file gets the session's encoder; a version 2 file has no id or labels.
+session's id and labels. Version 4 adds ``still``: the spans (start and end
+offsets) when the screen did not change, which replay shades and can skip. Older
+files are migrated when read: every part of a version 1 file gets the session's
+encoder; a version 2 file has no id or labels; a version 3 file no still spans.
+(Each addition is a new version because readers refuse keys they do not know:
+an older recorder then says "upgrade" rather than "damaged".)
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from recorder.store.files import write_private
 from recorder.version import __version__
 
 MANIFEST = "session.json"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 STATES = ("recording", "interrupted", "complete")
 
 
@@ -72,6 +76,7 @@ class Manifest:
     labels: dict[str, str] = attrs.Factory(dict)
     parts: list[Part] = attrs.Factory(list)
     events: list[Event] = attrs.Factory(list)
+    still: list[tuple[float, float]] = attrs.Factory(list)  # (start, end): the screen did not change
 
     @property
     def sealed_parts(self) -> list[Part]:
@@ -128,6 +133,7 @@ def from_session(session: Session, *, video: Video | None = None, components: Co
         support_session_id=session.support_id, labels=dict(session.labels),
         parts=[attrs.evolve(part) for part in session.parts],
         events=list(session.events),
+        still=session.still_spans(),
     )
 
 
@@ -137,6 +143,7 @@ def to_session(manifest: Manifest, folder: Path, **session: Any) -> Session:
                        host=manifest.host, started_at=manifest.started_at, folder=folder, **session)
     restored.parts = [attrs.evolve(part) for part in manifest.parts]
     restored.events = list(manifest.events)
+    restored.still = list(manifest.still)  # a resumed session adds to them
     restored.ended_at, restored.end_reason = manifest.ended_at, manifest.end_reason
     restored.frames, restored.dropped = manifest.frames, manifest.dropped_frames
     restored.support_id, restored.labels = manifest.support_session_id, dict(manifest.labels)
@@ -156,7 +163,20 @@ def _converter() -> cattrs.Converter:
         str(k): converter.structure(v, int) for k, v in _table(value).items()})
     converter.register_structure_hook_func(lambda t: t == dict[str, str], lambda value, _: {
         str(k): converter.structure(v, str) for k, v in _table(value).items()})
+    converter.register_structure_hook_func(lambda t: t == tuple[float, float],
+                                           lambda value, _: _span(converter, value))
     return converter
+
+
+def _span(converter: cattrs.Converter, value: Any) -> tuple[float, float]:
+    from recorder.config.options import shown
+
+    if not isinstance(value, list) or len(value) != 2:
+        raise TypeError(f"expected [start, end], got {shown(value)}")
+    start, end = (converter.structure(v, float) for v in value)
+    if not 0 <= start <= end:
+        raise ValueError(f"expected 0 <= start <= end, got [{start}, {end}]")
+    return start, end
 
 
 def _datetime(value: Any) -> datetime:
@@ -189,6 +209,9 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         version = 2
     if version == 2:
         data = dict(data, format_version=3)  # id and labels default to none
+        version = 3
+    if version == 3:
+        data = dict(data, format_version=4)  # no still spans were noted
     return data
 
 
@@ -274,8 +297,12 @@ def dumps(manifest: Manifest) -> bytes:
     ordered = {key: data.pop(key) for key in ("format_version", "recorder_version", "session_id", "profile",
                                               "role", "host", "pid", "started_at", "ended_at",
                                               "end_reason", "state")}
-    events, parts = data.pop("events"), data.pop("parts")
-    return json.dumps({**ordered, **data, "parts": parts, "events": events}, indent=2).encode() + b"\n"
+    events, parts, still = data.pop("events"), data.pop("parts"), data.pop("still")
+    text = json.dumps({**ordered, **data, "parts": parts, "events": events}, indent=2)
+    # Still spans last, one a line: there can be a thousand, of little interest to a reader.
+    spans = ",\n    ".join(json.dumps(list(span)) for span in still)
+    text = text[:-2] + ',\n  "still": [' + (f"\n    {spans}\n  " if spans else "") + "]\n}"
+    return text.encode() + b"\n"
 
 
 def write(folder: Path, manifest: Manifest) -> Path:

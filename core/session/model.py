@@ -20,6 +20,9 @@ import attrs
 from recorder.host.isolation import running_plugin
 from recorder.values import Notification, SaveChoice
 
+STILL_MIN = 1.0  # seconds: a shorter still stretch is a pause in typing, not idle
+STILL_MAX = 1000  # still spans kept per session (the manifest is rewritten at every event)
+
 
 @attrs.define
 class Event:
@@ -77,6 +80,8 @@ class Session:
     dropped: int = 0
     captured: int = 0  # grabbed from the source, including unchanged frames not encoded
     unchanged: int = 0
+    # When the screen was still: (start, end) offsets, from a change to the next (see add_still)
+    still: list[tuple[float, float]] = attrs.Factory(list)
     resumed: bool = False  # continues a session interrupted by a restart or a crash
     support_id: str = ""  # the support tool's session id (--session-id)
     labels: dict[str, str] = attrs.Factory(dict)  # ticket, customer, rep, portal... (--label)
@@ -177,6 +182,24 @@ class Session:
 
     def wait_unpaused(self, timeout: float) -> bool:
         return self._unpaused.wait(timeout)
+
+    # -- still screen: what the capture thread saw not change ---------------------
+    def add_still(self, start: float, end: float) -> None:
+        """Note that the screen did not change from ``start`` to ``end`` (capture thread).
+
+        Spans shorter than ``STILL_MIN`` are not kept. At most ``STILL_MAX`` are:
+        then the shortest goes, since long stretches are the ones a reviewer skips."""
+        if end - start < STILL_MIN:
+            return
+        with self._lock:
+            self.still.append((round(start, 3), round(end, 3)))
+            if len(self.still) > STILL_MAX:
+                shortest = min(range(len(self.still)), key=lambda i: self.still[i][1] - self.still[i][0])
+                del self.still[shortest]
+
+    def still_spans(self) -> list[tuple[float, float]]:
+        with self._lock:
+            return list(self.still)
 
     def mark(self, kind: str, text: str, by: str, data: dict[str, Any]) -> Event:
         """An event from the support tool (chat line, remote control granted...), data kept as given."""
