@@ -349,12 +349,14 @@ noise = true
                             env=cli_env(home, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60)
     assert result.returncode == 3, result.stderr
     assert "ended: disk-full" in result.stderr
-    # The disk was too full for even the final manifest: the part is whole on disk, and
-    # crash recovery (here on demand; the next start does it too) seals it once there is room.
+    # The full disk tore the last fragment: the part is cut back to its last whole fragment
+    # and sealed. If even the final manifest did not fit, crash recovery (here on demand;
+    # the next start does it too) seals it once there is room; either way nothing is lost.
     (disk / "filler").unlink()
     recovered = subprocess.run([recorder_command(), "recover"], env=cli_env(home, PYTHONPATH=str(site)),
                                capture_output=True, text=True, timeout=60)
-    assert recovered.returncode == 0 and "part-001.mp4: kept" in recovered.stdout, recovered
+    assert recovered.returncode == 0, recovered
+    assert "part-001.mp4: kept" in recovered.stdout or recovered.stdout.strip() == "nothing to recover"
     [folder] = [p for p in disk.iterdir() if p.is_dir()]
     manifest = json.loads((folder / "session.json").read_text())
     [part] = manifest["parts"]

@@ -139,9 +139,9 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
     part.file, part.state, part.encoder = name, "sealed", encoder_name
     part.frames, part.duration = stats.frames, round(stats.duration, 3)
     part.size, part.sha256 = final.stat().st_size, sha256_file(final)
-    removed = before - part.size
-    return (f"{name}: kept {stats.frames} frames ({stats.duration:.1f} s, {human_size(part.size)}); "
-            f"cut {human_size(removed)} of torn tail")
+    removed = before - part.size  # negative when the repair appended an index: nothing was cut
+    return (f"{name}: kept {stats.frames} frames ({stats.duration:.1f} s, {human_size(part.size)})"
+            + (f"; cut {human_size(removed)} of torn tail" if removed > 0 else ""))
 
 
 def close(folder: Path, why: str, host) -> None:

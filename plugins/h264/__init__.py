@@ -2,18 +2,24 @@
 
 Fragmented MP4 keeps every completed fragment decodable if the process dies,
 and fragments are cut by duration (on any frame), so the crash-loss bound
-does not depend on the keyframe interval.
+does not depend on the keyframe interval. A sealed or recovered part is
+finished into a regular MP4 (see finish.py) so that every player seeks it
+right and knows its duration.
 """
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
 import attrs
 import av
+from av.video.reformatter import ColorRange, Colorspace
 from recorder import PartStats, VideoFormat, hookimpl, option
-from recorder.plugins.h264.fmp4 import packet_stats, truncate_to_decodable
+from recorder.plugins.h264 import tags
+from recorder.plugins.h264.finish import finish, finished_stats
+from recorder.plugins.h264.fmp4 import samples, scan
 
 TIME_BASE = Fraction(1, 1000)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -42,8 +48,13 @@ class H264Options:
 class H264PartWriter:
     def __init__(self, path: Path, fmt: VideoFormat, fps: float, options: H264Options):
         self.fmt = fmt
+        self.path = Path(path)
+        # Finishing writes through a descriptor of our own: it still reaches the file
+        # if the session's folder is deleted meanwhile (core then copies the file out).
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self.container = av.open(str(path), "w", format="mp4", options={
-            "movflags": "empty_moov+default_base_moof",
+            # No mfra (skip_trailer): the part is finished with a full moov instead.
+            "movflags": "empty_moov+default_base_moof+skip_trailer",
             "frag_duration": str(int(options.fragment_seconds * 1_000_000)),
             "flush_packets": "1",
         })
@@ -51,6 +62,8 @@ class H264PartWriter:
         stream.width = fmt.width - fmt.width % 2  # yuv420p needs even dimensions
         stream.height = fmt.height - fmt.height % 2
         stream.pix_fmt = "yuv420p"
+        for name, value in COLOUR.items():
+            setattr(stream.codec_context, name, value)
         stream.time_base = TIME_BASE
         stream.codec_context.time_base = TIME_BASE
         stream.codec_context.gop_size = max(1, round(options.keyframe_interval * fps))  # upper bound
@@ -59,8 +72,10 @@ class H264PartWriter:
         stream.codec_context.max_b_frames = 0
         # Frames held back are lost in a crash and each costs a picture of memory.
         frames_ahead = min(round(options.lookahead * fps), PRESET_LOOKAHEAD[options.preset])
+        # chromaloc=1: convert_rows averages each pair of pixels into a chroma sample, which
+        # sits between them, not on the left one as H.264 assumes unless told (mpv follows it).
         x264 = {"crf": str(options.crf), "preset": options.preset,
-                "x264-params": f"rc-lookahead={frames_ahead}:sync-lookahead={min(frames_ahead, 2)}"}
+                "x264-params": f"rc-lookahead={frames_ahead}:sync-lookahead={min(frames_ahead, 2)}:chromaloc=1"}
         if options.tune:
             x264["tune"] = options.tune
         stream.options = x264
@@ -76,8 +91,13 @@ class H264PartWriter:
         self.key_ms = round(options.keyframe_interval * 1000)
         self.last_pts = -1
         self.fps = fps
+        tags.wait_for_tags(self)
 
     takes_changed_rows = True
+
+    def set_tags(self, values: dict[str, str]) -> None:
+        """Container tags; only before the first frame (they are written with the header)."""
+        self.container.metadata.update(values)
 
     def write(self, frame, pts: float, changed: list[tuple[int, int]] | None = None) -> None:
         """``changed``: the row ranges of ``frame`` that differ from the previous
@@ -86,6 +106,7 @@ class H264PartWriter:
         video = self.picture
         if self.origin is None:
             self.origin = pts  # each part's own timeline starts at 0
+            tags.forget(self)
         ticks = max(round((pts - self.origin) * 1000), self.last_pts + 1)  # must strictly increase
         video.pts = ticks
         video.time_base = TIME_BASE
@@ -108,11 +129,13 @@ class H264PartWriter:
 
     def projected_bytes(self) -> int:
         """The part's size if it were closed after one more frame: libx264 holds
-        frames back for lookahead, and they come out when the part is closed."""
+        frames back for lookahead, and they come out when the part is closed;
+        then finishing appends the index."""
         if not self.packets:
             return 0
         in_flight = self.frames - self.packets + 1
-        return int((self.bytes_written + in_flight * self.bytes_written / self.packets) * 1.02)
+        media = (self.bytes_written + in_flight * self.bytes_written / self.packets) * 1.02
+        return int(media) + INDEX_BASE + INDEX_PER_FRAME * (self.frames + 1)
 
     def _update(self, frame, changed) -> None:
         # Colour conversion costs as much as encoding: convert only the rows that
@@ -145,13 +168,23 @@ class H264PartWriter:
         copy_rows(convert_rows(frame, self.fmt, self.stream.width, lo, hi, self.band), lo, self.picture, top, bottom)
 
     def close(self) -> PartStats:
-        self._mux(self.stream.encode(None))
-        self.container.close()
-        if self.origin is None:
-            return PartStats(frames=0, duration=0.0)
-        duration = self.last_pts / 1000 + 1 / self.fps
-        return PartStats(frames=self.frames, duration=duration)
+        tags.forget(self)
+        try:
+            self._mux(self.stream.encode(None))
+            self.container.close()
+            if self.origin is None:
+                return PartStats(frames=0, duration=0.0)
+            table = finish(self.fd, scan(self.fd))
+        finally:
+            os.close(self.fd)
+        return PartStats(frames=table.frames, duration=table.duration / table.timescale)
 
+
+# What finishing appends, at most: the header's moov again (tags included), then
+# per frame its size and duration, and per fragment (one frame at the least) its
+# offset and frame count (stsz 4, stts 8, stco 4 + stsc 12 bytes).
+INDEX_BASE = 4096
+INDEX_PER_FRAME = 28
 
 # libx264's CPU per pixel by preset, relative to ultrafast (measured on
 # full-screen 1080p testsrc2: ultrafast 6.0 ms a frame on one thread,
@@ -170,6 +203,17 @@ def encoder_threads(fmt: VideoFormat, fps: float, preset: str) -> int:
     return 1 if fmt.width * fmt.height * fps * PRESET_COST[preset] <= ONE_THREAD_BUDGET else 0
 
 
+# What the stream says about its colours (AVCOL_* values; libx264 writes them
+# in the VUI, the muxer in a colr box), matching what convert_rows does.
+# Untagged, players guess, and differently (ffmpeg BT.601; Chromium and mpv
+# BT.709 at HD sizes). The matrix is BT.601 (SMPTE 170M) rather than BT.709
+# because VLC 3 converts in software (snapshots, filters, non-GL outputs) with
+# BT.601 whatever the tag says, and every other player follows the tag.
+# Primaries BT.709: those of an sRGB screen, so that colour-managed players
+# convert nothing. Transfer BT.709, not sRGB: mpv converts an sRGB-tagged
+# transfer to its output's and shifts colours by ~10 levels. Limited range:
+# some decoders and browser paths still ignore the full-range flag.
+COLOUR = {"colorspace": 6, "color_range": 1, "color_primaries": 1, "color_trc": 1}
 MARGIN = 16  # rows; a multiple of 2 so that chroma rows line up
 REACH = 2  # rows
 STRIPE = 512  # rows converted at a time
@@ -188,7 +232,8 @@ def convert_rows(frame, fmt: VideoFormat, width: int, top: int, bottom: int,
         view, stride, used = memoryview(plane), plane.line_size, width * 4
         for y in range(bottom - top):
             view[y * stride:y * stride + used] = data[y * row:y * row + used]
-    return band.reformat(format="yuv420p", threads=1)
+    return band.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU601, dst_color_range=ColorRange.MPEG,
+                         threads=1)
 
 
 def copy_rows(band: av.VideoFrame, band_top: int, picture: av.VideoFrame, top: int, bottom: int) -> None:
@@ -217,12 +262,29 @@ class H264Encoder:
         return H264PartWriter(path, fmt, fps, self.options)
 
     def repair(self, path: Path, fps: float) -> PartStats | None:
-        """Keep a broken part up to its last complete fragment (after a crash or a full disk)."""
-        truncate_to_decodable(path)
-        if not path.stat().st_size:  # not even the header was written
-            return None
-        frames, duration = packet_stats(path, fps)
-        return PartStats(frames, duration) if frames else None
+        """Keep a broken part up to its last complete fragment (after a crash or a
+        full disk) and finish it, as sealing would have."""
+        fd = os.open(path, os.O_RDWR)
+        try:
+            layout = scan(fd)
+            if layout.finished:  # finished before the crash: only its rename was lost
+                return PartStats(*finished_stats(fd, layout))
+            os.ftruncate(fd, layout.end)
+            os.fsync(fd)
+            if not layout.moofs:
+                return None
+            try:
+                table = finish(fd, layout)
+            except OSError:  # no room for the index (a full disk): the fragmented part still plays
+                table = samples(fd, layout)
+            return PartStats(table.frames, table.duration / table.timescale)
+        finally:
+            os.close(fd)
+
+
+@hookimpl
+def recorder_part_opened(session, part):
+    tags.tag_part(session, part)
 
 
 @hookimpl
