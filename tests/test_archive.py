@@ -39,15 +39,16 @@ def bucket(s3):
     return client
 
 
-def config(home: Path, endpoint: str, noise: bool = False, **archive: object) -> None:
+def config(home: Path, endpoint: str, noise: bool = False, part_seconds: float = 1.0, width: int = 320,
+           **archive: object) -> None:
     """The user's config, as an administrator would set it (the archive commands read it too)."""
     options = {"endpoint": endpoint, "bucket": BUCKET, "region": "us-east-1",
                "prefix": "site-a/{profile}/{date}/{session_id}", **archive}
     lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in options.items())
     path = home / ".config" / "recorder" / "recorder.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('[profiles.rep]\nguards = ["+archive"]\nmax_part_duration = 1.0\n'
-                    '[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n'
+    path.write_text(f'[profiles.rep]\nguards = ["+archive"]\nmax_part_duration = {part_seconds}\n'
+                    f'[profiles.rep.synthetic]\nwidth = {width}\nheight = {width * 3 // 4}\n'
                     + ("noise = true\n" if noise else "") + f"[profiles.rep.archive]\n{lines}\n")
 
 
@@ -163,15 +164,21 @@ def test_kill_9_mid_upload_then_the_next_start_finishes_it(home, tmp_path, s3, b
 
 def test_a_corrupted_upload_is_caught_retried_and_reported(home, tmp_path, s3, bucket):
     relay = Relay(s3.port)
-    config(home, relay.endpoint, noise=True)
+    # Parts of about 8 MB in 5 MiB pieces: a multipart upload, whose ETag is the MD5 of the pieces' MD5s
+    config(home, relay.endpoint, noise=True, part_seconds=4.0, width=640, multipart_chunk="5MiB")
     relay.corrupt_next()
     result = recorder(home, "--profile", "rep", "--source", "synthetic",
-                      "--duration", "2")
+                      "--duration", "5")
     folder = Path(result.stdout.strip())
     assert_archived(bucket, folder)
+    # Reported on the timeline while recording, or to the person here once the session has ended
     events = json.loads((folder / "session.json").read_text())["events"]
-    failed = [e for e in events if e["kind"] == "archive-failed"]
-    assert failed and "differs from the part" in failed[0]["text"]
+    failed = [e["text"] for e in events if e["kind"] == "archive-failed"] + \
+        [line for line in result.stderr.splitlines() if "archive:" in line]
+    assert any("differs from the part" in text and "retried" in text for text in failed), result.stderr
+    parts = json.loads((folder / "session.json").read_text())["parts"]
+    assert max(part["size"] for part in parts) > 5 * 2**20, "a part large enough for a multipart upload"
+    assert not bucket.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
     relay.cut()
 
 

@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 
 import attrs
-from recorder import (ByteSize, ManifestError, UsageError, hookimpl, known_sessions, make_private_dir, option,
-                      read_manifest)
+from recorder import (ByteSize, ManifestError, UsageError, console, hookimpl, known_sessions, make_private_dir,
+                      option, read_manifest)
 
 from recorder.plugins.archive import ledger, queue, s3
 from recorder.plugins.archive.uploader import CpuBudget, Uploader
@@ -157,7 +157,11 @@ class ArchiveGuard:
     def _report(self, entry: queue.Entry, problem: str) -> None:
         session = self.session
         if session is None or session.ended_at is not None:
-            return  # nobody to tell here: the queue keeps it, and 'recorder archive --status' shows it
+            # The timeline is closed: the person at this machine is told here, and the queue
+            # keeps the error for 'recorder archive --status'.
+            console().print(f"recorder: warning: archive: {entry.name}: {problem} (kept in the queue, retried)",
+                            markup=False, highlight=False)
+            return
         session.add_event("archive-failed", f"{entry.name}: {problem} (kept in the queue, retried)",
                           level="warning")
         if entry.attempts == 1:

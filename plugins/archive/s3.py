@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -70,27 +71,20 @@ def check(s3, target: dict[str, str]) -> None:
         raise explain(exc, target) from None
 
 
-def digests(path: Path, chunk_size: int, pace: Callable[[], None] = lambda: None
-            ) -> tuple[str, list[tuple[int, int, bytes]]]:
-    """The file's SHA-256 and, per upload chunk, (offset, length, MD5)."""
-    sha = hashlib.sha256()
-    chunks = []
+def _chunks(path: Path, chunk_size: int, sha, pace: Callable[[], None]) -> Iterator[tuple[bytes, bytes]]:
+    """The file in upload-sized pieces, each with its MD5, hashed into ``sha`` on the way and
+    read a megabyte at a time, so that the CPU budget is kept while hashing too."""
     with open(path, "rb") as fh:
-        offset = 0
         while True:
-            md5, length = hashlib.md5(), 0
-            while length < chunk_size and (block := fh.read(min(CHUNK, chunk_size - length))):
+            piece, md5 = bytearray(), hashlib.md5()
+            while len(piece) < chunk_size and (block := fh.read(min(CHUNK, chunk_size - len(piece)))):
                 md5.update(block)
                 sha.update(block)
-                length += len(block)
+                piece += block
                 pace()
-            if length == 0 and chunks:
-                break
-            chunks.append((offset, length, md5.digest()))
-            offset += length
-            if length < chunk_size:
-                break
-    return sha.hexdigest(), chunks
+            if not piece:
+                return
+            yield bytes(piece), md5.digest()
 
 
 class Throttle:
@@ -114,42 +108,50 @@ def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chu
            throttle: Throttle, remember_upload: Callable[[str], None], verify: str = "auto") -> None:
     """Upload ``path`` to ``key`` and check that what arrived is the file; raises StoreError."""
     bucket = target["bucket"]
+    metadata = {"sha256": sha256}
+    upload_id = ""
     try:
-        actual_sha, chunks = digests(path, chunk_size, throttle.pace)
-        if actual_sha != sha256:
-            raise StoreError(f"{path.name}: the local file no longer matches its SHA-256", permanent=True)
-        metadata = {"sha256": sha256}
-        if len(chunks) == 1:
-            body = _read(path, 0, chunks[0][1])
-            s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata,
-                          ContentMD5=base64.b64encode(chunks[0][2]).decode())
-            throttle(len(body))
-            expected = chunks[0][2].hex()
+        # Hashed and sent piece by piece in one pass: a backlog makes progress however small the
+        # CPU budget; the whole file's SHA-256 is known before the upload is completed.
+        sha = hashlib.sha256()
+        pieces = _chunks(path, chunk_size, sha, throttle.pace)
+        first, first_md5 = next(pieces, (b"", hashlib.md5().digest()))
+        second = next(pieces, None)
+        if second is None:  # one piece: one PUT, after checking the file is still the part
+            _same(sha, sha256, path)
+            s3.put_object(Bucket=bucket, Key=key, Body=first, Metadata=metadata,
+                          ContentMD5=base64.b64encode(first_md5).decode())
+            throttle(len(first))
+            expected = first_md5.hex()
         else:
             upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
             remember_upload(upload_id)
-            done = []
-            for number, (offset, length, md5) in enumerate(chunks, 1):
+            done, md5s = [], []
+            for number, (body, md5) in enumerate(itertools.chain([(first, first_md5), second], pieces), 1):
                 answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
-                                        Body=_read(path, offset, length),
-                                        ContentMD5=base64.b64encode(md5).decode())
+                                        Body=body, ContentMD5=base64.b64encode(md5).decode())
                 done.append({"PartNumber": number, "ETag": answer["ETag"]})
-                throttle(length)
+                md5s.append(md5)
+                throttle(len(body))
+            _same(sha, sha256, path)
             s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                          MultipartUpload={"Parts": done})
+            upload_id = ""
             remember_upload("")
-            expected = hashlib.md5(b"".join(md5 for _, _, md5 in chunks)).hexdigest() + f"-{len(chunks)}"
+            expected = hashlib.md5(b"".join(md5s)).hexdigest() + f"-{len(md5s)}"
         _verify(s3, bucket, key, expected, sha256, verify)
-    except StoreError:
+    except StoreError as exc:
+        if upload_id and exc.permanent:
+            abort(s3, target, key, upload_id)
+            remember_upload("")
         raise
     except Exception as exc:
         raise explain(exc, target) from None
 
 
-def _read(path: Path, offset: int, length: int) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        return fh.read(length)
+def _same(sha, expected: str, path: Path) -> None:
+    if sha.hexdigest() != expected:
+        raise StoreError(f"{path.name}: the local file no longer matches its SHA-256", permanent=True)
 
 
 def _verify(s3, bucket: str, key: str, expected_etag: str, sha256: str, how: str) -> None:
