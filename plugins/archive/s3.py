@@ -71,7 +71,7 @@ def check(s3, target: dict[str, str]) -> None:
         raise explain(exc, target) from None
 
 
-def _chunks(path: Path, chunk_size: int, sha, pace: Callable[[], None]) -> Iterator[tuple[bytes, bytes]]:
+def _chunks(path: Path, chunk_size: int, sha, pace: Callable[..., None]) -> Iterator[tuple[bytes, bytes]]:
     """The file in upload-sized pieces, each with its MD5, hashed into ``sha`` on the way and
     read a megabyte at a time, so that the CPU budget is kept while hashing too."""
     with open(path, "rb") as fh:
@@ -89,10 +89,20 @@ def _chunks(path: Path, chunk_size: int, sha, pace: Callable[[], None]) -> Itera
 
 class Throttle:
     """At most ``rate`` bytes a second (0: no limit), and whatever ``pace`` asks (the CPU
-    budget while a recording runs), called at every megabyte hashed or sent."""
+    budget while a recording runs): before a request, for what sending it will cost
+    (learnt from the requests before), and at every megabyte hashed."""
 
-    def __init__(self, rate: int, pace: Callable[[], None] = lambda: None):
+    def __init__(self, rate: int, pace: Callable[..., None] = lambda upcoming=0.0: None):
         self.rate, self.pace, self.began, self.sent = rate, pace, time.monotonic(), 0
+        self.cpu_per_byte = 5e-9  # signing, checksums and the socket: about 5 ms a megabyte here
+
+    def send(self, body: bytes, request: Callable[[], Any]) -> Any:
+        self.pace(self.cpu_per_byte * len(body))
+        began = time.thread_time()
+        answer = request()
+        self.cpu_per_byte = max(self.cpu_per_byte, (time.thread_time() - began) / max(1, len(body)))
+        self(len(body))
+        return answer
 
     def __call__(self, sent: int) -> None:
         self.pace()
@@ -119,20 +129,19 @@ def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chu
         second = next(pieces, None)
         if second is None:  # one piece: one PUT, after checking the file is still the part
             _same(sha, sha256, path)
-            s3.put_object(Bucket=bucket, Key=key, Body=first, Metadata=metadata,
-                          ContentMD5=base64.b64encode(first_md5).decode())
-            throttle(len(first))
+            throttle.send(first, lambda: s3.put_object(Bucket=bucket, Key=key, Body=first, Metadata=metadata,
+                                                       ContentMD5=base64.b64encode(first_md5).decode()))
             expected = first_md5.hex()
         else:
             upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
             remember_upload(upload_id)
             done, md5s = [], []
             for number, (body, md5) in enumerate(itertools.chain([(first, first_md5), second], pieces), 1):
-                answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
-                                        Body=body, ContentMD5=base64.b64encode(md5).decode())
+                answer = throttle.send(body, lambda: s3.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
+                    ContentMD5=base64.b64encode(md5).decode()))
                 done.append({"PartNumber": number, "ETag": answer["ETag"]})
                 md5s.append(md5)
-                throttle(len(body))
             _same(sha, sha256, path)
             s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                          MultipartUpload={"Parts": done})

@@ -39,14 +39,14 @@ class CpuBudget:
         self.share, self.recording = share, recording
         self.mine = self.process = None
 
-    def __call__(self) -> None:
+    def __call__(self, upcoming: float = 0.0) -> None:
+        """Wait until the budget pays for what was spent and ``upcoming`` CPU seconds more."""
         while self.recording():
             mine, process = time.thread_time(), time.process_time()
             if self.mine is None:
                 self.mine, self.process = mine, process
-                return
             spent, others = mine - self.mine, (process - self.process) - (mine - self.mine)
-            if spent <= self.share * others + 0.02:  # 20 ms of slack: one megabyte's work
+            if spent + upcoming <= self.share * others + 0.02:  # 20 ms of slack: a few megabytes' hashing
                 return
             time.sleep(0.1)
         self.mine = None  # measured afresh when the next recording starts
@@ -67,7 +67,7 @@ class Uploader:
     def __init__(self, *, chunk_size: int, max_rate: int, verify: str,
                  find: Callable[[str], Path | None], report: Callable[[queue.Entry, str], None],
                  uploaded: Callable[[queue.Entry], None] = lambda entry: None,
-                 budget: Callable[[], None] = lambda: None):
+                 budget: Callable[..., None] = lambda upcoming=0.0: None):
         self.chunk_size, self.max_rate, self.verify, self.budget = chunk_size, max_rate, verify, budget
         self.find, self.report, self.uploaded = find, report, uploaded
         self.wake = threading.Event()
