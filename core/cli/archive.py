@@ -18,7 +18,7 @@ from recorder.config import layers
 from recorder.config.profile import resolve_profile
 from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
-from recorder.pipeline.assembly import build
+from recorder.pipeline.assembly import make
 from recorder.store.files import make_private_dir, write_private
 from recorder.store.state import cache_dir
 from recorder.values import human_size
@@ -36,10 +36,9 @@ def archives(host: PluginHost, profile: str | None) -> list[tuple[str, object]]:
             if profile:
                 raise
             continue  # another profile's mistake is said when that profile is used
-        for guard in resolved.settings.guards:
-            if hasattr(host.registry.get(guard).factory, "archive_sessions"):
-                built = build(host, resolved)
-                found += [(name, g) for n, g in built.guards if n == guard]
+        # Only the archive itself is created: not the profile's source, encoder or sink.
+        found += [(name, make(host, resolved, guard)) for guard in resolved.settings.guards
+                  if hasattr(host.registry.get(guard).factory, "archive_sessions")]
     if profile and not found:
         raise UsageError(f"profile '{profile}' has no archive (add guards = [\"+archive\"] and an "
                          f"[profiles.{profile}.archive] table)")
@@ -102,9 +101,8 @@ def archived_rows(profile: str | None) -> list[dict]:
     return sorted(unique.values(), key=lambda row: row["started_at"])
 
 
-def fetch(session_id: str) -> Path | None:
+def fetch(host: PluginHost, session_id: str) -> Path | None:
     """An archived session fetched into the private cache, or None if no archive has it."""
-    host = load_plugins()
     try:
         found = archives(host, None)
     except UsageError:
@@ -121,10 +119,10 @@ def fetch(session_id: str) -> Path | None:
     return None
 
 
-def queued() -> dict[str, int]:
+def queued(host: PluginHost) -> dict[str, int]:
     """Objects waiting in the upload queue, per session id (empty without an archive)."""
     try:
-        found = archives(load_plugins(), None)
+        found = archives(host, None)
     except RecorderError:
         return {}
     counts: dict[str, int] = {}

@@ -75,13 +75,14 @@ def list_cmd(ctx, profile, session_id, labels, in_archive, as_json):
     if in_archive:
         _list_archive(profile, session_id, wanted, as_json)
         return
-    everything = catalog.sessions(roots=roots(load_plugins()))
+    host = load_plugins()
+    everything = catalog.sessions(roots=roots(host))
     if profile is not None:
         _known_profile(profile, everything)
     rows = [row for row in everything if (profile is None or row.profile == profile)
             and (not session_id or row.support_session_id == session_id)
             and all(row.labels.get(key) == value for key, value in wanted.items())]
-    queued = archive.queued()
+    queued = archive.queued(host)
     if as_json:
         click.echo(json.dumps([row.to_dict() | {"archive_queued": queued.get(row.id, 0)} for row in rows],
                               indent=2))
@@ -121,10 +122,11 @@ def _list_archive(profile, session_id, wanted, as_json) -> None:
 @click.argument("session")
 def info_cmd(session):
     """Show a session's manifest in human form: parts, events, end reason."""
-    folder = _find(session)
+    host = load_plugins()
+    folder = _find(session, host)
     click.echo(describe_session(folder), nl=False)
     manifest = manifests.read(folder)
-    waiting = archive.queued().get(manifest.session_id)
+    waiting = archive.queued(host).get(manifest.session_id)
     if waiting:
         click.echo(f"archive   {waiting} object(s) waiting to be uploaded (recorder archive --status)")
 
@@ -309,12 +311,13 @@ def _refuse_live(manifest: manifests.Manifest, what: str) -> None:
 
 def _find(ref: str, host: PluginHost | None = None) -> Path:
     """A session on this machine, or else one in a configured archive (fetched into the private cache)."""
+    host = host or load_plugins()
     try:
-        return catalog.find(ref, roots=roots(host or load_plugins()))
+        return catalog.find(ref, roots=roots(host))
     except UsageError as exc:
         if not re.fullmatch(r"[0-9a-f]{4,32}", ref):
             raise
-        fetched = archive.fetch(ref)
+        fetched = archive.fetch(host, ref)
         if fetched is None:
             raise exc from None
         return fetched

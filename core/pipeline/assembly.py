@@ -32,20 +32,23 @@ class Built:
                 self.host.run(name, f"{kind} '{name}'", function, *args)
 
 
-def build(host: PluginHost, profile: ResolvedProfile) -> Built:
-    def make(name: str):
-        component = host.registry.get(name)
-        try:
-            with running(component.plugin):
-                return component.factory(profile.options.get(name))
-        except RecorderError:
-            raise
-        except Exception as exc:
-            raise PluginError(component.plugin, f"creating {component.kind} '{name}'", exc) from exc
+def make(host: PluginHost, profile: ResolvedProfile, name: str) -> Any:
+    """One component of the profile, created with its options; a failure names its plugin."""
+    component = host.registry.get(name)
+    try:
+        with running(component.plugin):
+            return component.factory(profile.options.get(name))
+    except RecorderError:
+        raise
+    except Exception as exc:
+        raise PluginError(component.plugin, f"creating {component.kind} '{name}'", exc) from exc
 
+
+def build(host: PluginHost, profile: ResolvedProfile) -> Built:
     s = profile.settings
-    return Built(make(s.source), make(s.encoder), make(s.sink),
-                 [(n, make(n)) for n in s.guards], [(n, make(n)) for n in s.notifiers], host)
+    return Built(make(host, profile, s.source), make(host, profile, s.encoder), make(host, profile, s.sink),
+                 [(n, make(host, profile, n)) for n in s.guards],
+                 [(n, make(host, profile, n)) for n in s.notifiers], host)
 
 
 def folder_name(session: Session, template: str) -> str:

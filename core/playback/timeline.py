@@ -10,7 +10,7 @@ from recorder.errors import UsageError
 from recorder.session import manifest as manifests
 from recorder.session.manifest import Manifest
 from recorder.session.model import Event
-from recorder.session.recovery import PAUSE_ENDS
+from recorder.session.recovery import pause_spans
 
 GAP_MIN = 0.5  # seconds between parts that count as a gap rather than jitter
 
@@ -87,17 +87,10 @@ def load(folder: Path) -> Timeline:
 def pauses_of(events: list[Event]) -> list[Pause]:
     """The paused spans: from ``paused`` to ``unpaused``, or to the end of the session
     (stopped, crashed, interrupted by a restart) for a pause never resumed."""
-    spans, opened = [], None
-    for event in events:
-        if event.kind == "paused" and opened is None:
-            opened = event
-        elif event.kind in PAUSE_ENDS and opened is not None:
-            spans.append(Pause(opened.t, max(opened.t, event.t), opened.by, str(opened.data.get("reason", ""))))
-            opened = None
-    if opened is not None:
-        end = max([opened.t] + [e.t for e in events])
-        spans.append(Pause(opened.t, end, opened.by, str(opened.data.get("reason", ""))))
-    return spans
+    last = max((e.t for e in events), default=0.0)
+    return [Pause(opened.t, max(opened.t, closed.t if closed else last), opened.by,
+                  str(opened.data.get("reason", "")))
+            for opened, closed in pause_spans(events)]
 
 
 def _pause_at(pauses: list[Pause], start: float, end: float) -> Pause | None:

@@ -115,8 +115,10 @@ class Session:
     def add_event(self, kind: str, text: str = "", *, level: str = "info", by: str | None = None,
                   **data: Any) -> Event:
         """Add an event to the timeline; ``by`` defaults to the plugin whose hook is running."""
-        event = Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
-                      kind, text, level, by or running_plugin.get(), data)
+        return self._append(Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
+                                  kind, text, level, by or running_plugin.get(), data))
+
+    def _append(self, event: Event) -> Event:
         with self._lock:
             self.events.append(event)
         self._emit("event", event)
@@ -202,13 +204,10 @@ class Session:
             return list(self.still)
 
     def mark(self, kind: str, text: str, by: str, data: dict[str, Any]) -> Event:
-        """An event from the support tool (chat line, remote control granted...), data kept as given."""
-        event = Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
-                      kind, text, "info", by, dict(data))
-        with self._lock:
-            self.events.append(event)
-        self._emit("event", event)
-        return event
+        """An event from the support tool (chat line, remote control granted...), data kept as given
+        (``add_event`` takes data as keywords, which a client's keys must not collide with)."""
+        return self._append(Event(round(self.offset(), 3), datetime.now(timezone.utc).astimezone().isoformat(),
+                                  kind, text, "info", by, dict(data)))
 
     def ask_save_location(self, default: Path, prefer: str = "auto", timeout: float | None = None) -> SaveChoice:
         """For sinks: ask the user where to save (through the prompt plugins),

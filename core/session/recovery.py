@@ -31,15 +31,26 @@ PARTIAL = ".partial"
 PAUSE_ENDS = ("unpaused", "stopped", "crashed", "gap", "resumed")
 
 
+def pause_spans(events: list[Event]) -> list[tuple[Event, Event | None]]:
+    """Each pause on the timeline: its ``paused`` event and the event that ended it
+    (``unpaused``, or the session stopping, crashing or being interrupted), or None
+    for the last pause if nothing has ended it yet."""
+    spans, opened = [], None
+    for event in events:
+        if event.kind == "paused" and opened is None:
+            opened = event
+        elif event.kind in PAUSE_ENDS and opened is not None:
+            spans.append((opened, event))
+            opened = None
+    if opened is not None:
+        spans.append((opened, None))
+    return spans
+
+
 def open_pause(events: list[Event]) -> Event | None:
     """The ``paused`` event of a pause the timeline has not ended yet, or None."""
-    pause = None
-    for event in events:
-        if event.kind == "paused":
-            pause = pause or event
-        elif event.kind in PAUSE_ENDS:
-            pause = None
-    return pause
+    spans = pause_spans(events)
+    return spans[-1][0] if spans and spans[-1][1] is None else None
 
 
 def _offset_of_mtime(folder: Path, manifest) -> float:

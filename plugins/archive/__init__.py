@@ -228,8 +228,11 @@ def reconcile() -> None:
     """Queue what a crash left out: sealed parts of served sessions neither uploaded nor queued,
     and the manifest of a session recovered since (its state changed)."""
     queued = {(entry.session_id, entry.name) for entry in queue.entries()}
-    for session_id, served in ledger.sessions().items():
-        folder = find_session(session_id)
+    served_sessions = ledger.sessions()
+    # The catalog once (it reads every session's manifest), not once per served session
+    folders = {row.id: Path(row.folder) for row in known_sessions() if row.id in served_sessions}
+    for session_id, served in served_sessions.items():
+        folder = folders.get(session_id)
         if folder is None:
             continue
         try:
