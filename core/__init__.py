@@ -16,6 +16,7 @@ from recorder.version import __version__
 from recorder.config.options import option  # noqa: E402
 from recorder.console import console  # noqa: E402
 from recorder.errors import PluginError, RecorderError, UsageError  # noqa: E402
+from recorder.privacy.keys import check_recipient as check_age_recipient  # noqa: E402
 from recorder.playback.export import ExportJob  # noqa: E402
 from recorder.playback.export import encode as encode_export  # noqa: E402
 from recorder.playback.timeline import Timeline  # noqa: E402
@@ -51,6 +52,8 @@ __all__ = [
     "ByteSize", "Changes", "Notification", "PartStats", "SaveChoice", "VideoFormat",
     "Session", "Event", "Part", "Manifest", "read_manifest", "SessionSummary", "known_sessions",
     "forget_session",
+    # privacy
+    "check_age_recipient",
     # exporters
     "ExportJob", "Timeline", "encode_export",
     # errors

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import webbrowser
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from recorder.console import console
 from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.playback import export, replay, timeline
+from recorder.privacy import keys, plaintext, whole
 from recorder.session import journal, manifest as manifests, receipt as receipts, recovery
 from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
@@ -50,6 +54,16 @@ def _known_profile(profile: str, rows: list[catalog.Summary]) -> None:
     known = layers.load_config().profiles()
     if profile not in known and not any(row.profile == profile for row in rows):
         raise UsageError(f"unknown profile '{profile}' (known profiles: {', '.join(known) or 'none'})")
+
+
+def identity_option(purpose: str):
+    return click.option("--identity", "-i", metavar="FILE", help=f"For an encrypted session: the age identity "
+                        f"(private key) file {purpose}, '-' for standard input, or env:NAME for an environment "
+                        "variable holding it. Never kept anywhere.")
+
+
+def _identities(identity: str | None) -> list | None:
+    return keys.load_identities(identity) if identity else None
 
 
 def progress_bar(label: str) -> Progress:
@@ -120,12 +134,27 @@ def _list_archive(profile, session_id, wanted, as_json) -> None:
 
 @click.command("info")
 @click.argument("session")
-def info_cmd(session):
+@identity_option("that decrypts it, to check that every part decrypts and count its frames")
+def info_cmd(session, identity):
     """Show a session's manifest in human form: parts, events, end reason."""
     host = load_plugins()
     folder = _find(session, host)
+    identities = _identities(identity)
     click.echo(describe_session(folder), nl=False)
     manifest = manifests.read(folder)
+    recipients = plaintext.encrypted(manifest)
+    if recipients:
+        click.echo(f"encrypted to {keys.names(recipients)}"
+                   + ("" if identities else " (the pictures need --identity FILE: play, export, info)"))
+    if recipients and identities:
+        for part in manifest.parts:
+            if part.encrypted_to and part.state == "sealed":
+                repair, _ = host.repairer(part.encoder)
+                path, stats = plaintext.materialize(folder, part, identities, repair, manifest.fps)
+                frames = stats.frames if stats else "?"
+                click.echo(f"decrypts  {part.file}: {frames} frames" + (f" (joined with {part.tail})" if part.tail
+                                                                         else ""))
+                os.close(int(path.name))
     waiting = archive.queued(host).get(manifest.session_id)
     if waiting:
         click.echo(f"archive   {waiting} object(s) waiting to be uploaded (recorder archive --status)")
@@ -219,11 +248,14 @@ def save_cmd(session, directory):
 
 @click.command("recover")
 @click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="Only this profile's sessions.")
+@identity_option("of a recipient: encrypted parts a crash cut short are then joined with their tails "
+                 "and encrypted again, whole")
 @click.pass_context
-def recover_cmd(ctx, profile):
+def recover_cmd(ctx, profile, identity):
     """Recover sessions a crash left unsealed: each part repaired by its encoder, sealed and hashed."""
     profile = _profile(ctx, profile)
     host = load_plugins()
+    identities = _identities(identity)
     found = 0
     for row in catalog.sessions(profile, roots=roots(host)):
         if row.state == "interrupted":  # recovered by a run a crash cut short before its journal
@@ -237,8 +269,34 @@ def recover_cmd(ctx, profile):
         click.echo(f"{row.id[:8]}  {folder}")
         for line in report:
             click.echo(f"    {line}")
+    if identities:
+        found += _make_whole(profile, host, identities)
     if not found:
         click.echo("nothing to recover")
+
+
+def _make_whole(profile: str | None, host, identities: list) -> int:
+    """Encrypted parts with a tail, in every session the key opens; returns how many sessions."""
+    done = 0
+    for row in catalog.sessions(profile, roots=roots(host)):
+        if row.state in ("incomplete", "recording"):
+            continue
+        folder = Path(row.folder)
+        try:
+            manifest = manifests.read(folder)
+        except manifests.ManifestError:
+            continue
+        if not any(p.tail for p in manifest.parts) and not any(folder.glob(f"*{whole.REWRAP}")):
+            continue
+        if catalog.held_by_its_recorder(manifest):
+            continue  # still being recorded (resumed): its recorder owns the manifest
+        report = whole.make_whole(folder, identities, host)
+        if report:
+            done += 1
+            click.echo(f"{row.id[:8]}  {folder}")
+            for line in report:
+                click.echo(f"    {line}")
+    return done
 
 
 @click.command("export")
@@ -254,15 +312,27 @@ def recover_cmd(ctx, profile):
               help="Constant output frame rate.")
 @click.option("--keep-gaps", is_flag=True, help="Show restarts as a still frame of their length.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force):
+@identity_option("that decrypts it; the export is then encrypted to the session's recipients (FILE.age)")
+@click.option("--decrypted", is_flag=True, help="With --identity: write the export in the clear instead "
+                                                "(it then leaves recorder's custody: keep it safe).")
+def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force, identity, decrypted):
     """Export a session (all its parts) to one file."""
     host = load_plugins()
     line = timeline.load(_find(session, host))
+    recipients = plaintext.encrypted(line.manifest)
+    encrypt_to: list[str] = []
+    if recipients:
+        if not identity:
+            plaintext.refuse_without_key(line.manifest, "export")
+        line = plaintext.decrypted(line, keys.load_identities(identity), host)
+        encrypt_to = [] if decrypted else recipients
+    elif decrypted:
+        raise UsageError("--decrypted: the session is not encrypted")
     job = dict(start=start, stop=stop, scale=scale, fps=fps, keep_gaps=keep_gaps)
     total = export.ExportJob(line, output, **job).duration()
     with progress_bar("exporting") as bar:
         task = bar.add_task("export", total=total)
-        result = export.export_session(host, line, fmt, output, force=force,
+        result = export.export_session(host, line, fmt, output, force=force, encrypt_to=encrypt_to,
                                        progress=lambda seconds: bar.update(task, completed=seconds), **job)
     click.echo(str(result))
 
@@ -270,15 +340,64 @@ def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force):
 @click.command("play")
 @click.argument("session")
 @click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
-def play_cmd(session, no_open):
+@identity_option("that decrypts it; the page then lives in memory (tmpfs) until you press Enter")
+def play_cmd(session, no_open, identity):
     """Replay a session in the browser: one timeline across its parts, with its events."""
-    line = timeline.load(_find(session))
+    host = load_plugins()
+    line = timeline.load(_find(session, host))
+    if plaintext.encrypted(line.manifest):
+        if not identity:
+            plaintext.refuse_without_key(line.manifest, "play")
+        _play_encrypted(line, keys.load_identities(identity), host, no_open)
+        return
     with progress_bar("preparing the replay") as bar:
         task = bar.add_task("replay", total=line.recorded)
         page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds))
     click.echo(str(page))
     if not no_open and not webbrowser.open(page.as_uri()):
         raise RecorderError(f"no browser could be opened; open {page} yourself")
+
+
+def _play_encrypted(line, identities: list, host, no_open: bool) -> None:
+    """The page, the decrypted parts and their thumbnails in a private memory folder, removed
+    when the user is done (Enter, Ctrl-C, end of input, or SIGTERM)."""
+    plaintext.remove_stale_folders("play")
+    with plaintext.memory_folder("play") as folder:
+        with progress_bar("decrypting") as bar:
+            bar.add_task("decrypt", total=None)
+            line = plaintext.decrypted(line, identities, host, into=folder)
+        with progress_bar("preparing the replay") as bar:
+            task = bar.add_task("replay", total=line.recorded)
+            page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds),
+                                  folder=folder)
+        click.echo(str(page))
+        if not no_open and not webbrowser.open(page.as_uri()):
+            click.echo(f"no browser could be opened; open {page} yourself", err=True)
+        click.echo("the decrypted replay is in memory only; press Enter when done to remove it", err=True)
+        with _until_terminated():
+            try:
+                input()
+            except (EOFError, KeyboardInterrupt):
+                pass
+
+
+class _Terminated(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _until_terminated():
+    """SIGTERM (a logout) ends the wait like Enter does, so the memory folder is removed."""
+    def stop(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except _Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _receipt(given: str, session_id: str) -> dict | str:

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS = {
     "retention": "recorder.plugins.retention",
     "disk-space": "recorder.plugins.disk_space_guard",
     "archive": "recorder.plugins.archive",
+    "encrypt": "recorder.plugins.encrypt",
     "webhook": "recorder.plugins.webhook_notifier",
     "events-file": "recorder.plugins.events_file_notifier",
     "desktop": "recorder.plugins.desktop_notifier",

@@ -16,12 +16,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+from recorder.privacy import keys
+from recorder.privacy.stream import EncryptedPartStream
+from recorder.privacy.plaintext import tail_name
 from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
 from recorder.store.crashpoints import crash_point
-from recorder.store.files import create_private_file, sha256_file
+from recorder.store.files import NOFOLLOW, create_private_file, sha256_file
 from recorder.store.saving import copy_private
-from recorder.values import Changes, VideoFormat
+from recorder.values import Changes, PartStats, VideoFormat
 SYNC_EVERY = 1.0  # seconds
 
 
@@ -46,6 +49,8 @@ class Parts:
         self.writer_takes_rows = False
         self.writer_failed = False
         self.sync_fd: int | None = None
+        self.stream: EncryptedPartStream | None = None  # the part is encrypted: the encoder writes here
+        self.last_pts = 0.0
         self.synced_at = 0.0
         self.canvas: bytearray | None = None  # the whole picture, for sources that send only changes
         self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
@@ -75,6 +80,7 @@ class Parts:
         except BaseException:
             self.writer_failed = True
             raise
+        self.last_pts = pts
         self._maybe_sync()
 
     def _picture(self, frame) -> tuple:
@@ -99,6 +105,10 @@ class Parts:
         now = time.monotonic()
         if self.sync_fd is not None and now - self.synced_at >= SYNC_EVERY:
             self.synced_at = now
+            if self.stream is not None:  # encrypted: the tail carries what is not yet in a full chunk
+                frames = getattr(self.writer, "frames", 0)
+                self.sealer.submit(self.stream.checkpoint, frames, round(self.last_pts - self.current.start, 3))
+                return
             fd = self.sync_fd
             self.sealer.submit(_fsync_quietly, fd)
 
@@ -113,13 +123,20 @@ class Parts:
 
     def open(self, pts: float) -> None:
         index = self._next_index()
-        part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}", start=round(pts, 3),
-                    encoder=self.encoder_name)
+        recipients = list(self.session.encrypt_to)
+        part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}{'.age' if recipients else ''}",
+                    start=round(pts, 3), encoder=self.encoder_name, encrypted_to=recipients)
         partial = self.partial_path(part)
         create_private_file(partial)
         if index > 1:
             crash_point("split:created")
-        self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
+        if recipients:
+            fd = os.open(partial, os.O_WRONLY | NOFOLLOW)
+            self.stream = EncryptedPartStream(fd, self.session.folder / tail_name(part.file),
+                                              keys.parse_recipients(recipients))
+            self.writer = self.encoder.open_part(partial, self.fmt, self.fps, stream=self.stream)
+        else:
+            self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
         self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
         self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
         self.synced_at = time.monotonic()
@@ -167,9 +184,14 @@ class Parts:
         partial = self.partial_path(part)
         failed, self.writer_failed = self.writer_failed, False
         sync_fd, self.sync_fd = self.sync_fd, None
+        stream, self.stream = self.stream, None
         try:
             try:
-                stats = writer.close()
+                try:
+                    stats = writer.close()
+                finally:
+                    if stream is not None:  # the last chunk: a complete age file, whatever the encoder did
+                        stream.close()
             finally:
                 if self.rescued_from is not None:  # the folder was lost: the data is still in the open file
                     self._copy_out(sync_fd, partial)
@@ -178,7 +200,7 @@ class Parts:
                 raise OSError("the part's writer had failed")
             crash_point("seal:closed")
         except BaseException as exc:
-            stats = self._repair(partial)
+            stats = self._repair(partial) if stream is None else self._encrypted_stats(writer, stream, part)
             if stats is None:
                 # Kept under its .partial name; crash recovery may still save it.
                 part.state = "incomplete"
@@ -227,6 +249,15 @@ class Parts:
                 offset += len(chunk)
             out.flush()
             os.fsync(out.fileno())
+
+    def _encrypted_stats(self, writer, stream, part: Part):
+        """An encrypted part whose writer failed: what reached it is sealed as it is (the
+        encoder cannot repair what it cannot read; a key holder's reader keeps its whole
+        fragments), unless the stream itself could not be completed (then it stays .partial,
+        with its tail, for crash recovery)."""
+        if stream.error is not None or not getattr(writer, "frames", 0):
+            return None
+        return PartStats(frames=writer.frames, duration=max(0.0, self.last_pts - part.start))
 
     def _repair(self, path: Path):
         repair = getattr(self.encoder, "repair", None)

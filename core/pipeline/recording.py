@@ -174,6 +174,7 @@ class Recording:
             self.session.save_to = str(Path(self.session.save_to).expanduser().absolute())
         if self._take_over_previous():
             self._places()
+            self._preflight()  # a resumed session's guards may refuse too (and set its encryption)
             return
         name = folder_name(self.session, self.settings.folder_template)
         try:
@@ -240,6 +241,9 @@ class Recording:
                 raise refused
             if refused is not None:
                 raise PluginError(self.host.owner(name), f"guard '{name}'", refused) from refused
+        if self.session.encrypt_to and not getattr(self.built.encoder, "writes_to_stream", False):
+            raise UsageError(f"encoder '{self.settings.encoder}' cannot write encrypted parts (it writes "
+                             "files, not a stream): choose another encoder or turn encryption off")
 
     def run(self) -> Session:
         """Record, seal, and hand the session to the sink."""

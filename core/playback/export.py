@@ -196,13 +196,18 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
 
 
 def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: bool = False,
-                   progress: Callable[[float], None] = lambda seconds: None, **job: object) -> Path:
-    """Run the ``fmt`` exporter; the output appears only when complete (never half-written)."""
+                   progress: Callable[[float], None] = lambda seconds: None, encrypt_to: list[str] = (),
+                   **job: object) -> Path:
+    """Run the ``fmt`` exporter; the output appears only when complete (never half-written).
+    With ``encrypt_to`` (an encrypted session), the exporter writes into memory and only the
+    file encrypted to those recipients reaches the disk, named ``output`` + ``.age``."""
     component = host.registry.get(fmt)
     if component is None or component.kind != "exporter":
         formats = ", ".join(sorted(c.name for c in host.registry.of_kind("exporter")))
         raise UsageError(f"unknown export format '{fmt}' (available: {formats})")
     output = output.expanduser().absolute()
+    if encrypt_to and output.suffix != ".age":
+        output = output.with_name(output.name + ".age")
     if output.exists() and not force:
         raise UsageError(f"{output} exists; use --force to overwrite it")
     if not output.parent.is_dir():
@@ -215,6 +220,15 @@ def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: b
     # Written in a private folder of its own beside the output (0700, unpredictable name),
     # where nobody else can plant a link, then renamed into place when complete.
     with private_workdir(output) as workdir:
+        if encrypt_to:
+            from recorder.privacy.plaintext import encrypt_to_file, memory_output
+
+            export_job.output = memory_output(output.name.removesuffix(".age"))
+            exporter.export(export_job)
+            encrypt_to_file(export_job.output, workdir / output.name, list(encrypt_to))
+            os.close(int(export_job.output.name))  # the memory it held goes back now
+            os.replace(workdir / output.name, output)
+            return output
         export_job.output = workdir / output.name
         create_private_file(export_job.output)  # 0600 from the first byte; exporters write into it
         exporter.export(export_job)

@@ -90,11 +90,13 @@ def cache_dir(session_id: str) -> Path:
     return folder
 
 
-def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda seconds: None) -> Path:
+def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda seconds: None,
+            folder: Path | None = None) -> Path:
     """Write the replay page (converting unplayable parts and making thumbnails first,
-    part by part: ``progress`` is told the seconds of recording done); returns its path."""
+    part by part: ``progress`` is told the seconds of recording done) in ``folder`` (by
+    default the session's cache folder; a memory folder for an encrypted session); returns its path."""
     manifest = timeline.manifest
-    folder = cache_dir(manifest.session_id)
+    folder = folder or cache_dir(manifest.session_id)
     every = thumbnail_every(timeline.recorded)
     done = 0.0
     segments, strips, used = [], [], set()

@@ -7,7 +7,9 @@ the file; the rest of recorder only ever sees a ``Manifest``.
 Version 2 (recorder 0.2) names on each part the encoder that wrote it, so that
 crash recovery asks that encoder to repair it. Version 3 adds the support
 session's id and labels. Version 4 adds ``still``: the spans (start and end
-offsets) when the screen did not change, which replay shades and can skip. Older
+offsets) when the screen did not change, which replay shades and can skip.
+Version 5 adds, per part, the age recipients it is encrypted to and the tail a
+crash left beside an encrypted part (see recorder.privacy.stream). Older
 files are migrated when read: every part of a version 1 file gets the session's
 encoder; a version 2 file has no id or labels; a version 3 file no still spans.
 (Each addition is a new version because readers refuse keys they do not know:
@@ -31,7 +33,7 @@ from recorder.store.files import write_private
 from recorder.version import __version__
 
 MANIFEST = "session.json"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 STATES = ("recording", "interrupted", "complete")
 
 
@@ -212,6 +214,9 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         version = 3
     if version == 3:
         data = dict(data, format_version=4)  # no still spans were noted
+        version = 4
+    if version == 4:
+        data = dict(data, format_version=5)  # no part was encrypted
     return data
 
 
@@ -262,8 +267,9 @@ def _unconfined(manifest: Manifest) -> str | None:
         except UsageError as exc:
             return str(exc)
     for part in manifest.parts:
-        if not _PART_NAME.match(part.file) or ".." in part.file:
-            return f"part file {part.file[:80]!r} is not a plain file name in the session folder"
+        for name in (part.file, part.tail):
+            if name and (not _PART_NAME.match(name) or ".." in name):
+                return f"part file {name[:80]!r} is not a plain file name in the session folder"
     return None
 
 

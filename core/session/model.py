@@ -47,6 +47,9 @@ class Part:
     sha256: str = ""
     previous_sha256: str = ""  # the hash chain: deleting or reordering a part is detected
     encoder: str = ""  # the encoder component that wrote it: crash recovery calls its repair()
+    encrypted_to: list[str] = attrs.Factory(list)  # age recipients (public keys); empty: in the clear
+    tail: str = ""  # an encrypted part a crash cut short: its tail file, joined by a key holder
+    tail_sha256: str = ""
 
 
 @attrs.frozen
@@ -85,6 +88,8 @@ class Session:
     resumed: bool = False  # continues a session interrupted by a restart or a crash
     support_id: str = ""  # the support tool's session id (--session-id)
     labels: dict[str, str] = attrs.Factory(dict)  # ticket, customer, rep, portal... (--label)
+    # age recipients the parts are encrypted to (set by the encrypt guard; empty: not encrypted)
+    encrypt_to: list[str] = attrs.Factory(list)
     _t0: float = attrs.field(factory=time.monotonic, alias="t0")
     _end: threading.Event = attrs.Factory(threading.Event)
     _sealed: threading.Event = attrs.Factory(threading.Event)

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 from recorder.errors import describe
+from recorder.privacy.stream import TAIL, full_chunks, read_tail
 from recorder.session import journal, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import boot_id
@@ -75,8 +76,10 @@ def recover_folder(folder: Path, host) -> list[str]:
     for stray in sorted(folder.glob(f"*{PARTIAL}")):  # created but not yet in the manifest
         name = stray.name.removesuffix(PARTIAL)
         if name not in listed:
+            recipients = next((p.encrypted_to for p in reversed(manifest.parts) if p.encrypted_to), [])
             manifest.parts.append(Part(index=len(manifest.parts) + 1, file=name,
-                                       start=manifest.recorded_until(), encoder=default_encoder))
+                                       start=manifest.recorded_until(), encoder=default_encoder,
+                                       encrypted_to=list(recipients) if name.endswith(".age") else []))
     kept: list[Part] = []
     for part in manifest.parts:
         if part.state == "sealed":
@@ -128,6 +131,8 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
         part.state = "dropped"
         return f"{name}: nothing on disk, dropped"
     encoder_name = part.encoder or default_encoder
+    if part.encrypted_to or name.endswith(".age"):
+        return _keep_encrypted(folder, part, path, final, encoder_name)
     repair, why_not = host.repairer(encoder_name)
     if repair is None:
         part.state, part.file = "incomplete", path.name
@@ -153,6 +158,39 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
     removed = before - part.size  # negative when the repair appended an index: nothing was cut
     return (f"{name}: kept {stats.frames} frames ({stats.duration:.1f} s, {human_size(part.size)})"
             + (f"; cut {human_size(removed)} of torn tail" if removed > 0 else ""))
+
+
+def _keep_encrypted(folder: Path, part: Part, path: Path, final: Path, encoder_name: str) -> str:
+    """An encrypted part cannot be repaired without the key: it is sealed as it is, with the
+    tail its last checkpoint left (see recorder.privacy.stream), for a key holder to join."""
+    name = final.name
+    tail = folder / (name + TAIL)
+    meta = None
+    if tail.is_file():
+        try:
+            meta, _ = read_tail(tail.read_bytes())
+        except (OSError, ValueError, KeyError):
+            meta = None  # a tail torn or foreign: not ours to keep
+    with open(path, "rb") as fh:
+        chunks = full_chunks(os.fstat(fh.fileno()).st_size, fh.read(64 * 1024))
+    if meta is None and not chunks:
+        path.unlink()
+        tail.unlink(missing_ok=True)
+        part.state = "dropped"
+        return f"{name}: encrypted, and killed before its first second was safe: dropped"
+    if meta is None:
+        tail.unlink(missing_ok=True)
+    if path != final:
+        os.rename(path, final)
+    fsync_folder(folder)
+    crash_point("recover:renamed")
+    part.file, part.state, part.encoder = name, "sealed", encoder_name
+    part.frames = meta["frames"] if meta else 0
+    part.duration = round(meta["duration"], 3) if meta else 0.0
+    part.size, part.sha256 = final.stat().st_size, sha256_file(final)
+    part.tail, part.tail_sha256 = (tail.name, sha256_file(tail)) if meta else ("", "")
+    return (f"{name}: encrypted; kept as written, about {part.duration:.1f} s ({human_size(part.size)}"
+            + (", and its tail" if meta else "") + "): recorder recover --identity KEY makes it whole")
 
 
 def close(folder: Path, why: str, host) -> None:

@@ -27,6 +27,10 @@ POINTS = {
     "recover:repaired": "the encoder repaired the part, still under its .partial name",
     "recover:renamed": "the repaired part has its final name, the manifest not yet rewritten",
     "recover:recorded": "the manifest says the part is sealed, the journal not yet updated",
+    # a key holder joining an encrypted part with the tail a crash left (recover --identity)
+    "rewrap:written": "the joined part is written beside the old one, the manifest still names the old",
+    "rewrap:recorded": "the manifest names the joined part, still under its .rewrap name",
+    "rewrap:renamed": "the joined part has replaced the old one, whose tail is not yet removed",
     # saving a session to another filesystem: copy -> verify -> rename -> delete
     "move:copied": "every file is copied into the hidden folder at the destination",
     "move:verified": "the copy's hashes are checked",

@@ -55,6 +55,43 @@ def _part_named(event) -> int | str | None:
     return None
 
 
+def _check_encrypted(folder: Path, part, expected: set[str]) -> list[str]:
+    problems = []
+    with open(folder / part.file, "rb") as fh:
+        stanzas = age_stanzas(fh.read(AGE_HEADER_MAX))
+    if stanzas is None and part.tail:
+        pass  # killed before its first full chunk: everything is in the tail
+    elif stanzas is None:
+        problems.append(f"{part.file}: not an age-encrypted file (its header does not parse)")
+    elif stanzas < len(part.encrypted_to):
+        problems.append(f"{part.file}: encrypted to {stanzas} recipient(s), the manifest says "
+                        f"{len(part.encrypted_to)}")
+    if part.tail:
+        expected.add(part.tail)
+        tail = folder / part.tail
+        if not tail.is_file():
+            problems.append(f"{part.tail} is missing (the end of {part.file} that a crash left apart)")
+        elif sha256_file(tail) != part.tail_sha256:
+            problems.append(f"{part.tail}: SHA-256 does not match the manifest (the file was changed)")
+    return problems
+
+
+AGE_MAGIC = b"age-encryption.org/v1\n"
+AGE_HEADER_MAX = 64 * 1024
+
+
+def age_stanzas(head: bytes) -> int | None:
+    """How many recipient stanzas (not counting rage's "grease") an age header has; None if not one."""
+    if not head.startswith(AGE_MAGIC):
+        return None
+    end = head.find(b"\n--- ")
+    if end < 0:
+        return None
+    lines = head[len(AGE_MAGIC):end].split(b"\n")
+    types = [line.split()[1] for line in lines if line.startswith(b"-> ") and len(line.split()) > 1]
+    return sum(1 for kind in types if not kind.endswith(b"-grease"))
+
+
 def verify(folder: Path) -> tuple[list[str], list[str]]:
     """Returns (what checked out, what is wrong); nothing wrong means verified."""
     ok: list[str] = []
@@ -79,6 +116,14 @@ def verify(folder: Path) -> tuple[list[str], list[str]]:
             continue
         if sha256_file(path) != part.sha256:
             problems.append(f"{name}: SHA-256 does not match the manifest (the file was changed)")
+            continue
+        if part.encrypted_to:  # without the key: the hashes, and that it is an age file for its recipients
+            found = _check_encrypted(folder, part, expected)
+            if found:
+                problems += found
+            else:
+                ok.append(f"{name}: encrypted to {len(part.encrypted_to)} recipient(s), {part.duration:.1f} s, "
+                          f"SHA-256 ok" + (f", with the tail a crash left ({part.tail})" if part.tail else ""))
             continue
         try:
             frames = count_frames(path)

@@ -46,13 +46,15 @@ class H264Options:
 
 
 class H264PartWriter:
-    def __init__(self, path: Path, fmt: VideoFormat, fps: float, options: H264Options):
+    def __init__(self, path: Path, fmt: VideoFormat, fps: float, options: H264Options, stream=None):
         self.fmt = fmt
         self.path = Path(path)
         # Finishing writes through a descriptor of our own: it still reaches the file
         # if the session's folder is deleted meanwhile (core then copies the file out).
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        self.container = av.open(str(path), "w", format="mp4", options={
+        # Into a stream (an encrypted part) the part stays fragmented: finishing rewrites
+        # its start, which a stream cannot (a key holder's reader finishes it instead).
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if stream is None else None
+        self.container = av.open(str(path) if stream is None else stream, "w", format="mp4", options={
             # No mfra (skip_trailer): the part is finished with a full moov instead.
             "movflags": "empty_moov+default_base_moof+skip_trailer",
             "frag_duration": str(int(options.fragment_seconds * 1_000_000)),
@@ -174,9 +176,12 @@ class H264PartWriter:
             self.container.close()
             if self.origin is None:
                 return PartStats(frames=0, duration=0.0)
+            if self.fd is None:  # written into a stream: what was muxed, each frame lasting to the next
+                return PartStats(frames=self.packets, duration=(self.last_pts + 1000 / self.fps) / 1000)
             table = finish(self.fd, scan(self.fd))
         finally:
-            os.close(self.fd)
+            if self.fd is not None:
+                os.close(self.fd)
         return PartStats(frames=table.frames, duration=table.duration / table.timescale)
 
 
@@ -254,12 +259,13 @@ def copy_rows(band: av.VideoFrame, band_top: int, picture: av.VideoFrame, top: i
 
 class H264Encoder:
     extension = ".mp4"
+    writes_to_stream = True  # open_part(..., stream=) writes the part into a write-only stream
 
     def __init__(self, options: H264Options):
         self.options = options
 
-    def open_part(self, path: Path, fmt: VideoFormat, fps: float) -> H264PartWriter:
-        return H264PartWriter(path, fmt, fps, self.options)
+    def open_part(self, path: Path, fmt: VideoFormat, fps: float, stream=None) -> H264PartWriter:
+        return H264PartWriter(path, fmt, fps, self.options, stream)
 
     def repair(self, path: Path, fps: float) -> PartStats | None:
         """Keep a broken part up to its last complete fragment (after a crash or a

@@ -1,0 +1,77 @@
+"""Guard ``encrypt``: every part encrypted to the organisation's age recipients as it is written.
+
+The administrator puts the recipients (public keys) in the site config and
+locks them there. The guard checks them before anything is recorded (a bad
+or secret key: exit 2, naming it) and tells core to encrypt; core's part
+writer does the encrypting (recorder.privacy), so that no plaintext frame
+reaches the disk whatever plugin comes later. The recording machine holds no
+key that decrypts: only the recipients' owners can read a part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+from recorder import UsageError, check_age_recipient, hookimpl, option
+
+
+def _check_recipients(instance, attribute, value: list[str]) -> None:
+    for number, recipient in enumerate(value, 1):
+        try:
+            check_age_recipient(recipient)
+        except ValueError as exc:
+            raise ValueError(f"recipient {number} ({recipient[:20]}...) {exc}") from None
+
+
+@attrs.frozen
+class EncryptOptions:
+    recipients: list[str] = option(attrs.Factory(list), "age recipients the parts are encrypted to: public "
+                                                        "keys (age1..., or ssh-ed25519/ssh-rsa); never a "
+                                                        "private key.", validator=_check_recipients)
+    recipients_file: str = option("", "A file of recipients, one a line (# comments), as age -R reads: "
+                                      "for a list the administrator manages apart from the config.")
+
+    def __attrs_post_init__(self):
+        if not self.recipients and not self.recipients_file:
+            raise ValueError("recipients: at least one recipient (or a recipients_file) is required")
+
+
+def read_recipients_file(path: str) -> list[str]:
+    file = Path(path).expanduser()
+    try:
+        lines = file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"encrypt.recipients_file {file}: cannot be read: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
+    found = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            check_age_recipient(line)
+        except ValueError as exc:
+            raise UsageError(f"encrypt.recipients_file {file}: line {number} {exc}") from None
+        found.append(line)
+    if not found:
+        raise UsageError(f"encrypt.recipients_file {file}: holds no recipient")
+    return found
+
+
+class EncryptGuard:
+    def __init__(self, options: EncryptOptions):
+        self.options = options
+
+    def preflight(self, session) -> None:
+        """Before anything is written: every part of this run is encrypted to these."""
+        recipients = list(self.options.recipients)
+        if self.options.recipients_file:
+            recipients += read_recipients_file(self.options.recipients_file)
+        session.encrypt_to = list(dict.fromkeys(recipients))
+
+
+@hookimpl
+def recorder_register_guards(register):
+    register("encrypt", EncryptGuard, options=EncryptOptions,
+             description="encrypt every part to the organisation's age recipients (public keys)")
