@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -84,7 +85,7 @@ def test_every_crash_point_is_reached_by_the_harness():
     for path in (ROOT / "core").rglob("*.py"):
         used |= set(re.findall(r'crash_point\("([a-z]+:[a-z]+)"\)', path.read_text()))
     assert used == set(POINTS), "a point is listed but never reached in the code, or the reverse"
-    tested = set(SEAL) | set(SPLIT) | set(RECOVER) | set(MOVE) | {"write:temporary"}
+    tested = set(SEAL) | set(SPLIT) | set(RECOVER) | set(MOVE) | set(REWRAP) | {"write:temporary"}
     assert tested == set(POINTS), "every point has a crash test below"
 
 
@@ -156,3 +157,93 @@ def test_a_crash_while_saving_to_another_disk_keeps_one_whole_copy(home, tmp_pat
     assert check_folder(Path(row["folder"])) == list(range(20))
     assert [p.name for p in target.iterdir()] == [Path(row["folder"]).name], "no half copy left behind"
     assert run(home, "verify", row["folder"]).returncode == 0
+
+
+# -- encrypted parts (the encrypt guard): the same steps, and the key holder's recover --identity
+
+@pytest.fixture
+def age_key(tmp_path):
+    from pyrage import x25519
+
+    identity = x25519.Identity.generate()
+    path = tmp_path / "auditor.key"
+    path.write_text(f"{identity}\n")
+    return path, str(identity.to_public()), identity
+
+
+def encrypted(recipient: str, extra: str = "") -> str:
+    return f'guards = ["+encrypt"]\n{extra}\n[profiles.rep.encrypt]\nrecipients = ["{recipient}"]\n'
+
+
+def check_encrypted_folder(folder: Path, identity) -> list[int]:
+    """As check_folder, decrypting each part in memory first."""
+    import pyrage
+
+    manifest = json.loads((folder / "session.json").read_text())
+    listed = {"session.json"} | {part["file"] for part in manifest["parts"]}
+    listed |= {part["tail"] for part in manifest["parts"] if part["tail"]}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(listed), "stray or missing files"
+    numbers, previous = [], ""
+    for part in manifest["parts"]:
+        assert part["state"] == "sealed" and part["encrypted_to"], part
+        assert part["sha256"] == sha256_file(folder / part["file"]) and part["previous_sha256"] == previous
+        previous = part["sha256"]
+        plain = folder.parent / "plain.mp4"
+        plain.write_bytes(pyrage.decrypt((folder / part["file"]).read_bytes(), [identity]))
+        try:
+            found = frame_numbers(plain)
+        finally:
+            plain.unlink()
+        assert len(found) == part["frames"], part
+        numbers += found
+    return numbers
+
+
+@pytest.mark.parametrize("point", SEAL + SPLIT)
+def test_a_crash_at_each_step_of_an_encrypted_recording_loses_no_complete_fragment(home, tmp_path, point, age_key):
+    key, recipient, identity = age_key
+    splits = point in SPLIT
+    crashed = record(home, tmp_path, point, encrypted(recipient, "max_part_duration = 1.0" if splits else ""))
+    assert crashed.returncode == -9, crashed.stderr
+    assert run(home, "recover").returncode == 0
+    whole = run(home, "recover", "--identity", str(key))
+    assert whole.returncode == 0, whole.stderr
+    numbers = check_encrypted_folder(session_folder(home), identity)
+    assert numbers == list(range(len(numbers))), "frames in order, none missing inside"
+    if point in SEAL:
+        assert len(numbers) == 20, "the writer had closed: every frame was in the sealed age file"
+    elif splits:
+        assert len(numbers) >= 10, "the first part was complete when the crash came"
+
+
+REWRAP = ["rewrap:written", "rewrap:recorded", "rewrap:renamed"]
+
+
+@pytest.mark.parametrize("point", REWRAP)
+def test_a_crash_while_the_key_holder_joins_a_part_and_its_tail_is_finished_by_the_next_run(
+        home, tmp_path, point, age_key):
+    key, recipient, identity = age_key
+    config = tmp_path / "live.toml"
+    config.write_text(SETTINGS.format(extra=encrypted(recipient)).replace("realtime = false", "realtime = true"))
+    child = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "30",
+                              "--config", str(config)], env=cli_env(home), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not list((home / "Documents").rglob("*.tail")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    child.kill()
+    child.wait(30)
+    assert run(home, "recover").returncode == 0
+    folder = session_folder(home)
+    [part] = json.loads((folder / "session.json").read_text())["parts"]
+    assert part["tail"], "the kill left a tail"
+    crashed = run(home, "recover", "--identity", str(key), crash=point)
+    assert crashed.returncode == -9, crashed.stderr
+    finished = run(home, "recover", "--identity", str(key))
+    assert finished.returncode == 0, finished.stderr
+    manifest = json.loads((folder / "session.json").read_text())
+    assert not manifest["parts"][0]["tail"]
+    numbers = check_encrypted_folder(folder, identity)
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 10, "killed 2.5 s in: at least 1 s kept"
+    assert run(home, "recover", "--identity", str(key)).stdout.strip() == "nothing to recover"

@@ -286,7 +286,7 @@ def _make_whole(profile: str | None, host, identities: list) -> int:
             manifest = manifests.read(folder)
         except manifests.ManifestError:
             continue
-        if not any(p.tail for p in manifest.parts) and not any(folder.glob(f"*{whole.REWRAP}")):
+        if not any(p.encrypted_to for p in manifest.parts):
             continue
         if catalog.held_by_its_recorder(manifest):
             continue  # still being recorded (resumed): its recorder owns the manifest

@@ -58,12 +58,6 @@ def payload_start(head: bytes) -> int | None:
     return None if newline < 0 else newline + 1 + NONCE
 
 
-def full_chunks(size: int, head: bytes) -> int:
-    """Full chunks in an age file of ``size`` bytes (what age's readers decrypt, less the last one)."""
-    start = payload_start(head)
-    return 0 if start is None or size < start else (size - start) // SEALED_CHUNK
-
-
 class _Plaintext:
     """What pyrage reads: the encoder's bytes, as they come."""
 

@@ -48,7 +48,8 @@ def make_whole(folder: Path, identities: list, host) -> list[str]:
     settle(folder, manifest)
     report = []
     for part in manifest.parts:
-        if not part.tail or part.state != "sealed":
+        # a tail to join, or a part sealed by crash recovery without the key (its length unknown)
+        if part.state != "sealed" or not part.encrypted_to or not (part.tail or not part.frames):
             continue
         repair, _ = host.repairer(part.encoder)
         plain, stats = plaintext.materialize(folder, part, identities, repair, manifest.fps)
@@ -73,7 +74,8 @@ def make_whole(folder: Path, identities: list, host) -> list[str]:
         crash_point("rewrap:recorded")
         os.replace(rewrap, folder / part.file)
         crash_point("rewrap:renamed")
-        (folder / tail).unlink(missing_ok=True)
+        if tail:
+            (folder / tail).unlink(missing_ok=True)
         fsync_folder(folder)
         report.append(f"{part.file}: whole, {part.frames} frames, {part.duration:.1f} s "
                       f"(was about {before[0]:.1f} s)")

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from recorder.errors import describe
-from recorder.privacy.stream import TAIL, full_chunks, read_tail
+from recorder.privacy.stream import TAIL, payload_start, read_tail
 from recorder.session import journal, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import boot_id
@@ -172,8 +172,9 @@ def _keep_encrypted(folder: Path, part: Part, path: Path, final: Path, encoder_n
         except (OSError, ValueError, KeyError):
             meta = None  # a tail torn or foreign: not ours to keep
     with open(path, "rb") as fh:
-        chunks = full_chunks(os.fstat(fh.fileno()).st_size, fh.read(64 * 1024))
-    if meta is None and not chunks:
+        start = payload_start(fh.read(64 * 1024))
+        size = os.fstat(fh.fileno()).st_size
+    if meta is None and (start is None or size <= start):  # no chunk, no tail: nothing a key could read
         path.unlink()
         tail.unlink(missing_ok=True)
         part.state = "dropped"
