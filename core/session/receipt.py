@@ -26,7 +26,8 @@ def receipt(manifest: Manifest) -> dict[str, Any]:
         "support_session_id": manifest.support_session_id,
         "labels": dict(manifest.labels),
         "parts": [{"file": p.file, "sha256": p.sha256, "frames": p.frames, "duration": p.duration,
-                   "size": p.size} for p in manifest.sealed_parts],
+                   "size": p.size, **({"tail_sha256": p.tail_sha256} if p.tail else {})}
+                  for p in manifest.sealed_parts],
         "frames": manifest.frames,
         "duration": manifest.duration,
     }
@@ -47,9 +48,13 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
     """What differs between the session on disk and the receipt (nothing: it matches).
     ``sha256_of(path)`` hashes a part as it is on disk."""
     actual = receipt(manifest)
+    tails = {p.file: p.tail for p in manifest.sealed_parts if p.tail}
     for part in actual["parts"]:  # the hashes of what is on disk, not what the manifest says
         path = folder / part["file"]
         part["sha256"] = sha256_of(path) if path.is_file() else ""
+        if part["file"] in tails:
+            tail = folder / tails[part["file"]]
+            part["tail_sha256"] = sha256_of(tail) if tail.is_file() else ""
     actual["head"] = head_of(actual)
     if isinstance(expected, str):
         return [] if expected == actual["head"] else ["the session does not match the receipt's head hash"]
@@ -62,8 +67,13 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
         if here is None or not here["sha256"]:
             where = "last" if index == len(expected["parts"]) else f"number {index}"
             problems.append(f"{part['file']} (part {where} of {len(expected['parts'])}) is missing")
+        elif here["sha256"] != part["sha256"] and _made_whole(manifest, part):
+            problems.append(f"{part['file']} was made whole by a key holder after the receipt was issued "
+                            "(recover --identity): the receipt names the part and tail the crash left")
         elif here["sha256"] != part["sha256"]:
             problems.append(f"{part['file']} is not the part the receipt names (SHA-256 differs)")
+        elif here.get("tail_sha256") != part.get("tail_sha256"):
+            problems.append(f"{part['file']}: its tail is not the one the receipt names")
     for name in sorted(set(listed) - {p["file"] for p in expected.get("parts", [])}):
         problems.append(f"{name} is not in the receipt")
     for total in ("frames", "duration"):
@@ -73,3 +83,10 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
         if expected.get(key) != actual[key]:
             problems.append(f"{key} differs from the receipt's")
     return problems
+
+
+def _made_whole(manifest: Manifest, part: dict[str, Any]) -> bool:
+    """The manifest says a key holder replaced this part, as the receipt names it, with its tail joined."""
+    return any(e.kind == "made-whole" and e.data.get("part") == part["file"]
+               and isinstance(e.data.get("was"), dict) and e.data["was"].get("sha256") == part["sha256"]
+               for e in manifest.events)
