@@ -331,3 +331,23 @@ def _run(home: Path, display: str, env: dict, *args: str, check: int = 0, prepar
                           text=True, timeout=120)
     assert done.returncode == check, done.stderr
     return done
+
+
+def test_recipients_from_a_file_and_a_manifest_naming_a_tail_outside_the_folder_is_refused(home, run_cli, keys,
+                                                                                           tmp_path):
+    listing = tmp_path / "recipients.txt"
+    listing.write_text(f"# the auditors\n{keys['recipient']}\n\n")
+    site_config(home, f'[profiles.rep]\nguards = ["+encrypt"]\n[profiles.rep.encrypt]\n'
+                      f'recipients_file = "{listing}"\n' + SYNTHETIC)
+    run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", check=0)
+    folder = only_session(home)
+    manifest = json.loads((folder / "session.json").read_text())
+    assert manifest["parts"][0]["encrypted_to"] == [keys["recipient"]]
+    manifest["parts"][0]["tail"] = "../../../etc/passwd"
+    (folder / "session.json").write_text(json.dumps(manifest))
+    refused = run_cli("verify", str(folder))
+    assert refused.returncode == 2 or "refused" in refused.stdout
+    assert "is not a plain file name" in refused.stdout + refused.stderr
+    listing.write_text("AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n")
+    bad = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", "--new-session", check=2)
+    assert "recipients_file" in bad.stderr and "line 1 is a private key" in bad.stderr
