@@ -8,42 +8,85 @@ docs/plugins.md.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from recorder.host.markers import hookimpl
 from recorder.version import __version__
 
-# Everything below is imported after ``hookimpl`` exists, so that a plugin
-# imported while these load can already use it.
-from recorder.config.options import option  # noqa: E402
+# Imported here, not on first use: importing the submodule recorder.console would
+# otherwise replace the package's ``console`` (the function) with the module.
 from recorder.console import console  # noqa: E402
-from recorder.errors import PluginError, RecorderError, UsageError  # noqa: E402
-from recorder.privacy.keys import check_recipient as check_age_recipient  # noqa: E402
-from recorder.playback.export import ExportJob  # noqa: E402
-from recorder.playback.export import encode as encode_export  # noqa: E402
-from recorder.playback.timeline import Timeline  # noqa: E402
-from recorder.session.manifest import Manifest, ManifestError  # noqa: E402
-from recorder.session.manifest import read as read_manifest  # noqa: E402
-from recorder.session.model import Event, Part, Session  # noqa: E402
-from recorder.store.catalog import Summary as SessionSummary  # noqa: E402
-from recorder.store.catalog import forget as forget_session  # noqa: E402
-from recorder.store.catalog import sessions as known_sessions  # noqa: E402
-from recorder.store.files import (  # noqa: E402
-    create_private_file,
-    make_private_dir,
-    sha256_file,
-    write_private,
-)
-from recorder.store.saving import SaveError, move_session  # noqa: E402
-from recorder.store.state import StateFile, documents_dir, plugin_state_dir, recordings_dir  # noqa: E402
-from recorder.values import (  # noqa: E402
-    ByteSize,
-    Changes,
-    Notification,
-    PartStats,
-    SaveChoice,
-    VideoFormat,
-    clock,
-    human_size,
-)
+
+# Where each name lives. They are imported when first used, not with the
+# package: every ``recorder`` command imports this package, and most of them
+# (``--version``, ``status``, ``mark``, ``stop``) need none of PyAV, the
+# manifest model or the config machinery these bring in.
+_WHERE = {
+    "option": ("recorder.config.options", "option"),
+    "PluginError": ("recorder.errors", "PluginError"),
+    "RecorderError": ("recorder.errors", "RecorderError"),
+    "UsageError": ("recorder.errors", "UsageError"),
+    "check_age_recipient": ("recorder.privacy.keys", "check_recipient"),
+    "ExportJob": ("recorder.playback.export", "ExportJob"),
+    "encode_export": ("recorder.playback.export", "encode"),
+    "Timeline": ("recorder.playback.timeline", "Timeline"),
+    "Manifest": ("recorder.session.manifest", "Manifest"),
+    "ManifestError": ("recorder.session.manifest", "ManifestError"),
+    "read_manifest": ("recorder.session.manifest", "read"),
+    "Event": ("recorder.session.model", "Event"),
+    "Part": ("recorder.session.model", "Part"),
+    "Session": ("recorder.session.model", "Session"),
+    "SessionSummary": ("recorder.store.catalog", "Summary"),
+    "forget_session": ("recorder.store.catalog", "forget"),
+    "known_sessions": ("recorder.store.catalog", "sessions"),
+    "create_private_file": ("recorder.store.files", "create_private_file"),
+    "make_private_dir": ("recorder.store.files", "make_private_dir"),
+    "sha256_file": ("recorder.store.files", "sha256_file"),
+    "write_private": ("recorder.store.files", "write_private"),
+    "SaveError": ("recorder.store.saving", "SaveError"),
+    "move_session": ("recorder.store.saving", "move_session"),
+    "StateFile": ("recorder.store.state", "StateFile"),
+    "documents_dir": ("recorder.store.state", "documents_dir"),
+    "plugin_state_dir": ("recorder.store.state", "plugin_state_dir"),
+    "recordings_dir": ("recorder.store.state", "recordings_dir"),
+    **{name: ("recorder.values", name) for name in ("ByteSize", "Changes", "Notification", "PartStats",
+                                                    "SaveChoice", "VideoFormat", "clock", "human_size")},
+}
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module 'recorder' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+if TYPE_CHECKING:  # what type checkers and editors see: the same names, imported
+    from recorder.config.options import option
+    from recorder.errors import PluginError, RecorderError, UsageError
+    from recorder.playback.export import ExportJob
+    from recorder.playback.export import encode as encode_export
+    from recorder.playback.timeline import Timeline
+    from recorder.privacy.keys import check_recipient as check_age_recipient
+    from recorder.session.manifest import Manifest, ManifestError
+    from recorder.session.manifest import read as read_manifest
+    from recorder.session.model import Event, Part, Session
+    from recorder.store.catalog import Summary as SessionSummary
+    from recorder.store.catalog import forget as forget_session
+    from recorder.store.catalog import sessions as known_sessions
+    from recorder.store.files import create_private_file, make_private_dir, sha256_file, write_private
+    from recorder.store.saving import SaveError, move_session
+    from recorder.store.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
+    from recorder.values import (ByteSize, Changes, Notification, PartStats, SaveChoice, VideoFormat, clock,
+                                 human_size)
 
 __all__ = [
     # writing a plugin

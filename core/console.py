@@ -4,17 +4,24 @@ so that rich can keep the live status line below everything printed."""
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
+# rich is imported on first use: commands that print nothing through it (--version,
+# status --json, mark) start faster without it.
 @cache
-def console() -> Console:
+def console() -> "Console":
+    from rich.console import Console
+
     return Console(stderr=True, soft_wrap=True)  # messages stay one line in logs
 
 
 def warn(text: str) -> None:
+    from rich.markup import escape
+
     console().print(f"[yellow]recorder: warning:[/] {escape(text)}", highlight=False, markup=True, soft_wrap=True)
 
 

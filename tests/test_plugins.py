@@ -219,3 +219,21 @@ def test_the_architecture_doc_lists_every_module():
             assert f"**`{relative.removesuffix('__init__.py')}`**" in doc, relative
         elif path.name != "__main__.py":
             assert f"`{relative}`" in doc, f"docs/architecture.md does not list core/{relative}"
+
+
+def test_the_lazy_package_root_gives_every_public_name_and_no_submodule_shadows_one():
+    """The package root imports its names on first use (start-up time); importing every
+    submodule first must not leave a module where the API promises a function or class."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import recorder
+
+    for found in pkgutil.walk_packages(recorder.__path__, "recorder."):
+        if not found.name.startswith("recorder.plugins.") and found.name != "recorder.__main__":
+            importlib.import_module(found.name)
+    for name in recorder.__all__:
+        value = getattr(recorder, name)
+        assert not inspect.ismodule(value), f"recorder.{name} is a module"
+        assert name in dir(recorder)
