@@ -176,7 +176,8 @@ class EncryptedPartStream:
                     return
                 offset, plaintext = self._kept_from, bytes(self._kept)
             try:
-                os.fsync(self.fd)
+                if self._checkpointed is None or state[1] != self._checkpointed[1]:
+                    os.fsync(self.fd)  # new chunks: on disk before the tail that counts on them
                 write_private(self.tail, tail_line(offset, frames, duration)
                               + pyrage.encrypt(plaintext, self.recipients))
             except OSError:
