@@ -3,7 +3,8 @@
 `UsageError` is anything the user or administrator can fix (config, profile,
 plugin name, target folder): exit status 2, and nothing has been written.
 `PluginError` names the plugin that failed, so a broken third-party plugin is
-never mistaken for a fault of recorder itself.
+never mistaken for a fault of recorder itself. `NoConsent` is no fault at all:
+the profile requires consent and it was not given, so nothing was recorded.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 EXIT_DISK_FULL = 3
+EXIT_NO_CONSENT = 4  # consent required and not given (declined, no answer, no way to ask): nothing written
 
 
 class RecorderError(Exception):
@@ -30,6 +32,17 @@ class PluginError(RecorderError):
         self.where = where
         self.exc = exc
         super().__init__(f'plugin "{plugin}" failed in {where}: {describe(exc)}')
+
+
+class NoConsent(RecorderError):
+    """The person at the machine did not agree to be recorded; ``answer`` says how
+    (``no``, ``no-answer``, ``no-prompt``). Not an error: a decision, kept by writing nothing."""
+
+    exit_code = EXIT_NO_CONSENT
+
+    def __init__(self, answer: str, text: str):
+        self.answer = answer
+        super().__init__(text)
 
 
 def describe(exc: BaseException) -> str:

@@ -1,4 +1,6 @@
-"""Save prompt as a folder dialog (tkinter), when the profile asks for one and a display exists."""
+"""Save prompt as a folder dialog, and consent prompt as a yes/no window (tkinter),
+when the profile asks for a dialog (or, for consent, when there is no terminal) and a
+display exists."""
 
 from __future__ import annotations
 
@@ -39,3 +41,62 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     finally:
         root.destroy()
     return SaveChoice(Path(answer) if answer else None, "dialog")
+
+
+WINDOW_TITLE = "Screen recording"
+
+
+@hookimpl
+def recorder_prompt_consent(session, question, prefer, timeout):
+    # "auto": the terminal asks when there is one; a customer's recorder started by a
+    # support tool has none, and the person to ask sits at the display.
+    if prefer == "terminal" or (prefer == "auto" and sys.stdin.isatty()) or not _display_available():
+        return None
+    try:
+        import tkinter
+    except ImportError:
+        return None
+    try:
+        root = tkinter.Tk()
+    except tkinter.TclError:
+        return None
+    return (_consent_window(tkinter, root, question, timeout), "dialog")
+
+
+def _consent_window(tkinter, root, question: str, timeout: float) -> str:
+    """Two buttons, "Do not record" focused: Enter, Escape or closing the window never
+    agree. Alt+A allows, Alt+D declines; no answer within ``timeout`` is no answer."""
+    answer = ["no-answer"]
+
+    def choose(value: str) -> None:
+        answer[0] = value
+        root.quit()
+
+    try:
+        root.title(WINDOW_TITLE)
+        root.attributes("-topmost", True)
+        tkinter.Label(root, text=question, wraplength=440, justify="left", padx=18, pady=14).pack()
+        row = tkinter.Frame(root)
+        row.pack(pady=(0, 14))
+        decline = tkinter.Button(row, text="Do not record", underline=0, command=lambda: choose("no"))
+        allow = tkinter.Button(row, text="Allow recording", underline=0, command=lambda: choose("yes"))
+        decline.pack(side="left", padx=8)
+        allow.pack(side="left", padx=8)
+        for keys, value in (("<Alt-a>", "yes"), ("<Alt-d>", "no"), ("<Escape>", "no")):
+            root.bind(keys, lambda event, value=value: choose(value))
+        root.bind("<Return>", lambda event: event.widget.invoke() if hasattr(event.widget, "invoke") else None)
+        root.protocol("WM_DELETE_WINDOW", lambda: choose("no"))
+        root.after(int(timeout * 1000), lambda: choose("no-answer"))
+
+        def tick() -> None:  # Python sees Ctrl-C only between Tk events: have one often
+            root.after(100, tick)
+
+        tick()
+        root.update_idletasks()  # centred: where a customer looks, whatever the window manager
+        root.geometry(f"+{(root.winfo_screenwidth() - root.winfo_reqwidth()) // 2}"
+                      f"+{(root.winfo_screenheight() - root.winfo_reqheight()) // 3}")
+        decline.focus_set()
+        root.mainloop()
+    finally:
+        root.destroy()
+    return answer[0]

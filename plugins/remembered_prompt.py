@@ -1,5 +1,8 @@
 """Fallback save prompt for when nobody can be asked (no terminal, e.g. a service):
-the remembered location, once; the sink says so in the log and the manifest."""
+the remembered location, once; the sink says so in the log and the manifest.
+
+There is deliberately no such fallback for consent (``recorder_prompt_consent``):
+when nobody can be asked, nobody said yes, and nothing is recorded."""
 
 from __future__ import annotations
 

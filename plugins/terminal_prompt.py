@@ -1,4 +1,4 @@
-"""Save prompt on the terminal, when standard input is one."""
+"""Save and consent prompts on the terminal, when standard input is one."""
 
 from __future__ import annotations
 
@@ -51,3 +51,20 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
         console().print("")
         return SaveChoice(None, "asked")
     return SaveChoice(Path(answer.strip()).expanduser().absolute(), "asked")
+
+
+@hookimpl
+def recorder_prompt_consent(session, question, prefer, timeout):
+    if prefer == "dialog" or not sys.stdin.isatty():
+        return None
+    try:
+        with _deadline(timeout):
+            # No by default: Enter alone, Ctrl-C or Ctrl-D never agree to being recorded.
+            agreed = click.confirm(question, default=False, err=True)
+    except _OutOfTime:
+        console().print("")
+        return ("no-answer", "terminal")
+    except click.Abort:
+        console().print("")
+        return ("no", "terminal")
+    return ("yes" if agreed else "no", "terminal")

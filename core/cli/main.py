@@ -12,14 +12,14 @@ from pathlib import Path
 import click
 from recorder.cli import control
 from recorder.cli.archive import archive_cmd
-from recorder.cli.params import finite
+from recorder.cli.params import PathParam, finite
 from recorder.cli.report import describe_config, describe_plugins
 from recorder.cli.sessions import COMMANDS, GROUP_OPTIONS
 from recorder.cli.status import status_line
 from recorder.config import layers
 from recorder.config.profile import resolve_profile
 from recorder.console import console, say, warn
-from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, RecorderError, UsageError
+from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, NoConsent, RecorderError, UsageError
 from recorder.host.manager import load_plugins
 from recorder.pipeline.recording import DISK_FULL, FOLDER_LOST, Recording
 from recorder.session.identity import check_support_id, parse_labels
@@ -29,7 +29,7 @@ from rich.live import Live
 
 PROFILE = click.option("--profile", "-p", envvar="RECORDER_PROFILE", metavar="NAME",
                        help="Portal profile to use (rep, customer, or one from your config).")
-CONFIG = click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+CONFIG = click.option("--config", "config_file", type=PathParam(path_type=Path, dir_okay=False),
                       metavar="FILE", help="Extra config file, applied over the site and user config.")
 DEBUG = click.option("--debug", is_flag=True, help="Show debug logging and tracebacks.")
 
@@ -107,9 +107,9 @@ RECORD_OPTIONS = [
     click.option("--source", metavar="NAME", help="Capture source (e.g. mss, synthetic)."),
     click.option("--fps", type=click.FloatRange(min=0, min_open=True), callback=finite,
                  help="Frames per second."),
-    click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+    click.option("--output-dir", type=PathParam(path_type=Path, file_okay=False), metavar="DIR",
                  help="Put the session folder here instead of where the sink would."),
-    click.option("--save-to", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+    click.option("--save-to", type=PathParam(path_type=Path, file_okay=False), metavar="DIR",
                  help="Answer the end-of-session save prompt in advance."),
     click.option("--session-id", envvar="RECORDER_SESSION_ID", metavar="ID",
                  help="The support tool's id for this support session: an interrupted recording is "
@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         # one line, like every other user error (click's own format spans three)
         print(f"recorder: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except NoConsent as exc:  # a decision, not an error: said as such
+        print(f"recorder: not recording: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except RecorderError as exc:
         if debug:

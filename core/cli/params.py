@@ -10,6 +10,16 @@ from recorder.config import layers
 MAX_FPS = 240.0
 
 
+class PathParam(click.Path):
+    """click.Path, with a path holding a NUL character refused as bad input (one line, exit 2)
+    rather than reaching os.stat, which raises ValueError for it."""
+
+    def convert(self, value, param, ctx):
+        if "\0" in str(value):
+            self.fail(f"{str(value)!r} holds a NUL character, which no path can", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def finite(ctx, param, value):
     """click's FloatRange lets nan through (no comparison with it is true) and, with no maximum, inf."""
     if value is not None and not math.isfinite(value):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 from recorder.cli import archive
-from recorder.cli.params import MAX_FPS, finite, profile_name
+from recorder.cli.params import MAX_FPS, PathParam, finite, profile_name
 from recorder.cli.report import describe_session
 from recorder.config import layers
 from recorder.console import console
@@ -217,7 +217,7 @@ def _verify_all() -> None:
 
 @click.command("save")
 @click.argument("session")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("directory", type=PathParam(path_type=Path, file_okay=False))
 def save_cmd(session, directory):
     """Save a session (for example one left unsaved in staging) into DIRECTORY."""
     host = load_plugins()
@@ -302,7 +302,7 @@ def _make_whole(profile: str | None, host, identities: list) -> int:
 @click.command("export")
 @click.argument("session")
 @click.option("--format", "fmt", required=True, metavar="FORMAT", help="wmv, mp4, webm, gif (or a plugin's).")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True, metavar="FILE")
+@click.option("--output", "-o", type=PathParam(path_type=Path, dir_okay=False), required=True, metavar="FILE")
 @click.option("--from", "start", type=click.FloatRange(min=0), callback=finite, default=0.0, metavar="SECONDS",
               help="Start at this offset on the session timeline.")
 @click.option("--to", "stop", type=click.FloatRange(min=0), callback=finite, metavar="SECONDS",

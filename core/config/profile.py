@@ -28,6 +28,8 @@ DEFAULT_NOTIFIERS = ("console", "desktop")
 # Below, frame times no longer fit the encoder's time base (to 1/1000 s); above, no screen keeps up.
 FPS_RANGE = (0.01, 240.0)
 NAME_MAX = 255  # bytes in a file name, on every filesystem a session may go to
+CONSENT = ("none", "required")
+CONSENT_PROMPTS = ("auto", "terminal", "dialog")
 
 
 def _positive(instance, attribute, value):
@@ -91,6 +93,14 @@ class ProfileSettings:
     heartbeat: float = option(0.5, "With skip_unchanged: encode a frame at least this often (seconds), "
                                    "which bounds what a crash loses on a still screen.",
                               validator=attrs.validators.gt(0))
+    consent: str = option("none", "none, or required: ask the person at this machine before anything "
+                                  "is recorded; no yes, no recording (lock it in the site config).",
+                          validator=attrs.validators.in_(CONSENT))
+    consent_prompt: str = option("auto", "How consent is asked: auto (the terminal when there is one, "
+                                         "else a dialog on the display), terminal, or dialog.",
+                                 validator=attrs.validators.in_(CONSENT_PROMPTS))
+    consent_timeout: float = option(60.0, "Seconds the consent question waits for an answer; "
+                                          "no answer counts as no.", validator=_within(1, 3600))
     resume_within: float = option(24.0, "Hours within which an interrupted session is resumed by the "
                                         "next start; older ones are closed.", validator=attrs.validators.ge(0))
 

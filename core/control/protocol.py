@@ -27,7 +27,8 @@ MAX_DATA = 4096
 RESERVED = frozenset({
     "started", "stopped", "paused", "unpaused", "gap", "resumed", "crashed", "end-requested", "end-reason",
     "notification", "error", "rescued", "receipt", "plugin-error", "plugin-slow", "notifier-failure",
-    "part-repaired", "staged", "saved", "unsaved", "kept", "closed", "retention", "disk-full"})
+    "part-repaired", "staged", "saved", "unsaved", "kept", "closed", "retention", "disk-full",
+    "consent-requested", "consent", "consent-declined"})
 
 
 class BadRequest(ValueError):

@@ -55,7 +55,7 @@ class NotResponding(Exception):
 # plugin does (a network call without a timeout, a sleep).
 BUDGET = 1.0
 # Hooks whose answer is the point (the user is being asked): waited for.
-UNBOUNDED_HOOKS = {"recorder_prompt_save_location"}
+UNBOUNDED_HOOKS = {"recorder_prompt_save_location", "recorder_prompt_consent"}
 
 
 class PluginThread:

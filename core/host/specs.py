@@ -109,6 +109,20 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     """
 
 
+@hookspec(firstresult=True)
+def recorder_prompt_consent(session, question, prefer, timeout):
+    """Ask the person at this machine whether the session may be recorded; stops at
+    the first non-None result.
+
+    ``question`` is the text to show (it names nothing of either machine),
+    ``prefer`` the profile's ``consent_prompt`` (``auto``, ``terminal``,
+    ``dialog``), ``timeout`` the seconds there are to answer. Return
+    ``(answer, how)``: ``answer`` is ``"yes"``, ``"no"`` or ``"no-answer"`` (the
+    time ran out), ``how`` a word for the timeline (``"terminal"``). Return None
+    if this prompt cannot ask here. Main thread, before anything is written.
+    """
+
+
 @hookspec
 def recorder_session_receipt(session, receipt):
     """The session's receipt (a dict: ids, labels, parts, totals, ``head``) was issued,

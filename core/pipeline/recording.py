@@ -16,13 +16,13 @@ import attrs
 from recorder.config.profile import ResolvedProfile
 from recorder.control import protocol
 from recorder.control.server import ControlServer
-from recorder.errors import PluginError, RecorderError, UsageError, describe
+from recorder.errors import NoConsent, PluginError, RecorderError, UsageError, describe
 from recorder.host.isolation import BUDGET, Failure, NotResponding, running
 from recorder.host.manager import PluginHost
 from recorder.pipeline.assembly import build, folder_name
 from recorder.pipeline.capture import Capture, CtrlCEnds, Encode, FrameQueue, wait_for_end
 from recorder.pipeline.parts import Parts
-from recorder.session import journal, manifest as manifests, receipt as receipts, recovery
+from recorder.session import consent, journal, manifest as manifests, receipt as receipts, recovery
 from recorder.session.lock import ProfileLock, runtime_dir
 from recorder.session.model import Session
 from recorder.store import catalog, saving
@@ -81,6 +81,14 @@ class Recording:
         self.folder_lost: str | None = None  # the session folder was deleted or made unwritable
         self._folder_id: tuple[int, int] | None = None
         self.control: ControlServer | None = None
+        self._control_tried = False
+        self._notifiers_started = False
+        self._subscribed = False
+        # Until recording begins, events are only published and notified, never written
+        # (a declined consent leaves nothing); from which event on, for the hooks later.
+        self._holding = False
+        self._held_from = 0
+        self._asking = False  # the consent question is open
         self._touched = 0.0  # when a paused session's manifest was last touched
 
     def _new_session(self, save_to: str | None) -> Session:
@@ -102,6 +110,11 @@ class Recording:
                                level="warning" if failure.slow else "error", by=failure.plugin)
 
     def _on_session(self, kind: str, payload: Any) -> None:
+        if self._holding:  # not recording yet: the support tool and the notifiers hear of it, the disk does not
+            self._publish(kind, payload)
+            if kind == "notification":
+                self.built.each(self.built.notifiers, "notify", payload)
+            return
         if kind == "event" and payload.kind == "end-requested" and self.session.end_reason in ENDS_SUPPORT_SESSION:
             self._end_support_session()
         self._publish(kind, payload)
@@ -152,7 +165,8 @@ class Recording:
         self.lock.acquire()
         try:
             self._prepare()
-        except BaseException:
+        except BaseException as exc:
+            self._abandon(consent.END_REASON if isinstance(exc, NoConsent) else "not-started")
             self.lock.release()
             raise
         self.prepared = True
@@ -172,7 +186,13 @@ class Recording:
             if problem:
                 raise UsageError(f"--save-to: {problem}")
             self.session.save_to = str(Path(self.session.save_to).expanduser().absolute())
-        if self._take_over_previous():
+        resuming = self._take_over_previous()
+        try:
+            self._ask_consent()  # before the session folder exists: a no leaves nothing behind
+        except BaseException:
+            source.close()
+            raise
+        if resuming:
             self._places()
             self._preflight()  # a resumed session's guards may refuse too (and set its encryption)
             return
@@ -223,6 +243,39 @@ class Recording:
         self.session, self.resumed_gap = resumed, outcome.gap
         return True
 
+    def _ask_consent(self) -> None:
+        """The profile requires consent: ask before anything is written. The control
+        channel and the notifiers are up meanwhile, so the support tool learns the answer."""
+        if self.settings.consent != "required":
+            return
+        session = self.session
+        self._holding, self._held_from = True, len(session.events)
+        session.subscribe(self._on_session)
+        self._subscribed = True
+        self._open_control()
+        self._start_notifiers()
+        self._asking = True
+        try:
+            answer = consent.ask(lambda **kw: self._hook("recorder_prompt_consent", **kw), session,
+                                 self.settings.consent_prompt, self.settings.consent_timeout)
+        finally:
+            self._asking = False
+        if not answer.given:
+            raise NoConsent(answer.answer, consent.declined(session.role, answer, self.settings.consent_timeout))
+
+    def _abandon(self, reason: str) -> None:
+        """Nothing will be recorded (no consent, or refused after it): the support tool
+        is told the session is over, and the notifiers deliver what they hold."""
+        self._holding = True
+        self._close_control(reason)
+        if self._notifiers_started:
+            self.built.each(self.built.notifiers, "stop")
+
+    def _start_notifiers(self) -> None:
+        if not self._notifiers_started:
+            self._notifiers_started = True
+            self.built.each(self.built.notifiers, "start", self.session)
+
     def _preflight(self) -> None:
         """Guards may refuse to start (e.g. the disk is already too full)."""
         for name, guard in self.built.guards:
@@ -241,6 +294,8 @@ class Recording:
                 raise refused
             if refused is not None:
                 raise PluginError(self.host.owner(name), f"guard '{name}'", refused) from refused
+        if "encrypt" in self.settings.guards and not self.session.encrypt_to:  # its preflight did not finish
+            raise UsageError("guard 'encrypt' did not say what to encrypt to: nothing is recorded in the clear")
         if self.session.encrypt_to and not getattr(self.built.encoder, "writes_to_stream", False):
             raise UsageError(f"encoder '{self.settings.encoder}' cannot write encrypted parts (it writes "
                              "files, not a stream): choose another encoder or turn encryption off")
@@ -264,8 +319,12 @@ class Recording:
 
     def _record(self) -> None:
         session = self.session
-        session.subscribe(self._on_session)
-        self._open_control()
+        held = list(session.events)[self._held_from:] if self._holding else []
+        self._holding = False
+        if not self._subscribed:
+            session.subscribe(self._on_session)
+        if not self._control_tried:
+            self._open_control()
         self.parts = Parts(session, self.built.encoder, self.format, self.settings.fps,
                            encoder_name=self.settings.encoder,
                            max_size=self.settings.max_part_size,
@@ -273,6 +332,8 @@ class Recording:
                            on_opened=self._part_opened, on_sealed=self._part_sealed,
                            on_failed=lambda exc: self._fail(exc, self.settings.encoder))
         if self.resumed_gap is not None:
+            for early in held:  # the consent asked before the resumption is announced
+                self._hook("recorder_session_event", event=early)
             recovery.announce_resumption(session, self.resumed_gap)
         else:
             for early in list(session.events):  # noted while preparing (the sink's "staged")
@@ -282,7 +343,7 @@ class Recording:
         catalog.remember(session)
         for late in self._late_plugins:
             self._plugin_failed(late)
-        self.built.each(self.built.notifiers, "start", self.session)
+        self._start_notifiers()
         if self.resumed_gap is not None:  # both sides learn that recording goes on, not why or where
             session.notify("info", "Recording has resumed after an interruption, in a new part.", by="recorder")
         self._hook("recorder_session_started")
@@ -313,6 +374,7 @@ class Recording:
 
     # -- the control channel ------------------------------------------------------
     def _open_control(self) -> None:
+        self._control_tried = True
         server = ControlServer(protocol.socket_path(runtime_dir(), self.profile.name), self._control,
                                hello=lambda: {"profile": self.profile.name, "session_id": self.session.id,
                                               "pid": os.getpid()},
@@ -348,6 +410,9 @@ class Recording:
         session = self.session
         if command == "status":
             return self.status()
+        if self._holding:
+            raise protocol.BadRequest("the recording has not started: consent to record is asked first "
+                                      f"(at most {self.settings.consent_timeout:g} s)")
         if command == "stop":
             by, reason = protocol.who(args), protocol.text(args, "reason")
             session.request_end("user", by=by, text=reason or f"stopped by {by}")
@@ -371,7 +436,11 @@ class Recording:
     def status(self) -> dict[str, Any]:
         session = self.session
         pause = session.paused
-        if session.ended_at is not None:
+        if self._asking:
+            state = "waiting-for-consent"
+        elif self._holding:
+            state = "starting"
+        elif session.ended_at is not None:
             state = "ended"
         elif session.ending:
             state = "ending"
@@ -384,15 +453,20 @@ class Recording:
             "paused": {"by": pause.by, "reason": pause.reason, "since": pause.since} if pause else None,
             "parts": len(session.parts), "frames_captured": session.captured, "dropped": session.dropped,
             "bytes_written": self.parts.bytes_written() if self.parts else 0,
-            "folder": str(session.folder), "end_reason": session.end_reason,
+            "folder": str(session.folder) if session.folder else None, "end_reason": session.end_reason,
         }
 
-    def _close_control(self) -> None:
+    def _close_control(self, reason: str | None = None) -> None:
+        """``reason``: the session ended before recording began (nothing of it was written)."""
         if self.control is None:
             return
         session = self.session
-        self.control.close({"type": "ended", "session_id": session.id, "end_reason": session.end_reason,
-                            "folder": str(session.folder), "parts": len(session.parts)})
+        if reason is not None:
+            last = {"type": "ended", "session_id": session.id, "end_reason": reason, "folder": "", "parts": 0}
+        else:
+            last = {"type": "ended", "session_id": session.id, "end_reason": session.end_reason,
+                    "folder": str(session.folder), "parts": len(session.parts)}
+        self.control.close(last)
         self.control = None
 
     # -- the folder taken away while recording ----------------------------------
