@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -10,22 +11,32 @@ import traceback
 from pathlib import Path
 
 import click
-from recorder.cli import control
-from recorder.cli.archive import archive_cmd
-from recorder.cli.params import PathParam, finite
-from recorder.cli.report import describe_config, describe_plugins
-from recorder.cli.sessions import COMMANDS, GROUP_OPTIONS
-from recorder.cli.status import status_line
-from recorder.config import layers
-from recorder.config.profile import resolve_profile
+from recorder.cli.params import GROUP_OPTIONS, PathParam, finite
 from recorder.console import console, say, warn
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, NoConsent, RecorderError, UsageError
-from recorder.host.manager import load_plugins
-from recorder.pipeline.recording import DISK_FULL, FOLDER_LOST, Recording
-from recorder.session.identity import check_support_id, parse_labels
-from recorder.values import clock, human_size
 from recorder.version import __version__
-from rich.live import Live
+
+# Commands are imported when run, not at every start: support tools call `status`,
+# `mark` and `stop` often, and most commands never touch PyAV, the plugins or the
+# config machinery that recording needs (see benchmarks/startup.py).
+LAZY_COMMANDS = {
+    **{name: f"recorder.cli.sessions:{name}_cmd" for name in
+       ("list", "info", "verify", "save", "recover", "export", "play")},
+    **{name: f"recorder.cli.control:{name}_cmd" for name in ("status", "pause", "resume", "mark", "events", "stop")},
+    "archive": "recorder.cli.archive:archive_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attribute = LAZY_COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
 
 PROFILE = click.option("--profile", "-p", envvar="RECORDER_PROFILE", metavar="NAME",
                        help="Portal profile to use (rep, customer, or one from your config).")
@@ -35,6 +46,10 @@ DEBUG = click.option("--debug", is_flag=True, help="Show debug logging and trace
 
 
 def _setup(profile: str | None, config_file: Path | None, overrides: dict):
+    from recorder.config import layers
+    from recorder.config.profile import resolve_profile
+    from recorder.host.manager import load_plugins
+
     if not profile:
         raise UsageError("no profile given: use --profile rep or --profile customer")
     layers.check_profile_name(profile, "--profile")
@@ -55,6 +70,12 @@ def _setup(profile: str | None, config_file: Path | None, overrides: dict):
 
 def _record(profile, config_file, duration, source, fps, output_dir, save_to=None, new_session=False,
             session_id=None, labels=(), resume=False):
+    from recorder.cli.status import status_line
+    from recorder.pipeline.recording import DISK_FULL, FOLDER_LOST, Recording
+    from recorder.session.identity import check_support_id, parse_labels
+    from recorder.values import clock, human_size
+    from rich.live import Live
+
     if new_session and resume:
         raise UsageError("--new-session and --resume contradict each other: give one")
     support_id = check_support_id(session_id) if session_id else ""
@@ -133,7 +154,7 @@ def _with(options):
     return apply
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @_with(RECORD_OPTIONS)
 @click.version_option(__version__, prog_name="recorder")
 @click.pass_context
@@ -182,6 +203,9 @@ def record_cmd(ctx, debug, **options):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json):
     """List plugins, their versions and what they provide."""
+    from recorder.cli.report import describe_plugins
+    from recorder.host.manager import load_plugins
+
     rows = describe_plugins(load_plugins())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -201,12 +225,10 @@ def plugins_cmd(as_json):
 @click.pass_context
 def config_cmd(ctx, profile, config_file):
     """Print a profile's effective configuration as TOML, with where each value came from."""
+    from recorder.cli.report import describe_config
+
     _, resolved = _setup(profile or ctx.obj.get("profile"), config_file or ctx.obj.get("config"), {})
     click.echo(describe_config(resolved), nl=False)
-
-
-for command in [*COMMANDS, *control.COMMANDS, archive_cmd]:
-    cli.add_command(command)
 
 
 def _logging(debug: bool) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 
 import click
-from recorder.config import layers
 
 MAX_FPS = 240.0
+# Which options given before the command name (recorder --profile rep list) a command takes.
+GROUP_OPTIONS = {"list": ("profile",), "archive": ("profile",), "stop": ("profile",), "recover": ("profile",),
+                 "status": ("profile",), "pause": ("profile",), "resume": ("profile",), "mark": ("profile",),
+                 "events": ("profile",), "config": ("profile", "config")}
 
 
 class PathParam(click.Path):
@@ -28,6 +31,8 @@ def finite(ctx, param, value):
 
 
 def profile_name(ctx, param, value):
+    from recorder.config import layers  # here: the config machinery is not needed by every command
+
     if value is not None:
         layers.check_profile_name(value, f"--{param.name}")
     return value

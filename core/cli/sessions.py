@@ -35,12 +35,6 @@ from rich.progress import (
 )
 
 
-# Which options given before the command name (recorder --profile rep list) a command takes.
-GROUP_OPTIONS = {"list": ("profile",), "archive": ("profile",), "stop": ("profile",), "recover": ("profile",), "status": ("profile",),
-                 "pause": ("profile",), "resume": ("profile",), "mark": ("profile",), "events": ("profile",),
-                 "config": ("profile", "config")}
-
-
 def roots(host: PluginHost) -> list[Path]:
     """Folders plugins keep sessions in (staging), scanned besides the catalog."""
     return [Path(root) for found in host.call("recorder_session_roots") for root in found or ()]
