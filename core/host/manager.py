@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = {
     "disk-space": "recorder.plugins.disk_space_guard",
     "archive": "recorder.plugins.archive",
     "encrypt": "recorder.plugins.encrypt",
+    "indicator": "recorder.plugins.indicator",
     "webhook": "recorder.plugins.webhook_notifier",
     "events-file": "recorder.plugins.events_file_notifier",
     "desktop": "recorder.plugins.desktop_notifier",

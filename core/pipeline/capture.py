@@ -119,6 +119,8 @@ class Capture(threading.Thread):
                         self.session.dropped += missed
                         slot += missed
                         continue
+            if self.session.paused is not None:  # paused while waiting for the slot: grab nothing
+                continue
             pts = self.session.offset() if realtime else due
             frame = self.source.grab()
             slot += 1

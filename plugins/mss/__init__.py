@@ -10,6 +10,8 @@ import attrs
 import mss
 from recorder import Changes, UsageError, VideoFormat, hookimpl, option
 
+from recorder.plugins.mss.masks import Matcher, check_patterns, check_rects, paint
+
 log = logging.getLogger("recorder.mss")
 MERGE_GAP = 32  # rows: changes closer than this are grabbed together
 GRAB_ROWS = 512  # rows grabbed at a time: mss's shared memory is touched (made resident) only that far
@@ -30,6 +32,17 @@ class MssOptions:
     cursor: bool = option(True, "Draw the mouse cursor into the recording (X11 only).")
     damage: bool = option(True, "Grab only what the X server reports as changed (the X DAMAGE "
                                 "extension); false grabs the whole screen every frame.")
+    mask_titles: list[str] = option(attrs.Factory(list),
+                                    "Windows whose title matches one of these are painted over before a frame "
+                                    "leaves the source: shell globs (*Bank*), or re:REGEX; case is ignored.",
+                                    validator=check_patterns)
+    mask_classes: list[str] = option(attrs.Factory(list),
+                                     "Windows whose WM_CLASS (instance or class) matches one of these are "
+                                     "painted over: globs or re:REGEX; case is ignored.",
+                                     validator=check_patterns)
+    mask_rects: list[list[int]] = option(attrs.Factory(list),
+                                         "Screen rectangles [left, top, width, height] always painted over.",
+                                         validator=check_rects)
 
 
 NO_SCREEN = ("no screen to capture{why}: run inside a desktop session, under xvfb-run "
@@ -42,6 +55,8 @@ class MssSource:
         self.sct = None
         self.damage = None  # recorder.xdamage.ScreenDamage when the X server tracks changes for us
         self.cursor_at = None  # the cursor at the last grab (() when not drawn); None before the first grab
+        self.windows = None  # recorder.plugins.mss.windows.WindowTracker when windows are masked
+        self.masked: frozenset = frozenset()  # the windows' rectangles painted over in the last grab
 
     def open(self) -> VideoFormat:
         if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
@@ -66,9 +81,33 @@ class MssSource:
             raise UsageError(f"mss: monitor {self.options.monitor} does not exist "
                              f"(this screen has {len(monitors) - 1})")
         self.area = {k: self.area[k] for k in ("left", "top", "width", "height")}
+        self._check_rects(monitors[0])
+        matcher = Matcher(self.options.mask_titles, self.options.mask_classes)
+        if matcher:
+            self._watch_windows(matcher)
         if self.options.damage and sys.platform.startswith("linux"):
             self._watch_damage()
         return VideoFormat(self.area["width"], self.area["height"], "bgra")
+
+    def _check_rects(self, screen: dict) -> None:
+        """A rectangle off the screen hides nothing: the administrator meant another screen."""
+        for index, (x, y, w, h) in enumerate(self.options.mask_rects):
+            if (x >= screen["left"] + screen["width"] or y >= screen["top"] + screen["height"]
+                    or x + w <= screen["left"] or y + h <= screen["top"]):
+                raise UsageError(f"mss: mask_rects[{index}] {[x, y, w, h]} is outside the screen "
+                                 f"({screen['width']}x{screen['height']})")
+
+    def _watch_windows(self, matcher: Matcher) -> None:
+        """Window masks need to know where windows are; without that, refuse rather than record them."""
+        from recorder.plugins.mss.windows import WindowTracker
+        from recorder.plugins.mss.xdamage import Unavailable
+
+        if not sys.platform.startswith("linux"):
+            raise UsageError("mss: mask_titles and mask_classes need X11 (mask_rects work everywhere)")
+        try:
+            self.windows = WindowTracker(os.environ.get("DISPLAY"), matcher)
+        except Unavailable as exc:
+            raise UsageError(f"mss: cannot follow windows for mask_titles and mask_classes: {exc}") from None
 
     def _watch_damage(self) -> None:
         from recorder.plugins.mss.xdamage import ScreenDamage, Unavailable
@@ -79,18 +118,34 @@ class MssSource:
             log.warning("mss: %s; grabbing the whole screen every frame", exc)
 
     def grab(self) -> bytearray | Changes:
+        """Masks are painted over every row grabbed. The windows' masks are the union of
+        every place a masked window was from the last grab's round trip to this one's
+        (windows.py), so whatever the grab saw of them is covered."""
+        moved = self.windows.begin() if self.windows is not None else self.masked
         if self.damage is None:
-            return self.sct.grab(self.area).raw
+            frame = self.sct.grab(self.area).raw
+            self._paint([(0, frame)])
+            return frame
         rects = self.damage.changes() or []
         if self.cursor_at is None:  # the first grab is the whole picture
             self.cursor_at = self.damage.cursor() if self.options.cursor else ()
-            return self._changes([(0, self.area["height"])])
+            return self._paint(self._changes([(0, self.area["height"])]))
         if self.options.cursor:
             cursor = self.damage.cursor()
             if cursor != self.cursor_at:  # where it was and where it is now
                 rects += [self.cursor_at[:4], cursor[:4]]
                 self.cursor_at = cursor
-        return self._changes(self._bands(rects))
+        if moved != self.masked:  # the rows a mask leaves show again, the rows it reaches are painted
+            rects += [*self.masked, *moved]
+        return self._paint(self._changes(self._bands(rects)))
+
+    def _paint(self, changes):
+        if self.windows is not None:
+            self.masked = self.windows.end()
+        if self.masked or self.options.mask_rects:
+            paint(changes.bands if isinstance(changes, Changes) else changes,
+                  [*self.masked, *map(tuple, self.options.mask_rects)], self.area)
+        return changes
 
     def _changes(self, bands: list[tuple[int, int]]) -> Changes:
         return Changes(tuple((top, self._rows(top, min(bottom, top + GRAB_ROWS)))
@@ -116,6 +171,8 @@ class MssSource:
         return self.sct.grab(area).raw
 
     def close(self) -> None:
+        if self.windows is not None:
+            self.windows.close()
         if self.damage is not None:
             self.damage.close()
         if self.sct is not None:

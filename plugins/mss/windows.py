@@ -1,0 +1,366 @@
+"""Where the masked windows are at the moment of each grab, exactly.
+
+A grab is a request on mss's X connection; a window moves, appears or is
+renamed by requests of other clients. The X server carries out requests one
+at a time, so a grab sees the screen as it was between two of them. This
+module follows the windows on a connection of its own, subscribed to
+SubstructureNotify on the root (windows created, destroyed, mapped, moved,
+resized, reparented by a window manager) and PropertyNotify on each
+top-level window and the windows inside it (titles and classes). Around each
+grab:
+
+- ``begin()`` reads the events that arrived since the last grab;
+- after the grab, ``end()`` makes a round trip (GetInputFocus). The grab's
+  reply came before the round trip was sent, so every event the server
+  generated before or during the grab arrives before the round trip's reply;
+  events carry the sequence number of the last request of ours the server had
+  carried out, which separates those from the ones generated later.
+
+Both return the union of the masked rectangles of every state the windows
+went through since the previous round trip: whichever of those states the
+grab saw, its masked windows are inside the union.
+
+Events carry geometry, but not titles: those are read (GetProperty) after the
+PropertyNotify, and the value read is the one at the time of the read. Where
+that may differ from the value the event stands for (another change arrived
+before the read's reply, or the window was shown before its properties were
+watched), the window is masked until the stream of events has passed the
+read ("in flux"). Masking too much for a frame is the price; never too little.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import struct
+
+from recorder.plugins.mss.masks import Matcher, Rect
+from recorder.plugins.mss.xdamage import Unavailable, _Cookie, _declare, _load, _ScreenIterator
+
+CREATE, DESTROY, UNMAP, MAP, REPARENT, CONFIGURE, GRAVITY, PROPERTY = 16, 17, 18, 19, 21, 22, 24, 28
+SUBSTRUCTURE_NOTIFY, PROPERTY_CHANGE = 1 << 19, 1 << 22
+CW_EVENT_MASK = 1 << 11
+WM_NAME, WM_CLASS = 39, 67  # predefined atoms
+DEPTH = 2  # levels below a top-level window searched: a window manager's frame holds the client one down
+MAX_MEMBERS = 64
+
+
+def _before(event_sequence: int, request: int) -> bool:
+    """The event was generated before the server carried out ``request`` (16-bit sequence arithmetic)."""
+    return (event_sequence - request) & 0xFFFF >= 0x8000
+
+
+class _Libraries:
+    def __init__(self):
+        p, u32, u8, u16 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_uint16
+        self.xcb, self.c = _load("xcb"), ctypes.CDLL(None)
+        x = self.xcb
+        _declare(x, "xcb_connect", p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int))
+        _declare(x, "xcb_connection_has_error", ctypes.c_int, p)
+        _declare(x, "xcb_disconnect", None, p)
+        _declare(x, "xcb_flush", ctypes.c_int, p)
+        _declare(x, "xcb_get_setup", p, p)
+        _declare(x, "xcb_setup_roots_iterator", _ScreenIterator, p)
+        _declare(x, "xcb_screen_next", None, ctypes.POINTER(_ScreenIterator))
+        _declare(x, "xcb_poll_for_event", p, p)
+        _declare(x, "xcb_poll_for_queued_event", p, p)
+        _declare(x, "xcb_change_window_attributes", _Cookie, p, u32, u32, p)
+        _declare(x, "xcb_get_input_focus", _Cookie, p)
+        _declare(x, "xcb_get_input_focus_reply", p, p, _Cookie, p)
+        _declare(x, "xcb_query_tree", _Cookie, p, u32)
+        _declare(x, "xcb_query_tree_reply", p, p, _Cookie, p)
+        _declare(x, "xcb_query_tree_children", ctypes.POINTER(u32), p)
+        _declare(x, "xcb_query_tree_children_length", ctypes.c_int, p)
+        _declare(x, "xcb_get_geometry", _Cookie, p, u32)
+        _declare(x, "xcb_get_geometry_reply", p, p, _Cookie, p)
+        _declare(x, "xcb_get_window_attributes", _Cookie, p, u32)
+        _declare(x, "xcb_get_window_attributes_reply", p, p, _Cookie, p)
+        _declare(x, "xcb_get_property", _Cookie, p, u8, u32, u32, u32, u32, u32)
+        _declare(x, "xcb_get_property_reply", p, p, _Cookie, p)
+        _declare(x, "xcb_get_property_value", p, p)
+        _declare(x, "xcb_get_property_value_length", ctypes.c_int, p)
+        _declare(x, "xcb_intern_atom", _Cookie, p, u8, u16, ctypes.c_char_p)
+        _declare(x, "xcb_intern_atom_reply", p, p, _Cookie, p)
+        _declare(self.c, "free", None, p)
+
+
+class _Top:
+    """A child of the root window: what is masked is its whole outer rectangle."""
+
+    def __init__(self, window: int, rect: Rect, mapped: bool):
+        self.window, self.rect, self.mapped = window, rect, mapped
+        self.members: set[int] = set()  # itself and the windows inside it whose properties are watched
+        self.matched = False
+        self.watched = 0  # the request that read the newest member's properties first
+        self.flux_until: int | None = None  # masked whatever its title until events pass this request
+
+
+class WindowTracker:
+    """Top-level windows, their geometry and whether they match, followed through events."""
+
+    def __init__(self, display: str | None, matcher: Matcher):
+        self.matcher = matcher
+        try:
+            self.lib = lib = _Libraries()
+        except (OSError, AttributeError) as exc:
+            raise Unavailable(str(exc)) from None
+        screen = ctypes.c_int(0)
+        self.conn = lib.xcb.xcb_connect(display.encode() if display else None, ctypes.byref(screen))
+        if lib.xcb.xcb_connection_has_error(self.conn):
+            lib.xcb.xcb_disconnect(self.conn)
+            self.conn = None
+            raise Unavailable(f"cannot connect to the X server {display or ''}".rstrip())
+        self.tops: dict[int, _Top] = {}
+        self.owner: dict[int, int] = {}  # watched window -> its top-level window
+        self.props: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # window -> (titles, classes)
+        self.backlog: collections.deque[bytes] = collections.deque()
+        self.union: set[Rect] = set()
+        self.started = False  # before the first grab, nothing shown so far is in question
+        try:
+            self._start(screen.value)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the two calls around a grab
+    def begin(self) -> frozenset[Rect]:
+        """Take in what arrived so far; the rectangles masked since the last ``end()``."""
+        self._check()
+        self._receive(self.lib.xcb.xcb_poll_for_event)
+        while self.backlog:
+            self._process(self.backlog.popleft())
+        return frozenset(self.union)
+
+    def end(self) -> frozenset[Rect]:
+        """After the grab: a round trip, then every state up to it. Returns the union, and
+        starts the next one from the state at the round trip."""
+        lib, conn = self.lib, self.conn
+        cookie = lib.xcb.xcb_get_input_focus(conn)
+        self._reply(lib.xcb.xcb_get_input_focus_reply, cookie)
+        sync = cookie.sequence
+        self._receive(lib.xcb.xcb_poll_for_queued_event)
+        while self.backlog and _before(self._sequence(self.backlog[0]), sync):
+            self._process(self.backlog.popleft())
+        for top in self.tops.values():
+            if top.flux_until is not None and top.flux_until < sync:
+                top.flux_until = None
+        union = frozenset(self.union)
+        self.union = set(self._masked())
+        return union
+
+    # -- setting up
+    def _start(self, screen: int) -> None:
+        lib, conn = self.lib, self.conn
+        roots = lib.xcb.xcb_setup_roots_iterator(lib.xcb.xcb_get_setup(conn))
+        for _ in range(screen):
+            lib.xcb.xcb_screen_next(ctypes.byref(roots))
+        self.root = roots.data.contents.root
+        self.net_wm_name = self._atom(b"_NET_WM_NAME")
+        self.atoms = {WM_NAME, WM_CLASS, self.net_wm_name}
+        self._select(self.root, SUBSTRUCTURE_NOTIFY)  # first: nothing that happens after the query is missed
+        for window in self._children(self.root) or []:
+            self._add_top(window)
+        self.union = set(self._masked())
+        self.started = True
+
+    def _atom(self, name: bytes) -> int:
+        reply = self._reply(self.lib.xcb.xcb_intern_atom_reply,
+                            self.lib.xcb.xcb_intern_atom(self.conn, 0, len(name), name))
+        if reply is None:
+            raise Unavailable("the X server did not answer an atom query")
+        return struct.unpack_from("=I", reply, 8)[0]
+
+    # -- the events
+    @staticmethod
+    def _sequence(event: bytes) -> int:
+        return struct.unpack_from("=H", event, 2)[0]
+
+    def _receive(self, poll) -> None:
+        while event := poll(self.conn):
+            self.backlog.append(ctypes.string_at(event, 32))
+            self.lib.c.free(event)
+
+    def _process(self, event: bytes) -> None:
+        kind, sequence = event[0] & 0x7F, self._sequence(event)
+        for top in self.tops.values():
+            if top.flux_until is not None and not _before(sequence, top.flux_until):
+                top.flux_until = None
+        if kind == CREATE:
+            parent, window, x, y, w, h, border = struct.unpack_from("=IIhhHHH", event, 4)
+            if parent == self.root:
+                self._add_top(window, (x, y, w + 2 * border, h + 2 * border), mapped=False)
+            else:
+                self._rescan(self.owner.get(parent))
+        elif kind in (DESTROY, UNMAP, MAP, CONFIGURE, GRAVITY, REPARENT):
+            watcher, window = struct.unpack_from("=II", event, 4)
+            if watcher == self.root:
+                self._root_child(kind, window, event, sequence)
+            elif kind in (CREATE, DESTROY, REPARENT):
+                self._rescan(self.owner.get(watcher))
+        elif kind == PROPERTY:
+            window, atom = struct.unpack_from("=II", event, 4)
+            if atom in self.atoms and window in self.owner:
+                self._read_members(self.tops[self.owner[window]], [window])
+        self.union.update(self._masked())
+
+    def _root_child(self, kind: int, window: int, event: bytes, sequence: int) -> None:
+        top = self.tops.get(window)
+        if kind == REPARENT:
+            parent, x, y = struct.unpack_from("=Ihh", event, 12)
+            if parent == self.root:
+                self._add_top(window)  # a window manager let it go
+            elif top is not None:  # a window manager framed it: it is the frame's now
+                self._forget(top)
+                self._rescan(parent if parent in self.tops else self.owner.get(parent))
+            return
+        if top is None:
+            return
+        if kind == DESTROY:
+            self._forget(top)
+        elif kind == MAP:
+            top.mapped = True
+            if _before(sequence, top.watched):  # shown before its titles were watched: unknown until then
+                self._flux(top, top.watched)
+        elif kind == UNMAP:
+            top.mapped = False
+        elif kind == CONFIGURE:
+            x, y, w, h, border = struct.unpack_from("=hhHHH", event, 16)
+            top.rect = (x, y, w + 2 * border, h + 2 * border)
+        elif kind == GRAVITY:
+            x, y = struct.unpack_from("=hh", event, 12)
+            top.rect = (x, y) + top.rect[2:]
+
+    # -- windows
+    def _add_top(self, window: int, rect: Rect | None = None, mapped: bool | None = None) -> None:
+        self._select(window, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
+        if rect is None or mapped is None:
+            geometry = self._reply(self.lib.xcb.xcb_get_geometry_reply, self.lib.xcb.xcb_get_geometry(
+                self.conn, window))
+            attributes = self._reply(self.lib.xcb.xcb_get_window_attributes_reply,
+                                     self.lib.xcb.xcb_get_window_attributes(self.conn, window))
+            if geometry is None or attributes is None:
+                return  # gone already; its DestroyNotify follows
+            x, y, w, h, border = struct.unpack_from("=hhHHH", geometry, 12)
+            rect, mapped = (x, y, w + 2 * border, h + 2 * border), attributes[26] != 0
+        top = self.tops[window] = _Top(window, rect, mapped)
+        self._rescan(window)
+
+    def _forget(self, top: _Top) -> None:
+        self.tops.pop(top.window, None)
+        for member in top.members:
+            if self.owner.get(member) == top.window:
+                del self.owner[member]
+                self.props.pop(member, None)
+
+    def _rescan(self, window: int | None) -> None:
+        """Find the windows inside a top-level window (its client, under a window manager) and read them."""
+        top = self.tops.get(window) if window is not None else None
+        if top is None:
+            return
+        found, level = [top.window], [top.window]
+        for _ in range(DEPTH):
+            level = [child for parent in level for child in self._children(parent) or []]
+            found += level[:MAX_MEMBERS - len(found)]
+        new = [member for member in found if member not in top.members]
+        for member in top.members - set(found):
+            if self.owner.get(member) == top.window:
+                del self.owner[member]
+                self.props.pop(member, None)
+        top.members = set(found)
+        for member in new:
+            self.owner[member] = top.window
+            if member != top.window:
+                self._select(member, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
+        read = self._read_members(top, new)
+        if new:
+            top.watched = read
+            if top.mapped and self.started:  # already shown: what its new members said before now is unknown
+                self._flux(top, read)
+        else:
+            top.matched = self._matches(top)
+
+    def _read_members(self, top: _Top, windows: list[int]) -> int:
+        """Read titles and classes; returns the last request. A change that arrived
+        before that request's reply means the value read may not be the one the
+        event being processed stands for: the window is in flux until then."""
+        lib, conn = self.lib, self.conn
+        cookies = [(window, atom, lib.xcb.xcb_get_property(conn, 0, window, atom, 0, 0, 1024))
+                   for window in windows for atom in (WM_NAME, self.net_wm_name, WM_CLASS)]
+        values: dict[int, dict[int, bytes]] = collections.defaultdict(dict)
+        last = 0
+        for window, atom, cookie in cookies:
+            last = cookie.sequence
+            reply = self._reply(lib.xcb.xcb_get_property_reply, cookie, keep=True)
+            if reply is not None:
+                size = lib.xcb.xcb_get_property_value_length(reply)
+                values[window][atom] = ctypes.string_at(lib.xcb.xcb_get_property_value(reply), size)
+                lib.c.free(reply)
+        for window in windows:
+            got = values.get(window, {})
+            titles = tuple(got[a].decode("utf-8" if a != WM_NAME else "latin-1", "replace")
+                           for a in (WM_NAME, self.net_wm_name) if got.get(a))
+            classes = tuple(part.decode("latin-1") for part in got.get(WM_CLASS, b"").split(b"\0") if part)
+            self.props[window] = (titles, classes)
+        self._receive(lib.xcb.xcb_poll_for_queued_event)
+        watched = set(windows)
+        for event in self.backlog:
+            if event[0] & 0x7F == PROPERTY and _before(self._sequence(event), last):
+                window, atom = struct.unpack_from("=II", event, 4)
+                if window in watched and atom in self.atoms:
+                    self._flux(top, last)
+                    break
+        top.matched = self._matches(top)
+        return last
+
+    def _matches(self, top: _Top) -> bool:
+        return any(self.matcher.matches(*self.props.get(member, ((), ()))) for member in top.members)
+
+    def _flux(self, top: _Top, until: int) -> None:
+        top.flux_until = until if top.flux_until is None else max(top.flux_until, until)
+
+    def _masked(self) -> list[Rect]:
+        return [top.rect for top in self.tops.values()
+                if top.mapped and (top.matched or top.flux_until is not None)]
+
+    # -- X requests
+    def _select(self, window: int, mask: int) -> None:
+        value = ctypes.c_uint32(mask)
+        self.lib.xcb.xcb_change_window_attributes(self.conn, window, CW_EVENT_MASK, ctypes.byref(value))
+
+    def _children(self, window: int) -> list[int] | None:
+        lib = self.lib
+        reply = self._reply(lib.xcb.xcb_query_tree_reply, lib.xcb.xcb_query_tree(self.conn, window), keep=True)
+        if reply is None:
+            return None
+        try:
+            count = lib.xcb.xcb_query_tree_children_length(reply)
+            return list(lib.xcb.xcb_query_tree_children(reply)[:count])  # bottom to top
+        finally:
+            lib.c.free(reply)
+
+    def _reply(self, function, cookie, keep: bool = False):
+        """The reply's bytes (or the pointer, with ``keep``: the caller frees it); None for an
+        error, such as a window destroyed meanwhile (its DestroyNotify follows)."""
+        error = ctypes.c_void_p()
+        reply = function(self.conn, cookie, ctypes.byref(error))
+        if error.value:
+            self.lib.c.free(error)
+        if not reply:
+            self._check()
+            return None
+        if keep:
+            return reply
+        length = 32 + 4 * struct.unpack_from("=I", ctypes.string_at(reply, 8), 4)[0]
+        try:
+            return ctypes.string_at(reply, length)
+        finally:
+            self.lib.c.free(reply)
+
+    def _check(self) -> None:
+        if self.lib.xcb.xcb_connection_has_error(self.conn):
+            raise OSError("lost the connection to the X server (window masks)")
+
+    def close(self) -> None:
+        if self.conn:
+            self.lib.xcb.xcb_disconnect(self.conn)
+            self.conn = None
