@@ -4,6 +4,7 @@ display exists."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -16,19 +17,36 @@ def _display_available() -> bool:
                                                         os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _tk():
+    """(tkinter, a Tk root window), or None where Tk is missing or cannot open the display."""
+    try:
+        import tkinter
+    except ImportError:
+        return None
+    try:
+        return tkinter, tkinter.Tk()
+    except tkinter.TclError:
+        return None
+
+
+def _collect_here() -> None:
+    """Tcl aborts the whole process ("async handler deleted by the wrong thread") if its
+    interpreter is deleted by another thread than the one that made it, which the garbage
+    collector does when it runs later elsewhere: Tk's widgets and callbacks hold the
+    interpreter in reference cycles. So the caller drops its references, then collects here."""
+    gc.collect()
+
+
 @hookimpl
 def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     if prefer != "dialog" or timeout is not None or not _display_available():
         return None
-    try:
-        import tkinter
-        from tkinter import filedialog, messagebox
-    except ImportError:
+    tk = _tk()
+    if tk is None:
         return None
-    try:
-        root = tkinter.Tk()
-    except tkinter.TclError:
-        return None
+    tkinter, root = tk
+    from tkinter import filedialog, messagebox
+
     try:
         root.withdraw()
         if problem:
@@ -40,6 +58,8 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
                                          title="Save the session recording to")
     finally:
         root.destroy()
+        del tk, root, tkinter
+        _collect_here()
     return SaveChoice(Path(answer) if answer else None, "dialog")
 
 
@@ -52,15 +72,15 @@ def recorder_prompt_consent(session, question, prefer, timeout):
     # support tool has none, and the person to ask sits at the display.
     if prefer == "terminal" or (prefer == "auto" and sys.stdin.isatty()) or not _display_available():
         return None
-    try:
-        import tkinter
-    except ImportError:
+    tk = _tk()
+    if tk is None:
         return None
     try:
-        root = tkinter.Tk()
-    except tkinter.TclError:
-        return None
-    return (_consent_window(tkinter, root, question, timeout), "dialog")
+        answer = _consent_window(*tk, question, timeout)  # destroys the window
+    finally:
+        del tk
+        _collect_here()
+    return answer, "dialog"
 
 
 def _consent_window(tkinter, root, question: str, timeout: float) -> str:

@@ -35,7 +35,7 @@ import ctypes
 import struct
 
 from recorder.plugins.mss.masks import Matcher, Rect
-from recorder.plugins.mss.xdamage import Unavailable, _Cookie, _declare, _load, _ScreenIterator
+from recorder.plugins.mss.xdamage import Unavailable, _Cookie, _declare, _load, _ScreenIterator, connect
 
 CREATE, DESTROY, UNMAP, MAP, REPARENT, CONFIGURE, GRAVITY, PROPERTY = 16, 17, 18, 19, 21, 22, 24, 28
 SUBSTRUCTURE_NOTIFY, PROPERTY_CHANGE = 1 << 19, 1 << 22
@@ -100,16 +100,8 @@ class WindowTracker:
 
     def __init__(self, display: str | None, matcher: Matcher):
         self.matcher = matcher
-        try:
-            self.lib = lib = _Libraries()
-        except (OSError, AttributeError) as exc:
-            raise Unavailable(str(exc)) from None
-        screen = ctypes.c_int(0)
-        self.conn = lib.xcb.xcb_connect(display.encode() if display else None, ctypes.byref(screen))
-        if lib.xcb.xcb_connection_has_error(self.conn):
-            lib.xcb.xcb_disconnect(self.conn)
-            self.conn = None
-            raise Unavailable(f"cannot connect to the X server {display or ''}".rstrip())
+        self.conn = None  # until connected: close() then has nothing to do
+        self.lib, self.conn, screen = connect(_Libraries, display)
         self.tops: dict[int, _Top] = {}
         self.owner: dict[int, int] = {}  # watched window -> its top-level window
         self.props: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # window -> (titles, classes)

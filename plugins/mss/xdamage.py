@@ -67,6 +67,21 @@ def _declare(lib: ctypes.CDLL, name: str, restype, *argtypes) -> None:
     function.restype, function.argtypes = restype, list(argtypes)
 
 
+def connect(libraries, display: str | None):
+    """(the ctypes libraries, an xcb connection of one's own, the screen number); Unavailable
+    if the libraries cannot be loaded or the X server cannot be reached."""
+    try:
+        lib = libraries()
+    except (OSError, AttributeError) as exc:
+        raise Unavailable(str(exc)) from None
+    screen = ctypes.c_int(0)
+    conn = lib.xcb.xcb_connect(display.encode() if display else None, ctypes.byref(screen))
+    if lib.xcb.xcb_connection_has_error(conn):
+        lib.xcb.xcb_disconnect(conn)
+        raise Unavailable(f"cannot connect to the X server {display or ''}".rstrip())
+    return lib, conn, screen
+
+
 class _Libraries:
     def __init__(self):
         p, u32 = ctypes.c_void_p, ctypes.c_uint32
@@ -104,15 +119,7 @@ class ScreenDamage:
     """Rectangles of the root window drawn on since the last call to ``changes()``."""
 
     def __init__(self, display: str | None = None):
-        try:
-            self.lib = lib = _Libraries()
-        except (OSError, AttributeError) as exc:
-            raise Unavailable(str(exc)) from None
-        screen = ctypes.c_int(0)
-        self.conn = lib.xcb.xcb_connect(display.encode() if display else None, ctypes.byref(screen))
-        if lib.xcb.xcb_connection_has_error(self.conn):
-            lib.xcb.xcb_disconnect(self.conn)
-            raise Unavailable(f"cannot connect to the X server {display or ''}".rstrip())
+        self.lib, self.conn, screen = connect(_Libraries, display)
         try:
             self._start(screen.value)
         except BaseException:
