@@ -42,7 +42,8 @@ class Retention:
             if not (too_old or too_big):
                 continue
             folder = Path(row.folder)
-            files = {MANIFEST} | {part.file for part in read_manifest(folder).parts}
+            parts = read_manifest(folder).parts
+            files = {MANIFEST} | {part.file for part in parts} | {part.tail for part in parts if part.tail}
             if not _only_a_session(folder, files):
                 session.add_event("retention", f"kept {folder}: it holds files that are not the session's",
                                   level="warning", by="retention")
