@@ -217,6 +217,8 @@ def test_a_kill_loses_about_a_second_and_the_key_holder_recovers_the_rest(home, 
     made = run_cli("recover", "--identity", str(keys["identity"]), check=0)
     assert "part-001.mp4.age: whole" in made.stdout
     manifest = json.loads((folder / "session.json").read_text())
+    assert len(manifest["parts"]) == 2 and all(p["file"].endswith(".mp4.age") and p["encrypted_to"]
+                                               for p in manifest["parts"]), "the resumed part is encrypted too"
     first = manifest["parts"][0]
     assert not first["tail"] and sorted(p.name for p in folder.iterdir()) == sorted(
         ["session.json"] + [p["file"] for p in manifest["parts"]])
