@@ -163,6 +163,17 @@ def run_recorder(display, workload, size, fps, seconds, preset, crf, home, every
             "size": sum(p["size"] for p in manifest["parts"]), "duration": manifest["duration"], "shots": shots}
 
 
+def peer_result(workload, typing, path: Path, seconds, fps, wall, cpu, rss, shots) -> dict:
+    """A peer's run (it writes every frame): the workload stopped, its file counted."""
+    workload.stop.set()
+    if typing:
+        typing.join()
+    frames, duration = frames_in(path)
+    return {"frames": frames, "dropped": max(0, round(seconds * fps) - frames), "unchanged": 0, "path": path,
+            "wall": wall, "cpu": cpu, "rss": rss, "size": path.stat().st_size, "duration": duration,
+            "shots": shots}
+
+
 def run_ffmpeg(display, workload, size, fps, seconds, preset, crf, home, every, options) -> dict:
     path = home / f"ffmpeg-{time.monotonic_ns()}.mp4"
     env = dict(os.environ, DISPLAY=display)
@@ -172,13 +183,7 @@ def run_ffmpeg(display, workload, size, fps, seconds, preset, crf, home, every, 
                                           "-i", display, "-t", str(seconds), "-c:v", "libx264", "-preset",
                                           preset, "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)], env,
                                          screen(display, size), every)
-    workload.stop.set()
-    if typing:
-        typing.join()
-    frames, duration = frames_in(path)
-    return {"frames": frames, "dropped": max(0, round(seconds * fps) - frames), "unchanged": 0, "path": path,
-            "wall": wall, "cpu": cpu, "rss": rss, "size": path.stat().st_size, "duration": duration,
-            "shots": shots}
+    return peer_result(workload, typing, path, seconds, fps, wall, cpu, rss, shots)
 
 
 def run_gstreamer(display, workload, size, fps, seconds, preset, crf, home, every, options, damage=True) -> dict:
@@ -192,13 +197,7 @@ def run_gstreamer(display, workload, size, fps, seconds, preset, crf, home, ever
         f"video/x-raw,framerate={rate.numerator}/{rate.denominator}", "!", "videoconvert", "!",
         "video/x-raw,format=I420", "!", "x264enc", f"speed-preset={preset}", "pass=quant", f"quantizer={crf}",
         "tune=zerolatency", "!", "mp4mux", "!", "filesink", f"location={path}"], env, screen(display, size), every)
-    workload.stop.set()
-    if typing:
-        typing.join()
-    frames, duration = frames_in(path)
-    return {"frames": frames, "dropped": max(0, round(seconds * fps) - frames), "unchanged": 0, "path": path,
-            "wall": wall, "cpu": cpu, "rss": rss, "size": path.stat().st_size, "duration": duration,
-            "shots": shots}
+    return peer_result(workload, typing, path, seconds, fps, wall, cpu, rss, shots)
 
 
 def run_gstreamer_full(*args) -> dict:

@@ -60,6 +60,8 @@ def read_recipients_file(path: str) -> list[str]:
 
 
 class EncryptGuard:
+    preflight_required = True  # a preflight cut short must not let the recording start unencrypted
+
     def __init__(self, options: EncryptOptions):
         self.options = options
 

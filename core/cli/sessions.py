@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import signal
 import webbrowser
@@ -148,7 +147,7 @@ def info_cmd(session, identity):
                 frames = stats.frames if stats else "?"
                 click.echo(f"decrypts  {part.file}: {frames} frames" + (f" (joined with {part.tail})" if part.tail
                                                                          else ""))
-                os.close(int(path.name))
+                plaintext.release(path)
     waiting = archive.queued(host).get(manifest.session_id)
     if waiting:
         click.echo(f"archive   {waiting} object(s) waiting to be uploaded (recorder archive --status)")
@@ -284,7 +283,7 @@ def _make_whole(profile: str | None, host, identities: list) -> int:
             continue
         if catalog.held_by_its_recorder(manifest):
             continue  # still being recorded (resumed): its recorder owns the manifest
-        report = whole.make_whole(folder, identities, host)
+        report = whole.make_whole(folder, identities, host, manifest)
         if report:
             done += 1
             click.echo(f"{row.id[:8]}  {folder}")

@@ -34,7 +34,8 @@ from recorder.values import SaveChoice
 log = logging.getLogger("recorder")
 DISK_FULL = "disk-full"
 FOLDER_LOST = "folder-lost"
-ENDS_SUPPORT_SESSION = ("disk-space", DISK_FULL)  # the support session must end with the recording
+ENDS_SUPPORT_SESSION = ("disk-space", DISK_FULL)
+PASSED = object()  # a guard's preflight let the recording start  # the support session must end with the recording
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
@@ -287,15 +288,16 @@ class Recording:
                     check(self.session)
                 except Exception as exc:  # a refusal is the answer: carried back, not reported
                     return exc
-                return None
+                return PASSED
 
-            refused = self.host.run(name, f"guard '{name}'", attempt)  # None too if it is overdue
+            refused = self.host.run(name, f"guard '{name}'", attempt)  # None if it is overdue
+            if refused is None and getattr(guard, "preflight_required", False):
+                # e.g. encrypt: recording without its answer would write the screen in the clear
+                raise UsageError(f"guard '{name}' did not finish its checks in time: nothing is recorded")
             if isinstance(refused, RecorderError):
                 raise refused
-            if refused is not None:
+            if refused is not None and refused is not PASSED:
                 raise PluginError(self.host.owner(name), f"guard '{name}'", refused) from refused
-        if "encrypt" in self.settings.guards and not self.session.encrypt_to:  # its preflight did not finish
-            raise UsageError("guard 'encrypt' did not say what to encrypt to: nothing is recorded in the clear")
         if self.session.encrypt_to and not getattr(self.built.encoder, "writes_to_stream", False):
             raise UsageError(f"encoder '{self.settings.encoder}' cannot write encrypted parts (it writes "
                              "files, not a stream): choose another encoder or turn encryption off")

@@ -220,18 +220,18 @@ def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: b
     # Written in a private folder of its own beside the output (0700, unpredictable name),
     # where nobody else can plant a link, then renamed into place when complete.
     with private_workdir(output) as workdir:
-        if encrypt_to:
-            from recorder.privacy.plaintext import encrypt_to_file, memory_output
+        target = workdir / output.name
+        if encrypt_to:  # the exporter writes into memory; only ciphertext reaches the disk
+            from recorder.privacy.plaintext import encrypt_to_file, memory_output, release
 
             export_job.output = memory_output(output.name.removesuffix(".age"))
-            exporter.export(export_job)
-            encrypt_to_file(export_job.output, workdir / output.name, list(encrypt_to))
-            os.close(int(export_job.output.name))  # the memory it held goes back now
-            os.replace(workdir / output.name, output)
-            return output
-        export_job.output = workdir / output.name
-        create_private_file(export_job.output)  # 0600 from the first byte; exporters write into it
+        else:
+            export_job.output = target
+            create_private_file(target)  # 0600 from the first byte; exporters write into it
         exporter.export(export_job)
-        os.chmod(export_job.output, 0o600)
-        os.replace(export_job.output, output)
+        if encrypt_to:
+            encrypt_to_file(export_job.output, target, list(encrypt_to))
+            release(export_job.output)
+        os.chmod(target, 0o600)
+        os.replace(target, output)
     return output

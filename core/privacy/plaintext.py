@@ -22,13 +22,12 @@ import attrs
 import pyrage
 from recorder.errors import RecorderError, UsageError
 from recorder.privacy import keys
-from recorder.privacy.stream import TAIL, payload_start, read_tail
+from recorder.privacy.stream import HEADER_MAX, TAIL, payload_start, read_tail
 from recorder.session.model import Part
 from recorder.store.files import DIR_MODE, FILE_MODE, NOFOLLOW
 from recorder.values import PartStats
 
 MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
-HEADER_MAX = 64 * 1024  # an age header is a few hundred bytes a recipient
 
 
 class _Collect:
@@ -112,6 +111,11 @@ def memory_file(data: bytes, name: str = "recorder-part") -> Path:
 
 def memory_output(name: str = "recorder-export") -> Path:
     return Path(f"/proc/self/fd/{os.memfd_create(name, os.MFD_CLOEXEC)}")
+
+
+def release(path: Path) -> None:
+    """Give back the memory of a file from ``memory_file`` or ``memory_output``."""
+    os.close(int(path.name))
 
 
 def materialize(folder: Path, part: Part, identities: list, repairer, fps: float,

@@ -32,6 +32,8 @@ SEALED_CHUNK = CHUNK + 16  # with its Poly1305 tag
 NONCE = 16  # the payload starts with it
 TAIL = ".tail"
 TAIL_MAGIC = b"recorder-tail/v1"
+AGE_MAGIC = b"age-encryption.org/v1\n"
+HEADER_MAX = 64 * 1024  # an age header is a few hundred bytes a recipient
 
 
 def tail_line(offset: int, frames: int, duration: float) -> bytes:
@@ -56,6 +58,18 @@ def payload_start(head: bytes) -> int | None:
         return None
     newline = head.find(b"\n", end + 1)
     return None if newline < 0 else newline + 1 + NONCE
+
+
+def age_stanzas(head: bytes) -> int | None:
+    """How many recipient stanzas (not counting rage's "grease") an age header has; None if not one."""
+    if not head.startswith(AGE_MAGIC):
+        return None
+    end = head.find(b"\n--- ")
+    if end < 0:
+        return None
+    lines = head[len(AGE_MAGIC):end].split(b"\n")
+    types = [line.split()[1] for line in lines if line.startswith(b"-> ") and len(line.split()) > 1]
+    return sum(1 for kind in types if not kind.endswith(b"-grease"))
 
 
 class _Plaintext:

@@ -42,9 +42,10 @@ def settle(folder: Path, manifest) -> None:
     fsync_folder(folder)
 
 
-def make_whole(folder: Path, identities: list, host) -> list[str]:
-    """Join every encrypted part of the session in ``folder`` with its tail; one line per part."""
-    manifest = manifests.read(folder)
+def make_whole(folder: Path, identities: list, host, manifest=None) -> list[str]:
+    """Join every encrypted part of the session in ``folder`` with its tail (``manifest``: its
+    manifest, if the caller has read it); one line per part."""
+    manifest = manifest or manifests.read(folder)
     settle(folder, manifest)
     report = []
     for part in manifest.parts:

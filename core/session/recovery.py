@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 from recorder.errors import describe
-from recorder.privacy.stream import TAIL, payload_start, read_tail
+from recorder.privacy.stream import HEADER_MAX, TAIL, payload_start, read_tail
 from recorder.session import journal, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import boot_id
@@ -172,7 +172,7 @@ def _keep_encrypted(folder: Path, part: Part, path: Path, final: Path, encoder_n
         except (OSError, ValueError, KeyError):
             meta = None  # a tail torn or foreign: not ours to keep
     with open(path, "rb") as fh:
-        start = payload_start(fh.read(64 * 1024))
+        start = payload_start(fh.read(HEADER_MAX))
         size = os.fstat(fh.fileno()).st_size
     if meta is None and (start is None or size <= start):  # no chunk, no tail: nothing a key could read
         path.unlink()

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import av
+from recorder.privacy.stream import HEADER_MAX, age_stanzas
 from recorder.session import manifest as manifests
 from recorder.session.manifest import MANIFEST, ManifestError
 from recorder.store import results
@@ -58,7 +59,7 @@ def _part_named(event) -> int | str | None:
 def _check_encrypted(folder: Path, part, expected: set[str]) -> list[str]:
     problems = []
     with open(folder / part.file, "rb") as fh:
-        stanzas = age_stanzas(fh.read(AGE_HEADER_MAX))
+        stanzas = age_stanzas(fh.read(HEADER_MAX))
     if stanzas is None and part.tail:
         pass  # killed before its first full chunk: everything is in the tail
     elif stanzas is None:
@@ -74,22 +75,6 @@ def _check_encrypted(folder: Path, part, expected: set[str]) -> list[str]:
         elif sha256_file(tail) != part.tail_sha256:
             problems.append(f"{part.tail}: SHA-256 does not match the manifest (the file was changed)")
     return problems
-
-
-AGE_MAGIC = b"age-encryption.org/v1\n"
-AGE_HEADER_MAX = 64 * 1024
-
-
-def age_stanzas(head: bytes) -> int | None:
-    """How many recipient stanzas (not counting rage's "grease") an age header has; None if not one."""
-    if not head.startswith(AGE_MAGIC):
-        return None
-    end = head.find(b"\n--- ")
-    if end < 0:
-        return None
-    lines = head[len(AGE_MAGIC):end].split(b"\n")
-    types = [line.split()[1] for line in lines if line.startswith(b"-> ") and len(line.split()) > 1]
-    return sum(1 for kind in types if not kind.endswith(b"-grease"))
 
 
 def verify(folder: Path) -> tuple[list[str], list[str]]:
