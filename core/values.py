@@ -63,6 +63,10 @@ class Changes:
     """
 
     bands: tuple[tuple[int, bytes], ...] = ()
+    # Within the bands, the rectangles (x, y, width, height) that changed, where
+    # the source knows them (X DAMAGE does); None: the bands' whole rows. An
+    # encoder that declares ``takes_changed_rects`` is given them, to skip the rest.
+    rects: tuple[tuple[int, int, int, int], ...] | None = None
 
     def rows(self, stride: int) -> list[tuple[int, int]]:
         """The changed row ranges, bands that touch merged."""

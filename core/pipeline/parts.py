@@ -47,6 +47,7 @@ class Parts:
         self.current: Part | None = None
         self.writer = None
         self.writer_takes_rows = False
+        self.writer_takes_rects = False
         self.writer_failed = False
         self.sync_fd: int | None = None
         self.stream: EncryptedPartStream | None = None  # the part is encrypted: the encoder writes here
@@ -73,7 +74,9 @@ class Parts:
             self.open(pts)
             rows = None
         try:
-            if self.writer_takes_rows:
+            if self.writer_takes_rects and rows is not None and frame.rects is not None:
+                self.writer.write(picture, pts, changed=rows, rects=frame.rects)
+            elif self.writer_takes_rows:
                 self.writer.write(picture, pts, changed=rows)
             else:
                 self.writer.write(picture, pts)
@@ -138,6 +141,7 @@ class Parts:
         else:
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
         self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
+        self.writer_takes_rects = self.writer_takes_rows and getattr(self.writer, "takes_changed_rects", False)
         self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
         self.synced_at = time.monotonic()
         self.current = part

@@ -17,7 +17,7 @@ import attrs
 import av
 from av.video.reformatter import ColorRange, Colorspace
 from recorder import PartStats, VideoFormat, hookimpl, option
-from recorder.plugins.h264 import tags
+from recorder.plugins.h264 import hints, tags
 from recorder.plugins.h264.finish import finish, finished_stats
 from recorder.plugins.h264.fmp4 import samples, scan
 
@@ -40,6 +40,8 @@ class H264Options:
                                      validator=[attrs.validators.gt(0), attrs.validators.le(60)])
     lookahead: float = option(0.3, "Seconds of frames libx264 may hold back for rate control; "
                                    "frames held back are lost in a crash.", validator=[attrs.validators.ge(0), attrs.validators.le(10)])
+    hints: bool = option(True, "Tell libx264 which macroblocks did not change (from the source's change "
+                               "tracking), so that it skips analysing them; false analyses every macroblock.")
     threads: int = option(0, "Encoder threads; 0 chooses one thread (the least CPU in all) where it keeps "
                              "up easily (up to 1080p30 with veryfast), libx264's own choice above.",
                           validator=[attrs.validators.ge(0), attrs.validators.le(256)])
@@ -80,11 +82,15 @@ class H264PartWriter:
                 "x264-params": f"rc-lookahead={frames_ahead}:sync-lookahead={min(frames_ahead, 2)}:chromaloc=1"}
         if options.tune:
             x264["tune"] = options.tune
+        if options.hints and hints.available():
+            x264["mb_info"] = "1"  # libx264 reads the macroblock hints each picture carries
         stream.options = x264
         stream.thread_count = options.threads or encoder_threads(fmt, fps, options.preset)
         self.stream = stream
         self.picture: av.VideoFrame | None = None  # yuv420p, updated where the screen changed
         self.band: av.VideoFrame | None = None  # bgra, the last changed rows converted
+        self.hints: hints.Hints | None = None  # what changed, told to libx264 with the picture
+        self.use_hints = "mb_info" in x264
         self.frames = 0
         self.bytes_written = 0  # encoded bytes, including what the muxer has not flushed yet
         self.packets = 0
@@ -96,14 +102,17 @@ class H264PartWriter:
         tags.wait_for_tags(self)
 
     takes_changed_rows = True
+    takes_changed_rects = True
 
     def set_tags(self, values: dict[str, str]) -> None:
         """Container tags; only before the first frame (they are written with the header)."""
         self.container.metadata.update(values)
 
-    def write(self, frame, pts: float, changed: list[tuple[int, int]] | None = None) -> None:
+    def write(self, frame, pts: float, changed: list[tuple[int, int]] | None = None,
+              rects: list[tuple[int, int, int, int]] | None = None) -> None:
         """``changed``: the row ranges of ``frame`` that differ from the previous
-        frame written (None: treat everything as changed)."""
+        frame written (None: treat everything as changed); ``rects``: within
+        them, the rectangles that did, where the source knows (None: whole rows)."""
         self._update(frame, changed)
         video = self.picture
         if self.origin is None:
@@ -117,11 +126,23 @@ class H264PartWriter:
         if self.next_key is None or ticks >= self.next_key:
             video.pict_type = av.video.frame.PictureType.I
             self.next_key = ticks + self.key_ms
+            changed = None
         else:
             video.pict_type = av.video.frame.PictureType.NONE  # the frame object is reused
+        self._hint(changed, rects)
         self.last_pts = ticks
         self._mux(self.stream.encode(video))
         self.frames += 1
+
+    def _hint(self, changed, rects) -> None:
+        if self.hints is None:
+            return
+        if changed is None:
+            self.hints.clear()
+        elif rects is not None:
+            self.hints.set(rects)
+        else:
+            self.hints.set([(0, top, self.picture.width, bottom - top) for top, bottom in changed])
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -147,6 +168,8 @@ class H264PartWriter:
         if changed is None or self.picture is None:
             if self.picture is None:
                 self.picture = av.VideoFrame(self.stream.width, height, "yuv420p")
+                if self.use_hints:
+                    self.hints = hints.Hints.attach(self.picture)
             changed = [(0, height)]
         for top, bottom in changed:
             # Chroma is filtered across neighbouring rows: a change reaches one

@@ -137,7 +137,8 @@ class MssSource:
                 self.cursor_at = cursor
         if moved != self.masked:  # the rows a mask leaves show again, the rows it reaches are painted
             rects += [*self.masked, *moved]
-        return self._paint(self._changes(self._bands(rects)))
+        changes = self._changes(self._bands(rects))
+        return self._paint(Changes(changes.bands, self._clip(rects)) if changes.bands else changes)
 
     def _paint(self, changes):
         if self.windows is not None:
@@ -165,6 +166,18 @@ class MssSource:
             else:
                 bands.append([first, last])
         return [(first, last) for first, last in bands]
+
+    def _clip(self, rects) -> tuple[tuple[int, int, int, int], ...]:
+        """The rectangles in the recorded area's coordinates, cut to it: what changed
+        within the rows grabbed, for an encoder that skips the rest."""
+        left, top, width, height = (self.area[k] for k in ("left", "top", "width", "height"))
+        clipped = []
+        for x, y, w, h in rects:
+            x0, y0 = max(0, x - left), max(0, y - top)
+            x1, y1 = min(width, x + w - left), min(height, y + h - top)
+            if x1 > x0 and y1 > y0:
+                clipped.append((x0, y0, x1 - x0, y1 - y0))
+        return tuple(clipped)
 
     def _rows(self, first: int, last: int) -> bytearray:
         area = dict(self.area, top=self.area["top"] + first, height=last - first)
