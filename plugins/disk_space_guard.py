@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import attrs
-from recorder import ByteSize, UsageError, hookimpl, human_size, option
+from recorder import ByteSize, UsageError, hookimpl, human_size, option, platform
 
 RESERVE = ".recorder-reserve"  # space set aside in the session folder; never a part
 
@@ -92,13 +92,17 @@ class DiskSpaceGuard:
         if not self.options.reserve:
             return
         path = folder / RESERVE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = platform.open_binary(path, platform.nofollow(os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         try:
-            os.posix_fallocate(fd, 0, self.options.reserve)
-        except OSError:
+            platform.preallocate(fd, self.options.reserve)
+        except BaseException as exc:
+            # Closed before the unlink (Windows cannot delete an open file), and gone
+            # whatever failed, so that the folder never keeps a stray reserve.
             os.close(fd)
-            path.unlink()
-            return  # no room even for the reserve: the watcher will end the session
+            path.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                return  # no room even for the reserve: the watcher will end the session
+            raise
         os.close(fd)
         self.reserve_path = path
 

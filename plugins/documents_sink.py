@@ -1,22 +1,40 @@
-"""Sink ``documents``: each session in a folder of its own under the user's Documents."""
+"""Sink ``documents``: each session in a folder of its own under the user's Documents.
+
+Where Documents is synced to a cloud service (OneDrive folder redirection on
+Windows, iCloud Desktop & Documents on macOS), recordings would leave the machine,
+the opposite of why they are made locally: unless the administrator allows it
+(``allow_cloud_folder``), sessions then go to a local folder, said in one line.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import attrs
-from recorder import documents_dir, hookimpl, make_private_dir, option
+import platformdirs
+from recorder import console, documents_dir, hookimpl, make_private_dir, option, platform
 
 
 def _plain_name(instance, attribute, value):
     if not value or "/" in value or "\\" in value or value in (".", ".."):
         raise ValueError(f"must be a single folder name, got {value!r}")
+    why = platform.check_folder_name(value, "folder_name")
+    if why:
+        raise ValueError(why.removeprefix("folder_name: "))
 
 
 @attrs.frozen
 class DocumentsOptions:
     folder_name: str = option("SessionRecordings", "Folder inside Documents that holds the sessions.",
                               validator=_plain_name)
+    allow_cloud_folder: bool = option(False, "Save under Documents even when a cloud service (OneDrive, "
+                                             "iCloud) syncs it; by default recordings then go to a local folder.")
+
+
+def local_recordings() -> Path:
+    """The local folder used instead of a cloud-synced Documents (never synced: LOCALAPPDATA
+    on Windows, ~/Library/Application Support on macOS, XDG_DATA_HOME elsewhere)."""
+    return platformdirs.user_data_path("recorder", appauthor=False, roaming=False) / "recordings"
 
 
 class DocumentsSink:
@@ -25,8 +43,15 @@ class DocumentsSink:
 
     def root(self, session) -> Path:
         if session.output_dir:
-            return Path(session.output_dir).expanduser()
-        return documents_dir() / self.options.folder_name
+            return Path(session.output_dir).expanduser()  # chosen explicitly: taken as it is
+        documents = documents_dir()
+        cloud = None if self.options.allow_cloud_folder else platform.cloud_synced(documents)
+        if cloud:
+            local = local_recordings()
+            console().print(f"recorder: {documents} is synced by {cloud}: recording to {local} instead "
+                            "(documents.allow_cloud_folder = true to allow it)", markup=False, highlight=False)
+            return local
+        return documents / self.options.folder_name
 
     def prepare(self, session, folder_name: str) -> Path:
         root = self.root(session)
@@ -42,4 +67,5 @@ class DocumentsSink:
 @hookimpl
 def recorder_register_sinks(register):
     register("documents", DocumentsSink, options=DocumentsOptions,
-             description="a folder per session under Documents/SessionRecordings")
+             description="a folder per session under Documents/SessionRecordings (a local one if Documents "
+                         "is cloud-synced)")

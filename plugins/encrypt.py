@@ -40,7 +40,7 @@ class EncryptOptions:
 def read_recipients_file(path: str) -> list[str]:
     file = Path(path).expanduser()
     try:
-        lines = file.read_text().splitlines()
+        lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"encrypt.recipients_file {file}: cannot be read: "
                          f"{getattr(exc, 'strerror', None) or exc}") from None

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import attrs
-from recorder import hookimpl, option
+from recorder import hookimpl, option, platform
 
 
 def _absolute(instance, attribute, value):
@@ -49,8 +49,8 @@ class EventsFileNotifier:
                            "profile": session.profile if session else None,
                            "t": round(session.offset(), 3) if session else None})
         with self.lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a") as fh:
+            fd = platform.open_binary(self.path, platform.nofollow(os.O_WRONLY | os.O_APPEND | os.O_CREAT), 0o600)
+            with os.fdopen(fd, "a", encoding=platform.UTF8, newline="\n") as fh:  # JSON lines: LF everywhere
                 fh.write(line + "\n")
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
-from recorder import ByteSize, forget_session, hookimpl, human_size, known_sessions, option, read_manifest
+from recorder import ByteSize, forget_session, hookimpl, human_size, known_sessions, option, platform, read_manifest
 
 MANIFEST = "session.json"
 
@@ -23,7 +23,10 @@ class RetentionOptions:
 
 
 def _only_a_session(folder: Path, manifest_files: set[str]) -> bool:
-    return all(p.is_file() and p.name in manifest_files for p in folder.iterdir())
+    """The folder holds the session's files and at most the OS's metadata files
+    (.DS_Store, Thumbs.db, desktop.ini, ._* written by a file manager that opened it)."""
+    return all(p.is_file() and (p.name in manifest_files or (platform.is_os_metadata(p.name) and not p.is_symlink()))
+               for p in folder.iterdir())
 
 
 class Retention:

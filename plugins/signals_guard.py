@@ -8,10 +8,9 @@ import logging
 import signal
 import threading
 
-from recorder import hookimpl
+from recorder import hookimpl, platform
 
 log = logging.getLogger("recorder.signals")
-NAMES = ("SIGTERM", "SIGHUP")
 
 
 class SignalsGuard:
@@ -30,10 +29,9 @@ class SignalsGuard:
                            by="signals")
             session.request_end("interrupted", by="signals", text=f"{name}: shutdown or restart")
 
-        for name in NAMES:
-            if hasattr(signal, name):
-                number = getattr(signal, name)
-                self.previous[number] = signal.signal(number, handle)
+        for name in platform.shutdown_signals():  # no SIGHUP on Windows (windows-shutdown covers it)
+            number = getattr(signal, name)
+            self.previous[number] = signal.signal(number, handle)
 
     def stop(self) -> None:
         # Called after the last part is sealed: until then a second SIGTERM must not kill us.

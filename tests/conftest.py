@@ -34,7 +34,7 @@ def _start_xvfb() -> tuple[subprocess.Popen, str]:
                              f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
                             pass_fds=[write], stderr=subprocess.DEVNULL)
     os.close(write)
-    with os.fdopen(read) as pipe:
+    with os.fdopen(read, encoding="ascii") as pipe:
         number = pipe.readline().strip()
     if not number:
         proc.kill()
@@ -121,7 +121,7 @@ def run_cli(home):
             check: int | None = None) -> subprocess.CompletedProcess:
         full_env = cli_env(home, display, **(env or {}))
         result = subprocess.run([recorder_command(), *args], env=full_env, capture_output=True,
-                                text=True, timeout=timeout)
+                                text=True, encoding="utf-8", timeout=timeout)
         if check is not None:
             assert result.returncode == check, result.stderr
         return result
@@ -164,7 +164,7 @@ def tmpfs_factory(tmp_path_factory):
     def mount(size: str) -> Path:
         point = tmp_path_factory.mktemp("tmpfs")
         result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
-                                 str(point)], capture_output=True, text=True)
+                                 str(point)], capture_output=True, text=True, encoding="utf-8")
         if result.returncode != 0:
             pytest.fail(f"cannot mount a tmpfs (run the tests as root, as CI does): {result.stderr.strip()}")
         mounts.append(point)

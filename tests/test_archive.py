@@ -49,7 +49,7 @@ def config(home: Path, endpoint: str, noise: bool = False, part_seconds: float =
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f'[profiles.rep]\nguards = ["+archive"]\nmax_part_duration = {part_seconds}\n'
                     f'[profiles.rep.synthetic]\nwidth = {width}\nheight = {width * 3 // 4}\n'
-                    + ("noise = true\n" if noise else "") + f"[profiles.rep.archive]\n{lines}\n")
+                    + ("noise = true\n" if noise else "") + f"[profiles.rep.archive]\n{lines}\n", encoding="utf-8")
 
 
 def env(home: Path, **extra: str) -> dict[str, str]:
@@ -58,7 +58,7 @@ def env(home: Path, **extra: str) -> dict[str, str]:
 
 def recorder(home: Path, *args: str, check: int | None = 0, timeout: float = 120) -> subprocess.CompletedProcess:
     result = subprocess.run([recorder_command(), *args], env=env(home), capture_output=True, text=True,
-                            timeout=timeout)
+                            timeout=timeout, encoding="utf-8")
     if check is not None:
         assert result.returncode == check, (args, result.stdout, result.stderr)
     return result
@@ -74,7 +74,7 @@ def objects(client) -> dict[str, bytes]:
 
 def assert_archived(client, folder: Path) -> str:
     """Every part, the manifest and the receipt, under the session's prefix, byte for byte."""
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     prefix = f"site-a/rep/{manifest['started_at'][:10]}/{manifest['session_id']}"
     stored = {key: data for key, data in objects(client).items() if key.startswith(prefix + "/")}
     expected = {f"{prefix}/{part['file']}" for part in manifest["parts"]} | {f"{prefix}/session.json"}
@@ -94,15 +94,15 @@ def test_sessions_arrive_whole_and_are_found_from_the_archive(home, tmp_path, s3
     args = [recorder_command(), "--profile", "rep", "--source", "synthetic",
             "--session-id", "B-2"]
     proc = subprocess.Popen([*args, "--duration", "60"], env=env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
     time.sleep(3)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     second = Path(subprocess.run([*args, "--duration", "2"], env=env(home), capture_output=True, text=True,
-                                 check=True, timeout=60).stdout.strip())
+                                 check=True, timeout=60, encoding="utf-8").stdout.strip())
     assert assert_archived(bucket, folder)
     prefix = assert_archived(bucket, second)
-    manifest = json.loads((second / "session.json").read_text())
+    manifest = json.loads((second / "session.json").read_text(encoding="utf-8"))
     assert any(e["kind"] == "resumed" for e in manifest["events"]) and len(manifest["parts"]) >= 3
     receipt = json.loads(bucket.get_object(Bucket=BUCKET, Key=f"{prefix}/receipt.json")["Body"].read())
     assert receipt["support_session_id"] == "B-2"
@@ -112,9 +112,9 @@ def test_sessions_arrive_whole_and_are_found_from_the_archive(home, tmp_path, s3
     listed = json.loads(recorder(home, "list", "--archive", "--json").stdout)
     assert {row["support_session_id"] for row in listed} == {"A-1", "B-2"}
     assert json.loads(recorder(home, "list", "--archive", "--json", "--label", "ticket=INC-1").stdout)[0][
-        "id"] == json.loads((folder / "session.json").read_text())["session_id"]
+        "id"] == json.loads((folder / "session.json").read_text(encoding="utf-8"))["session_id"]
     # Gone from this machine, still there for review: fetched into the private cache.
-    session_id = json.loads((folder / "session.json").read_text())["session_id"]
+    session_id = json.loads((folder / "session.json").read_text(encoding="utf-8"))["session_id"]
     shutil.rmtree(folder)
     verified = recorder(home, "verify", session_id[:12])
     assert verified.stdout.strip().endswith("verified") and ".cache" in verified.stdout
@@ -125,7 +125,7 @@ def test_the_endpoint_going_away_mid_upload_loses_nothing(home, tmp_path, s3, bu
     relay = Relay(s3.port)
     config(home, relay.endpoint, noise=True, max_rate="400KB", drain_at_end=0.0)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "4"], env=env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     time.sleep(2.5)
     relay.cut()  # mid-upload: parts are sealed every second, uploads crawl at 400 KB/s
     out, err = proc.communicate(timeout=60)
@@ -146,7 +146,7 @@ def test_kill_9_mid_upload_then_the_next_start_finishes_it(home, tmp_path, s3, b
     config(home, s3.endpoint, noise=True, max_rate="300KB")
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source",
                              "synthetic", "--session-id", "K-9"], env=env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
     time.sleep(4)
     proc.kill()
     proc.communicate(timeout=10)
@@ -156,7 +156,7 @@ def test_kill_9_mid_upload_then_the_next_start_finishes_it(home, tmp_path, s3, b
              "--duration", "1", timeout=180)
     recorder(home, "archive", "--drain", timeout=180)
     assert_archived(bucket, folder)
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     names = [key.rsplit("/", 1)[1] for key in objects(bucket)]
     assert sorted(n for n in names if n.startswith("part-")) == sorted(p["file"] for p in manifest["parts"])
     assert not bucket.list_multipart_uploads(Bucket=BUCKET).get("Uploads"), "no upload left half done"
@@ -172,11 +172,11 @@ def test_a_corrupted_upload_is_caught_retried_and_reported(home, tmp_path, s3, b
     folder = Path(result.stdout.strip())
     assert_archived(bucket, folder)
     # Reported on the timeline while recording, or to the person here once the session has ended
-    events = json.loads((folder / "session.json").read_text())["events"]
+    events = json.loads((folder / "session.json").read_text(encoding="utf-8"))["events"]
     failed = [e["text"] for e in events if e["kind"] == "archive-failed"] + \
         [line for line in result.stderr.splitlines() if "archive:" in line]
     assert any("differs from the part" in text and "retried" in text for text in failed), result.stderr
-    parts = json.loads((folder / "session.json").read_text())["parts"]
+    parts = json.loads((folder / "session.json").read_text(encoding="utf-8"))["parts"]
     assert max(part["size"] for part in parts) > 5 * 2**20, "a part large enough for a multipart upload"
     assert not bucket.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
     relay.cut()
@@ -220,7 +220,7 @@ def test_credentials_the_server_refuses_or_none_at_all_are_refused_before_record
         assert f"bucket '{BUCKET}' refused the credentials" in line, line
         missing = subprocess.run([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "1"],
                                  env=cli_env(home, AWS_EC2_METADATA_DISABLED="true"), capture_output=True,
-                                 text=True, timeout=60)
+                                 text=True, timeout=60, encoding="utf-8")
         assert missing.returncode == 2 and "no credentials for" in missing.stderr, missing.stderr
         assert not (home / "Documents" / "SessionRecordings").exists() or \
             not list((home / "Documents" / "SessionRecordings").iterdir()), "nothing was written"

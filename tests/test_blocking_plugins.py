@@ -56,11 +56,11 @@ def test_a_plugin_sleeping_everywhere_costs_the_recording_nothing(home, tmp_path
     site = install_plugin(tmp_path / "site", "sleepy", SLEEPER)
     config = tmp_path / "sleepy.toml"
     config.write_text('[profiles.rep]\nguards = ["+sleepy-guard"]\nnotifiers = ["+sleepy-chat"]\n'
-                      '[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n')
+                      '[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n', encoding="utf-8")
     started = time.monotonic()
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--duration", "60"], env=cli_env(home, PYTHONPATH=str(site)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
         assert time.monotonic() - started < 6, "capture did not start: it waited for the plugin"
         time.sleep(0.05)
@@ -71,7 +71,7 @@ def test_a_plugin_sleeping_everywhere_costs_the_recording_nothing(home, tmp_path
     assert time.monotonic() - sent < 3, "sealing waited for the plugin"
     assert proc.returncode == 0, err
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["state"] == "interrupted"
     [part] = manifest["parts"]
     assert part["state"] == "sealed" and decode(folder / part["file"]).frames == part["frames"] >= 20

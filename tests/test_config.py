@@ -17,7 +17,7 @@ from recorder.testing import make_host, make_profile
 
 def write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -96,7 +96,7 @@ def test_command_line_flags_win(run_cli, home, tmp_path):
             "--duration", "1", check=0)
     import json
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["video"]["fps"] == 4.0 and manifest["frames"] == 4
 
 

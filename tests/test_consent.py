@@ -30,7 +30,7 @@ RECORD = ("--profile", "customer", "--source", "synthetic", "--duration", "1")
 
 def consent_config(tmp_path: Path, extra: str = "", timeout: float = 30) -> Path:
     config = tmp_path / "consent.toml"
-    config.write_text(f'[profiles.customer]\nconsent = "required"\nconsent_timeout = {timeout}\n{extra}')
+    config.write_text(f'[profiles.customer]\nconsent = "required"\nconsent_timeout = {timeout}\n{extra}', encoding="utf-8")
     return config
 
 
@@ -41,7 +41,7 @@ def written(home: Path) -> list[str]:
 
 
 def events_of(folder: Path) -> list[dict]:
-    return json.loads((folder / "session.json").read_text())["events"]
+    return json.loads((folder / "session.json").read_text(encoding="utf-8"))["events"]
 
 
 def recordings(home: Path) -> list[Path]:
@@ -65,7 +65,7 @@ def test_yes_on_the_terminal_records_and_puts_consent_on_the_timeline(spawn_cli,
     assert given["by"] == "customer" and given["time"]
     assert given["data"]["who"] == "customer" and given["data"]["answer"] == "yes"
     assert given["data"]["how"] == "terminal" and "May the screen be recorded?" in given["data"]["question"]
-    assert json.loads((folder / "session.json").read_text())["parts"][0]["frames"] > 0
+    assert json.loads((folder / "session.json").read_text(encoding="utf-8"))["parts"][0]["frames"] > 0
 
 
 @pytest.mark.parametrize("answer", ["n", "", "\x03"], ids=["no", "enter", "ctrl-c"])
@@ -80,14 +80,14 @@ def test_no_on_the_terminal_writes_nothing_and_tells_the_support_tool(spawn_cli,
         child = spawn_cli(*RECORD, "--config", str(config))
         child.expect(QUESTION)
         follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json", "--profile", "customer",
-                                     "--wait", "20"], env=cli_env(home), stdout=subprocess.PIPE, text=True)
+                                     "--wait", "20"], env=cli_env(home), stdout=subprocess.PIPE, text=True, encoding="utf-8")
         first = json.loads(follower.stdout.readline())  # the history: the question is open
         assert first["type"] == "event" and first["event"]["kind"] == "consent-requested"
         status = subprocess.run([recorder_command(), "status", "--json", "--profile", "customer"],
-                                env=cli_env(home), capture_output=True, text=True, timeout=30)
+                                env=cli_env(home), capture_output=True, text=True, timeout=30, encoding="utf-8")
         assert json.loads(status.stdout)["state"] == "waiting-for-consent"
         mark = subprocess.run([recorder_command(), "mark", "too early", "--profile", "customer"],
-                              env=cli_env(home), capture_output=True, text=True, timeout=30)
+                              env=cli_env(home), capture_output=True, text=True, timeout=30, encoding="utf-8")
         assert mark.returncode == 2 and "consent to record is asked first" in mark.stderr
         child.send(answer + ("\r" if answer != "\x03" else ""))
         child.expect(pexpect.EOF)
@@ -111,7 +111,7 @@ def test_no_on_the_terminal_writes_nothing_and_tells_the_support_tool(spawn_cli,
 
     [posted] = chat.messages
     assert posted["text"] == told["text"] and posted["audience"] == ["rep", "customer"]
-    [line] = events_file.read_text().splitlines()
+    [line] = events_file.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["text"] == told["text"]
     assert str(home) not in json.dumps([stream, chat.messages])  # nothing of the machine in what is told
 
@@ -133,11 +133,11 @@ def test_nobody_to_ask_is_no_and_the_site_config_can_lock_it(home, tmp_path):
     the user from switching consent off with a config of their own."""
     site = home / "site-config" / "recorder"
     site.mkdir(parents=True)
-    (site / "recorder.toml").write_text('[profiles.customer]\nconsent = "required"\nlocked = ["consent"]\n')
+    (site / "recorder.toml").write_text('[profiles.customer]\nconsent = "required"\nlocked = ["consent"]\n', encoding="utf-8")
     mine = tmp_path / "mine.toml"
-    mine.write_text('[profiles.customer]\nconsent = "none"\n')
+    mine.write_text('[profiles.customer]\nconsent = "none"\n', encoding="utf-8")
     result = subprocess.run([recorder_command(), *RECORD, "--config", str(mine)], env=cli_env(home),
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, encoding="utf-8")
     assert result.returncode == EXIT_NO_CONSENT, result.stderr
     assert "consent" in result.stderr and "locked" in result.stderr  # the ignored attempt is reported
     assert "could not be asked for consent (no terminal or display to ask on)" in result.stderr
@@ -194,10 +194,10 @@ def test_the_dialog_asks_on_the_display(home, tmp_path, xdisplay, keys, answer):
     env = cli_env(home, xdisplay.name)
     proc = subprocess.Popen([recorder_command(), "--profile", "customer", "--config", str(consent_config(tmp_path)),
                              "--duration", "1"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         xdotool = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True,  # noqa: E731
-                                               text=True, timeout=30).stdout
+                                               text=True, timeout=30, encoding="utf-8").stdout
         deadline = time.monotonic() + 30
         while not (window := xdotool("search", "--onlyvisible", "--name", "Screen recording").split()):
             assert time.monotonic() < deadline, "the consent window did not appear"

@@ -36,14 +36,14 @@ def no_recorder_left_behind():
 
 def start(home: Path, *args: str, display: str | None = None) -> subprocess.Popen:
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", *args], env=cli_env(home, display),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     STARTED.append(proc)
     return proc
 
 
 def verb(home: Path, *args: str, check: int | None = 0, timeout: float = 30) -> subprocess.CompletedProcess:
     result = subprocess.run([recorder_command(), *args], env=cli_env(home), capture_output=True, text=True,
-                            timeout=timeout)
+                            timeout=timeout, encoding="utf-8")
     if check is not None:
         assert result.returncode == check, (args, result.stdout, result.stderr)
     return result
@@ -57,7 +57,7 @@ def manifest_of(proc: subprocess.Popen) -> dict:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     folder = Path(out.strip().splitlines()[-1])
-    return json.loads((folder / "session.json").read_text()) | {"folder": str(folder)}
+    return json.loads((folder / "session.json").read_text(encoding="utf-8")) | {"folder": str(folder)}
 
 
 def kinds(manifest: dict) -> list[str]:
@@ -81,7 +81,7 @@ def test_status_pause_resume_mark_and_events_from_the_command_line(home):
     assert first["state"] == "recording" and first["support_session_id"] == "T-1"
     assert first["labels"] == {"ticket": "INC-7"} and first["pid"] == proc.pid
     follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                stdout=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, text=True, encoding="utf-8")
     time.sleep(1)
     assert verb(home, "pause", "--by", "customer", "--reason", "typing a password").stdout.strip() == "paused"
     assert verb(home, "pause", "--by", "rep").stdout.strip() == "already paused"
@@ -239,7 +239,7 @@ def test_several_clients_at_once_and_a_stuck_one_while_recording(home):
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.sendall(b'{"id": 1, "command": "subscribe", "history": true}\n')
     followers = [subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                  stdout=subprocess.PIPE, text=True) for _ in range(3)]
+                                  stdout=subprocess.PIPE, text=True, encoding="utf-8") for _ in range(3)]
     time.sleep(1)
 
     def marks(who: str):
@@ -277,7 +277,7 @@ def test_another_unix_user_is_refused(home, other_user):  # noqa: F811
              "print(s.makefile().readline()); s.sendall(b'{\"id\":1,\"command\":\"stop\"}\\n')")
     as_other = ["runuser", "-u", OTHER, "--", "/usr/bin/python3", "-c", probe]
     denied = subprocess.run(as_other, env={"SOCK": str(run / "rep.sock"), "PATH": os.environ["PATH"]},
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, encoding="utf-8")
     assert denied.returncode == 1 and "PermissionError" in denied.stderr, denied.stderr
     # Even with the folders opened up (a mistake), the recorder itself refuses them.
     modes = {folder: os.stat(folder).st_mode for folder in [run, *run.parents] if folder != Path("/")}
@@ -286,7 +286,7 @@ def test_another_unix_user_is_refused(home, other_user):  # noqa: F811
             os.chmod(folder, mode | 0o055)
         os.chmod(run / "rep.sock", 0o666)
         refused = subprocess.run(as_other, env={"SOCK": str(run / "rep.sock"), "PATH": os.environ["PATH"]},
-                                 capture_output=True, text=True, timeout=30)
+                                 capture_output=True, text=True, timeout=30, encoding="utf-8")
     finally:
         for folder, mode in modes.items():
             os.chmod(folder, mode)
@@ -306,7 +306,7 @@ def test_a_pause_survives_kill_9_and_the_recovered_session_shows_it(home):
     proc.communicate(timeout=10)
     verb(home, "recover")
     [folder] = [p for p in (home / "Documents" / "SessionRecordings").iterdir()]
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     pause = next(e for e in manifest["events"] if e["kind"] == "paused")
     crashed = next(e for e in manifest["events"] if e["kind"] == "crashed")
     assert pause["by"] == "customer" and manifest["state"] == "interrupted"
@@ -317,7 +317,7 @@ def test_a_pause_survives_kill_9_and_the_recovered_session_shows_it(home):
     line = timeline.load(folder)
     [gap] = line.gaps
     assert gap.reason == "paused by customer: password"
-    page = replay.prepare(line).read_text()
+    page = replay.prepare(line).read_text(encoding="utf-8")
     assert "paused by customer: password" in page
 
 
@@ -340,13 +340,13 @@ notifiers = ["console", "events-file", "webhook"]
 path = "{events_file}"
 [profiles.rep.webhook]
 url = "{chat.url}"
-""")
+""", encoding="utf-8")
         args = ("--config", str(config), "--source", "synthetic", "--session-id", "CASE-5",
                 "--label", "customer=ACME")
         proc = start(home, *args)
         status(home, wait=15)
         follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                    stdout=subprocess.PIPE, text=True)
+                                    stdout=subprocess.PIPE, text=True, encoding="utf-8")
         verb(home, "pause", "--by", "customer", "--reason", "password")
         time.sleep(1)
         verb(home, "resume", "--by", "customer")
@@ -357,14 +357,14 @@ url = "{chat.url}"
         again = start(home, *args)  # the same support session goes on after the crash
         status(home, wait=15)
         follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                    stdout=subprocess.PIPE, text=True)
+                                    stdout=subprocess.PIPE, text=True, encoding="utf-8")
         time.sleep(1)
         verb(home, "pause", "--by", "rep")
         verb(home, "stop")  # ended while paused
         streamed += [json.loads(line) for line in follower.communicate(timeout=10)[0].splitlines()]
         manifest = manifest_of(again)
     assert "resumed" in kinds(manifest) and "crashed" in kinds(manifest)
-    said = [json.loads(line) for line in events_file.read_text().splitlines()]
+    said = [json.loads(line) for line in events_file.read_text(encoding="utf-8").splitlines()]
     to_customer = [m["text"] for m in said if "customer" in m.get("audience", [])]
     to_customer += [json.dumps(m) for m in chat.messages if "customer" in m.get("audience", [])]
     to_customer += [m["notification"]["text"] for m in streamed

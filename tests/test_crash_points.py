@@ -36,12 +36,12 @@ def run(home: Path, *args: str, crash: str = "", config: Path | None = None, env
     extra = {"RECORDER_TEST_CRASH_AT": crash} if crash else {}
     command = [recorder_command(), *args] + (["--config", str(config)] if config else [])
     return subprocess.run(command, env=cli_env(home, **extra, **(env or {})), capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, encoding="utf-8")
 
 
 def record(home: Path, tmp_path: Path, crash: str, extra: str = "", *flags: str):
     config = tmp_path / "crash.toml"
-    config.write_text(SETTINGS.format(extra=extra))
+    config.write_text(SETTINGS.format(extra=extra), encoding="utf-8")
     return run(home, "--profile", "rep", "--source", "synthetic", "--duration", "2", "--session-id", "crash-1",
                *flags, crash=crash, config=config)
 
@@ -58,7 +58,7 @@ def frame_numbers(path: Path) -> list[int]:
 
 def check_folder(folder: Path) -> list[int]:
     """The folder is exactly its manifest; returns every frame number recorded, in order."""
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     listed = {"session.json"} | {part["file"] for part in manifest["parts"]}
     assert sorted(p.name for p in folder.iterdir()) == sorted(listed), "stray or missing files"
     numbers: list[int] = []
@@ -83,7 +83,7 @@ def session_folder(home: Path) -> Path:
 def test_every_crash_point_is_reached_by_the_harness():
     used = set()
     for path in (ROOT / "core").rglob("*.py"):
-        used |= set(re.findall(r'crash_point\("([a-z]+:[a-z]+)"\)', path.read_text()))
+        used |= set(re.findall(r'crash_point\("([a-z]+:[a-z]+)"\)', path.read_text(encoding="utf-8")))
     assert used == set(POINTS), "a point is listed but never reached in the code, or the reverse"
     tested = set(SEAL) | set(SPLIT) | set(RECOVER) | set(MOVE) | set(REWRAP) | {"write:temporary"}
     assert tested == set(POINTS), "every point has a crash test below"
@@ -133,7 +133,7 @@ def test_a_crash_during_recovery_is_recovered_by_the_next_recovery(home, tmp_pat
     assert again.returncode == 0, again.stderr
     numbers = check_folder(session_folder(home))
     assert numbers == list(range(20))
-    journal = json.loads((home / ".local" / "state" / "recorder" / "journal" / "rep.json").read_text())
+    journal = json.loads((home / ".local" / "state" / "recorder" / "journal" / "rep.json").read_text(encoding="utf-8"))
     assert journal["state"] == "interrupted"
 
 
@@ -167,7 +167,7 @@ def age_key(tmp_path):
 
     identity = x25519.Identity.generate()
     path = tmp_path / "auditor.key"
-    path.write_text(f"{identity}\n")
+    path.write_text(f"{identity}\n", encoding="utf-8")
     return path, str(identity.to_public()), identity
 
 
@@ -179,7 +179,7 @@ def check_encrypted_folder(folder: Path, identity) -> list[int]:
     """As check_folder, decrypting each part in memory first."""
     import pyrage
 
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     listed = {"session.json"} | {part["file"] for part in manifest["parts"]}
     listed |= {part["tail"] for part in manifest["parts"] if part["tail"]}
     assert sorted(p.name for p in folder.iterdir()) == sorted(listed), "stray or missing files"
@@ -224,7 +224,7 @@ def test_a_crash_while_the_key_holder_joins_a_part_and_its_tail_is_finished_by_t
         home, tmp_path, point, age_key):
     key, recipient, identity = age_key
     config = tmp_path / "live.toml"
-    config.write_text(SETTINGS.format(extra=encrypted(recipient)).replace("realtime = false", "realtime = true"))
+    config.write_text(SETTINGS.format(extra=encrypted(recipient)).replace("realtime = false", "realtime = true"), encoding="utf-8")
     child = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "30",
                               "--config", str(config)], env=cli_env(home), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -236,13 +236,13 @@ def test_a_crash_while_the_key_holder_joins_a_part_and_its_tail_is_finished_by_t
     child.wait(30)
     assert run(home, "recover").returncode == 0
     folder = session_folder(home)
-    [part] = json.loads((folder / "session.json").read_text())["parts"]
+    [part] = json.loads((folder / "session.json").read_text(encoding="utf-8"))["parts"]
     assert part["tail"], "the kill left a tail"
     crashed = run(home, "recover", "--identity", str(key), crash=point)
     assert crashed.returncode == -9, crashed.stderr
     finished = run(home, "recover", "--identity", str(key))
     assert finished.returncode == 0, finished.stderr
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert not manifest["parts"][0]["tail"]
     numbers = check_encrypted_folder(folder, identity)
     assert numbers == list(range(len(numbers))) and len(numbers) >= 10, "killed 2.5 s in: at least 1 s kept"

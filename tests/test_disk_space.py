@@ -24,7 +24,7 @@ NOISE = "[profiles.rep.synthetic]\nwidth = 640\nheight = 480\nnoise = true\n"
 
 def write_config(tmp_path: Path, text: str) -> Path:
     config = tmp_path / "disk.toml"
-    config.write_text(text)
+    config.write_text(text, encoding="utf-8")
     return config
 
 
@@ -32,7 +32,7 @@ def start_recording(config: Path, disk: Path, duration: float, home: Path) -> su
     """The synthetic source into ``disk``, in the background, for a test to act on meanwhile."""
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--output-dir", str(disk), "--duration", str(duration)],
-                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def only_session(root: Path) -> Path:
@@ -41,7 +41,7 @@ def only_session(root: Path) -> Path:
 
 
 def assert_intact(folder: Path, run_cli) -> dict:
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["state"] == "complete"
     for part in manifest["parts"]:
         assert part["state"] == "sealed"
@@ -55,7 +55,7 @@ def test_low_disk_warns_the_chat_then_ends_the_session_intact(run_cli, home, tmp
     disk = tmpfs_factory("40m")
     # The support tool listens on the control channel as well as on the webhook.
     follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json", "--wait", "60",
-                                 "--profile", "rep"], env=cli_env(home), stdout=subprocess.PIPE, text=True)
+                                 "--profile", "rep"], env=cli_env(home), stdout=subprocess.PIPE, text=True, encoding="utf-8")
     with ChatServer() as chat:
         config = write_config(tmp_path, f"""
 [profiles.rep]
@@ -119,16 +119,16 @@ path = "{events}"
 """)
     proc = start_recording(config, disk, 7, tmp_path / "home")
     deadline = time.monotonic() + 20
-    while not (events.exists() and "Disk space is low" in events.read_text()):
+    while not (events.exists() and "Disk space is low" in events.read_text(encoding="utf-8")):
         assert time.monotonic() < deadline, "no warning"
         time.sleep(0.1)
     ballast.unlink()  # the user frees space
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
     assert any("was freed" in line["text"] for line in lines)
     assert oct(events.stat().st_mode & 0o777) == "0o600"
-    manifest = json.loads((only_session(disk) / "session.json").read_text())
+    manifest = json.loads((only_session(disk) / "session.json").read_text(encoding="utf-8"))
     assert manifest["end_reason"] == "duration"
 
 
@@ -156,7 +156,7 @@ reserve = "1MB"
     assert proc.returncode == 3, err
     assert "disk holding the recording is full" in err
     folder = only_session(disk)
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["state"] == "complete" and manifest["end_reason"] == "disk-full"
     assert any(e["kind"] == "error" and "disk is full" in e["text"] for e in manifest["events"])
     [part] = manifest["parts"]
@@ -207,12 +207,12 @@ drain = 5.0
             result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic",
                              "--fps", "15", "--duration", "3", check=0)
             folder = Path(result.stdout.strip())
-            manifest = json.loads((folder / "session.json").read_text())
+            manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
             assert manifest["frames"] == 45 and manifest["dropped_frames"] == 0
             assert manifest["notifier_failures"]["webhook"] >= 1
             failure = next(e for e in manifest["events"] if e["kind"] == "notifier-failure")
             assert "after 3 attempt(s)" in failure["text"]
-            assert "s3cr3t" not in (folder / "session.json").read_text() + result.stdout + result.stderr
+            assert "s3cr3t" not in (folder / "session.json").read_text(encoding="utf-8") + result.stdout + result.stderr
             assert failure["text"].startswith("webhook http://127.0.0.1:")
 
 
@@ -233,7 +233,7 @@ token_env = "CHAT_TOKEN"
         run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1.5",
                 env={"CHAT_TOKEN": "s3cret"}, check=0)
     assert chat.messages and chat.messages[0]["_authorization"] == "Bearer s3cret"
-    assert "s3cret" not in config.read_text()
+    assert "s3cret" not in config.read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def desktop_session(xdisplay, tmp_path):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed (apt-get install dbus dunst libnotify-bin)")
     bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, text=True, encoding="utf-8")
     address = bus.stdout.readline().strip()
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address, DISPLAY=xdisplay.name)
     daemon = subprocess.Popen(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -275,7 +275,7 @@ grace = 1000.0
     time.sleep(0.5)
     subprocess.run(["dunstctl", "close-all"], env=desktop_session, check=True)
     history = json.loads(subprocess.run(["dunstctl", "history"], env=desktop_session, check=True,
-                                        capture_output=True, text=True).stdout)
+                                        capture_output=True, text=True, encoding="utf-8").stdout)
     shown = [(n["summary"]["data"], n["body"]["data"], n["appname"]["data"]) for n in history["data"][0]]
     assert any(summary == "Session recording" and "Disk space is low" in body and app == "recorder"
                for summary, body, app in shown), shown
@@ -346,7 +346,7 @@ noise = true
 """)
     result = subprocess.run([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--duration", "2", "--output-dir", str(disk)],
-                            env=cli_env(home, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60)
+                            env=cli_env(home, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60, encoding="utf-8")
     assert result.returncode == 3, result.stderr
     assert "ended: disk-full" in result.stderr
     # The full disk tore the last fragment: the part is cut back to its last whole fragment
@@ -354,11 +354,11 @@ noise = true
     # the next start does it too) seals it once there is room; either way nothing is lost.
     (disk / "filler").unlink()
     recovered = subprocess.run([recorder_command(), "recover"], env=cli_env(home, PYTHONPATH=str(site)),
-                               capture_output=True, text=True, timeout=60)
+                               capture_output=True, text=True, timeout=60, encoding="utf-8")
     assert recovered.returncode == 0, recovered
     assert "part-001.mp4: kept" in recovered.stdout or recovered.stdout.strip() == "nothing to recover"
     [folder] = [p for p in disk.iterdir() if p.is_dir()]
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     [part] = manifest["parts"]
     assert part["state"] == "sealed" and decode(folder / part["file"]).frames == part["frames"] >= 20
 
@@ -390,7 +390,7 @@ path = "{events}"
     time.sleep(2)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)
-    said = [json.loads(line) for line in events.read_text().splitlines()]
+    said = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
     to_customer = [line["text"] for line in said if "customer" in line.get("audience", [])]
     assert len(to_customer) >= 3, said  # the warning, the end, the restart
     private = [str(disk), str(home), socket.gethostname(), getpass.getuser()]

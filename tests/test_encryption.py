@@ -39,14 +39,14 @@ def keys(tmp_path) -> dict[str, Path | str]:
     secret = tmp_path / "keys" / "auditor.key"
     secret.parent.mkdir()
     subprocess.run(["age-keygen", "-o", str(secret)], check=True, capture_output=True)
-    public = subprocess.run(["age-keygen", "-y", str(secret)], check=True, capture_output=True, text=True)
+    public = subprocess.run(["age-keygen", "-y", str(secret)], check=True, capture_output=True, text=True, encoding="utf-8")
     return {"identity": secret, "recipient": public.stdout.strip()}
 
 
 def site_config(home: Path, text: str) -> None:
     folder = home / "site-config" / "recorder"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "recorder.toml").write_text(text)
+    (folder / "recorder.toml").write_text(text, encoding="utf-8")
 
 
 def encrypted_site(home: Path, recipient: str, extra: str = "") -> None:
@@ -91,11 +91,11 @@ def test_an_auditor_decrypts_every_part_with_the_age_tool(home, run_cli, keys, t
     encrypted_site(home, keys["recipient"], "max_part_duration = 2.0")
     # the user cannot take encryption off: the site locked it
     (home / ".config" / "recorder").mkdir(parents=True)
-    (home / ".config" / "recorder" / "recorder.toml").write_text('[profiles.rep]\nguards = ["-encrypt"]\n')
+    (home / ".config" / "recorder" / "recorder.toml").write_text('[profiles.rep]\nguards = ["-encrypt"]\n', encoding="utf-8")
     done = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "5", check=0)
     assert "locked" in done.stderr
     folder = only_session(home)
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert len(manifest["parts"]) >= 2
     numbers = []
     for part in manifest["parts"]:
@@ -136,7 +136,7 @@ def test_without_the_key_play_export_and_info_say_to_whom_it_is_encrypted(home, 
     assert wrong.returncode != 0 and "does not decrypt with the identity given" in wrong.stderr
     # the key from the environment
     with_key = run_cli("info", session, "--identity", "env:AUDITOR_KEY",
-                       env={"AUDITOR_KEY": keys["identity"].read_text()}, check=0)
+                       env={"AUDITOR_KEY": keys["identity"].read_text(encoding="utf-8")}, check=0)
     assert "decrypts  part-001.mp4.age: 20 frames" in with_key.stdout
 
 
@@ -178,7 +178,7 @@ encoder = "mpeg4-mkv"
 recipients = ["{keys['recipient']}"]
 """ + SYNTHETIC)
     refused = subprocess.run([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "1"],
-                             env=cli_env(home, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60)
+                             env=cli_env(home, PYTHONPATH=str(site)), capture_output=True, text=True, timeout=60, encoding="utf-8")
     assert refused.returncode == 2, refused.stderr
     [line] = refused.stderr.strip().splitlines()
     assert "encoder 'mpeg4-mkv' cannot write encrypted parts" in line
@@ -187,7 +187,7 @@ recipients = ["{keys['recipient']}"]
 
 def _status(home: Path) -> dict:
     done = subprocess.run([recorder_command(), "status", "--profile", "rep", "--json"], env=cli_env(home),
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30, encoding="utf-8")
     return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
@@ -216,7 +216,7 @@ def test_a_kill_loses_about_a_second_and_the_key_holder_recovers_the_rest(home, 
     # the key holder joins part and tail: everything up to about a second before the kill
     made = run_cli("recover", "--identity", str(keys["identity"]), check=0)
     assert "part-001.mp4.age: whole" in made.stdout
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert len(manifest["parts"]) == 2 and all(p["file"].endswith(".mp4.age") and p["encrypted_to"]
                                                for p in manifest["parts"]), "the resumed part is encrypted too"
     first = manifest["parts"][0]
@@ -291,7 +291,7 @@ def test_no_plaintext_of_the_screen_reaches_the_disk(still_display, home, keys, 
     # play: the page, decrypted parts and thumbnails live in memory until Enter
     play = subprocess.Popen([recorder_command(), "play", session, "--no-open", "--identity", str(keys["identity"])],
                             env=cli_env(home, still_display.name, **env), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     page = Path(play.stdout.readline().strip())
     assert page.name == "index.html" and page.exists(), play.stderr.read() if play.poll() is not None else page
     memory = page.parent
@@ -330,7 +330,7 @@ def _run(home: Path, display: str, env: dict, *args: str, check: int = 0, prepar
     if prepare_out:
         Path(args[args.index("-o") + 1]).parent.mkdir(exist_ok=True)
     done = subprocess.run([recorder_command(), *args], env=cli_env(home, display, **env), capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, encoding="utf-8")
     assert done.returncode == check, done.stderr
     return done
 
@@ -338,18 +338,18 @@ def _run(home: Path, display: str, env: dict, *args: str, check: int = 0, prepar
 def test_recipients_from_a_file_and_a_manifest_naming_a_tail_outside_the_folder_is_refused(home, run_cli, keys,
                                                                                            tmp_path):
     listing = tmp_path / "recipients.txt"
-    listing.write_text(f"# the auditors\n{keys['recipient']}\n\n")
+    listing.write_text(f"# the auditors\n{keys['recipient']}\n\n", encoding="utf-8")
     site_config(home, f'[profiles.rep]\nguards = ["+encrypt"]\n[profiles.rep.encrypt]\n'
                       f'recipients_file = "{listing}"\n' + SYNTHETIC)
     run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", check=0)
     folder = only_session(home)
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["parts"][0]["encrypted_to"] == [keys["recipient"]]
     manifest["parts"][0]["tail"] = "../../../etc/passwd"
-    (folder / "session.json").write_text(json.dumps(manifest))
+    (folder / "session.json").write_text(json.dumps(manifest), encoding="utf-8")
     refused = run_cli("verify", str(folder))
     assert refused.returncode == 2 or "refused" in refused.stdout
     assert "is not a plain file name" in refused.stdout + refused.stderr
-    listing.write_text("AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n")
+    listing.write_text("AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n", encoding="utf-8")
     bad = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", "--new-session", check=2)
     assert "recipients_file" in bad.stderr and "line 1 is a private key" in bad.stderr

@@ -17,7 +17,7 @@ from conftest import cli_env, recorder_command
 def record(home: Path, config: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config",
                              str(config), "--session-id", "sizes-1", *extra], env=cli_env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def columns_luma(frame: av.VideoFrame, x0: int, x1: int) -> float:
@@ -30,9 +30,9 @@ def columns_luma(frame: av.VideoFrame, x0: int, x1: int) -> float:
 
 def test_parts_of_another_size_are_letterboxed_not_stretched(home, tmp_path):
     wide = tmp_path / "wide.toml"
-    wide.write_text("[profiles.rep.synthetic]\nwidth = 640\nheight = 360\n")
+    wide.write_text("[profiles.rep.synthetic]\nwidth = 640\nheight = 360\n", encoding="utf-8")
     square = tmp_path / "square.toml"
-    square.write_text("[profiles.rep.synthetic]\nwidth = 320\nheight = 320\n")
+    square.write_text("[profiles.rep.synthetic]\nwidth = 320\nheight = 320\n", encoding="utf-8")
     first = record(home, wide, "--duration", "60")
     deadline = time.monotonic() + 20
     while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
@@ -45,11 +45,11 @@ def test_parts_of_another_size_are_letterboxed_not_stretched(home, tmp_path):
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, err
     folder = Path(out.strip().splitlines()[-1])
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert len(manifest["parts"]) == 2
     output = tmp_path / "session.mp4"
     result = subprocess.run([recorder_command(), "export", str(folder), "--format", "mp4", "-o", str(output)],
-                            env=cli_env(home), capture_output=True, text=True, timeout=120)
+                            env=cli_env(home), capture_output=True, text=True, timeout=120, encoding="utf-8")
     assert result.returncode == 0, result.stderr
     with av.open(str(output)) as container:
         stream = container.streams.video[0]

@@ -77,7 +77,7 @@ def lossless_config(path: Path, damage: bool, region: tuple[int, ...] | None) ->
     path.write_text("[profiles.rep]\nfps = 10\nguards = []\nnotifiers = []\n"
                     '[profiles.rep.h264]\npreset = "ultrafast"\ncrf = 0\n'
                     f"[profiles.rep.mss]\ncursor = true\ndamage = {str(damage).lower()}\n"
-                    + (f"region = {list(region)}\n" if region else ""))
+                    + (f"region = {list(region)}\n" if region else ""), encoding="utf-8")
     return path
 
 
@@ -108,7 +108,7 @@ def test_what_the_screen_showed_is_what_was_recorded(still_display, home, tmp_pa
         config = lossless_config(tmp_path / "lossless.toml", damage, region)
         recording = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config),
                                       "--duration", "6", "--new-session"], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, encoding="utf-8")
         time.sleep(1)
         animation = show(display, "testsrc2=size=160x120:rate=30", 40, 30)
         time.sleep(1.5)
@@ -128,7 +128,7 @@ def test_what_the_screen_showed_is_what_was_recorded(still_display, home, tmp_pa
         finally:
             stop(still)
         folder = Path(out.strip())
-        manifest = json.loads((folder / "session.json").read_text())
+        manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
         assert abs(manifest["duration"] - 6) < 0.3
         assert manifest["dropped_frames"] == 0
         assert manifest["frames"] >= 1.5 * 10 * 0.8  # the animation changed every slot while it played

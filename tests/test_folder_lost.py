@@ -18,7 +18,7 @@ from recorder.testing import decode
 def start(home: Path, output: Path) -> subprocess.Popen:
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "30",
                              "--output-dir", str(output)], env=cli_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def wait_for_partial(output: Path) -> Path:
@@ -59,10 +59,10 @@ def test_a_folder_taken_away_while_recording_costs_nothing_recorded(home, tmp_pa
     assert said and ("was deleted" in said[0] or "can no longer be written to" in said[0]), err
     kept = rescued(home)
     assert Path(out.strip()) == kept
-    manifest = json.loads((kept / "session.json").read_text())
+    manifest = json.loads((kept / "session.json").read_text(encoding="utf-8"))
     assert manifest["end_reason"] == "folder-lost" and manifest["state"] == "complete"
     [part] = manifest["parts"]
     assert part["state"] == "sealed" and decode(kept / part["file"]).frames == part["frames"] >= 25
     verify = subprocess.run([recorder_command(), "verify", str(kept)], env=cli_env(home), capture_output=True,
-                            text=True)
+                            text=True, encoding="utf-8")
     assert verify.returncode == 0, verify.stdout

@@ -62,7 +62,7 @@ def test_a_guard_warns_everyone_and_ends_the_session(tmp_settings):
     assert session.end_reason == "battery"
     assert [(n.level, n.text, n.audience, n.by) for n in plugin.inbox] == [
         ("warning", "battery at 5%", ("rep", "customer"), "battery")]
-    manifest = json.loads((session.folder / "session.json").read_text())
+    manifest = json.loads((session.folder / "session.json").read_text(encoding="utf-8"))
     events = {e["kind"]: e for e in manifest["events"]}
     assert events["notification"]["text"] == "battery at 5%"
     assert events["end-requested"]["by"] == "battery"
@@ -75,7 +75,7 @@ def test_notification_text_is_never_taken_for_markup(run_cli, home, tmp_path):
     odd = tmp_path / "Kunde [/red] Müller [bold]"
     config = tmp_path / "odd.toml"
     config.write_text('[profiles.rep.disk-space]\nwarn_free = "1000TB"\nstop_free = "1MB"\ninterval = 0.2\n'
-                      'grace = 1000.0\n')
+                      'grace = 1000.0\n', encoding="utf-8")
     result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "2",
                      "--output-dir", str(odd), check=0)
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: Disk space is low")

@@ -39,7 +39,7 @@ def write(path, content):
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
-        path.write_text(content)
+        path.write_text(content, encoding="utf-8")
     return path
 
 
@@ -200,7 +200,7 @@ def memory_capped(extra: int = 2**30):
     """Should reading /dev/zero come back, fail with MemoryError rather than have the
     machine's OOM killer pick a victim (children started inside inherit the cap)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    size = int(Path("/proc/self/status").read_text().split("VmSize:")[1].split()[0]) * 1024
+    size = int(Path("/proc/self/status").read_text(encoding="utf-8").split("VmSize:")[1].split()[0]) * 1024
     resource.setrlimit(resource.RLIMIT_AS, (size + extra, hard))
     try:
         yield

@@ -85,7 +85,7 @@ def test_export_never_writes_through_a_planted_link(run_cli, home, public, other
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     drop = shared_folder(public / "drop", 0o1777)  # like /tmp: shared, sticky
     victim = home / "precious.txt"
-    victim.write_text("the user's own file")
+    victim.write_text("the user's own file", encoding="utf-8")
     out = drop / "session.mp4"
     as_other("ln", "-s", str(victim), str(out))
     # the names recorder 0.1 used for its temporary file, for every pid it could get
@@ -94,7 +94,7 @@ def test_export_never_writes_through_a_planted_link(run_cli, home, public, other
     refused = run_cli("export", str(folder), "--format", "mp4", "-o", str(out))
     assert "exists; use --force" in one_error_line(refused)
     run_cli("export", str(folder), "--format", "mp4", "-o", str(out), "--force", check=0)
-    assert victim.read_text() == "the user's own file"
+    assert victim.read_text(encoding="utf-8") == "the user's own file"
     assert not out.is_symlink() and out.stat().st_mode & 0o777 == 0o600 and out.stat().st_uid == os.getuid()
     assert decode(out).frames == 15
     assert not [p for p in drop.iterdir() if not p.is_symlink() and p != out], "nothing left behind"
@@ -106,7 +106,7 @@ def test_an_export_in_progress_is_private_and_unpredictable(run_cli, home, publi
     import time
 
     config = tmp_path / "noise.toml"
-    config.write_text("[profiles.rep.synthetic]\nwidth = 640\nheight = 360\nnoise = true\n")
+    config.write_text("[profiles.rep.synthetic]\nwidth = 640\nheight = 360\nnoise = true\n", encoding="utf-8")
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "4", check=0)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     drop = shared_folder(public / "drop", 0o1777)

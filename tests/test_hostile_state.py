@@ -39,18 +39,18 @@ def test_a_damaged_state_file_is_set_aside_and_the_recording_goes_on(run_cli, ho
 def prompt_config(home: Path) -> Path:
     """The prompt sink reads its remembered locations; no one can answer, so it saves to Documents."""
     config = home / "prompt.toml"
-    config.write_text('[profiles.rep]\nsink = "prompt"\n')
+    config.write_text('[profiles.rep]\nsink = "prompt"\n', encoding="utf-8")
     return config
 
 
 def test_a_damaged_manifest_of_the_interrupted_session_does_not_block_the_profile(run_cli, home):
     folder = home / "Documents" / "SessionRecordings" / "earlier"
     folder.mkdir(parents=True)
-    (folder / "session.json").write_text('{"format_version": 2, "session_id": "abc"')  # cut short
+    (folder / "session.json").write_text('{"format_version": 2, "session_id": "abc"', encoding="utf-8")  # cut short
     journal = state(home) / "journal" / "rep.json"
     journal.parent.mkdir(parents=True)
     journal.write_text(json.dumps({"session_id": "abc", "profile": "rep", "folder": str(folder),
-                                   "state": "interrupted"}))
+                                   "state": "interrupted"}), encoding="utf-8")
     result = run_cli(*RECORD)
     assert result.returncode == 0, result.stderr
     assert f"{folder / 'session.json'}: damaged" in result.stderr
@@ -68,7 +68,7 @@ def test_a_journal_naming_a_folder_that_is_not_its_session_is_ignored(run_cli, h
     journal = state(home) / "journal" / "rep.json"
     journal.parent.mkdir(parents=True)
     journal.write_text(json.dumps({"session_id": "abc", "profile": "rep", "folder": str(victim),
-                                   "state": "recording"}))
+                                   "state": "recording"}), encoding="utf-8")
     assert run_cli(*RECORD).returncode == 0
     assert (victim / "part-001.mp4.partial").read_bytes() == b"someone else's file"
 
@@ -115,12 +115,12 @@ def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
     proc.kill()
     proc.wait()
     assert "part-001.mp4: kept" in run_cli("recover", check=0).stdout
-    journal = json.loads((state(home) / "journal" / "rep.json").read_text())
+    journal = json.loads((state(home) / "journal" / "rep.json").read_text(encoding="utf-8"))
     assert journal["state"] == "interrupted"
     resumed = run_cli(*RECORD, "--resume", check=0)
     assert "ended in a crash" not in resumed.stderr and "resuming the interrupted session" in resumed.stderr
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert [p["file"] for p in manifest["parts"]] == ["part-001.mp4", "part-002.mp4"]
     assert all(p["state"] == "sealed" for p in manifest["parts"])
 
@@ -128,9 +128,9 @@ def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
 @pytest.mark.parametrize("variable", ["XDG_STATE_HOME", "XDG_DATA_HOME"])
 def test_an_xdg_folder_that_is_a_file_is_one_line(run_cli, home, tmp_path, variable):
     blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     config = tmp_path / "prompt.toml"  # the prompt sink stages under XDG_DATA_HOME
-    config.write_text('[profiles.rep]\nsink = "prompt"\n')
+    config.write_text('[profiles.rep]\nsink = "prompt"\n', encoding="utf-8")
     result = run_cli(*RECORD, "--config", str(config), env={variable: str(blocker)})
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
@@ -220,7 +220,7 @@ def test_any_value_of_any_recording_flag_is_exit_0_or_2(tmp_path_factory, durati
     root = tmp_path_factory.mktemp("flags")
     config = root / "fast.toml"
     config.write_text("[profiles.rep]\nguards = []\nnotifiers = []\n"
-                      "[profiles.rep.synthetic]\nwidth = 160\nheight = 120\nrealtime = false\n")
+                      "[profiles.rep.synthetic]\nwidth = 160\nheight = 120\nrealtime = false\n", encoding="utf-8")
     argv = ["--profile", "rep", "--source", "synthetic", "--config", str(config), "--duration", str(duration),
             "--fps", str(fps), "--output-dir", str(root / folder)]
     if save_to is not None:

@@ -18,7 +18,7 @@ from conftest import cli_env, recorder_command
 
 def shown(display: str) -> list[str]:
     found = subprocess.run(["xdotool", "search", "--onlyvisible", "--classname", "recorder-indicator"],
-                           env=dict(os.environ, DISPLAY=display), capture_output=True, text=True, timeout=20)
+                           env=dict(os.environ, DISPLAY=display), capture_output=True, text=True, timeout=20, encoding="utf-8")
     return found.stdout.split()
 
 
@@ -39,17 +39,17 @@ def wait_until(check, what: str, timeout: float = 20) -> None:
 
 def start(home: Path, display: str | None, config: str, *args: str) -> subprocess.Popen:
     path = home / "indicator.toml"
-    path.write_text('[profiles.rep]\nfps = 10\nguards = ["+indicator"]\nnotifiers = []\n' + config)
+    path.write_text('[profiles.rep]\nfps = 10\nguards = ["+indicator"]\nnotifiers = []\n' + config, encoding="utf-8")
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(path), "--new-session",
                              *args], env=cli_env(home, display), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def ended(recording: subprocess.Popen) -> tuple[Path, dict]:
     out, err = recording.communicate(timeout=60)
     assert recording.returncode == 0, err
     folder = Path(out.strip())
-    return folder, json.loads((folder / "session.json").read_text())
+    return folder, json.loads((folder / "session.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.display
@@ -102,7 +102,7 @@ def test_a_killed_indicator_is_an_event_and_comes_back(still_display, home):
 
 def test_a_required_indicator_that_cannot_be_shown_stops_the_start(run_cli, home):
     config = home / "required.toml"
-    config.write_text('[profiles.rep]\nguards = ["+indicator"]\n[profiles.rep.indicator]\nrequired = true\n')
+    config.write_text('[profiles.rep]\nguards = ["+indicator"]\n[profiles.rep.indicator]\nrequired = true\n', encoding="utf-8")
     result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "2")
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
@@ -112,10 +112,10 @@ def test_a_required_indicator_that_cannot_be_shown_stops_the_start(run_cli, home
 
 def test_an_optional_indicator_that_cannot_be_shown_is_a_warning_event(run_cli, home):
     config = home / "optional.toml"
-    config.write_text('[profiles.rep]\nguards = ["+indicator"]\nnotifiers = []\n')
+    config.write_text('[profiles.rep]\nguards = ["+indicator"]\nnotifiers = []\n', encoding="utf-8")
     result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "2",
                      check=0)
-    manifest = json.loads((Path(result.stdout.strip()) / "session.json").read_text())
+    manifest = json.loads((Path(result.stdout.strip()) / "session.json").read_text(encoding="utf-8"))
     [event] = [e for e in manifest["events"] if e["kind"] == "indicator-unavailable"]
     assert event["level"] == "warning" and "DISPLAY" in event["text"]
 
@@ -124,7 +124,7 @@ def test_an_optional_indicator_that_cannot_be_shown_is_a_warning_event(run_cli, 
                                        ('label = "Aufnahme läuft"', "label"), ('required = "yes"', "required")])
 def test_bad_indicator_options_are_one_line_naming_the_key(run_cli, home, line, key):
     config = home / "bad.toml"
-    config.write_text(f'[profiles.rep]\nguards = ["+indicator"]\n[profiles.rep.indicator]\n{line}\n')
+    config.write_text(f'[profiles.rep]\nguards = ["+indicator"]\n[profiles.rep.indicator]\n{line}\n', encoding="utf-8")
     result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "2")
     assert result.returncode == 2
     [message] = result.stderr.strip().splitlines()

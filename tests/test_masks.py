@@ -52,7 +52,7 @@ def window_of(display: str, title: str, timeout: float = 20) -> str:
 
 def xdotool(display: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=display), capture_output=True,
-                          text=True, check=check, timeout=20)
+                          text=True, check=check, timeout=20, encoding="utf-8")
 
 
 def frames_of(path: Path) -> list[tuple[float, numpy.ndarray]]:
@@ -69,17 +69,17 @@ def pixels_like(picture: numpy.ndarray, colour: tuple[int, int, int], tolerance:
 def record(home: Path, display: str, config: str, duration: float) -> subprocess.Popen:
     path = home / "masks.toml"
     path.write_text('[profiles.rep]\nfps = 10\nguards = []\nnotifiers = []\n[profiles.rep.h264]\n'
-                    'preset = "ultrafast"\n' + config)
+                    'preset = "ultrafast"\n' + config, encoding="utf-8")
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(path), "--duration",
                              str(duration), "--new-session"], env=cli_env(home, display),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def finished(recording: subprocess.Popen) -> tuple[Path, dict]:
     out, err = recording.communicate(timeout=60)
     assert recording.returncode == 0, err
     folder = Path(out.strip())
-    return folder, json.loads((folder / "session.json").read_text())
+    return folder, json.loads((folder / "session.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.display
@@ -204,7 +204,7 @@ BAD = [
 def test_a_bad_mask_is_one_line_naming_the_key_and_nothing_is_written(still_display, run_cli, home, line,
                                                                       key, why):
     config = home / "bad.toml"
-    config.write_text(f"[profiles.rep.mss]\n{line}\n")
+    config.write_text(f"[profiles.rep.mss]\n{line}\n", encoding="utf-8")
     result = run_cli("--profile", "rep", "--config", str(config), "--duration", "2",
                      display=still_display.name)
     assert result.returncode == 2, result.stderr

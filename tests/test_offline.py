@@ -50,13 +50,13 @@ def traced(trace: Path, args: list[str], env: dict, *, isolated: bool = True) ->
                "-o", str(trace), recorder_command(), *args]
     if isolated:
         command = ["unshare", "--net", *command]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, encoding="utf-8")
 
 
 def addresses(trace: Path) -> list[tuple[str, str, str]]:
     """(family, address, outcome) of every connect or addressed send in the trace."""
     found = []
-    for line in trace.read_text().splitlines():
+    for line in trace.read_text(encoding="utf-8").splitlines():
         match = SYSCALL.match(line)
         if not match:
             continue
@@ -114,7 +114,7 @@ def test_a_configured_webhook_is_the_only_place_a_connection_goes(home, tmp_path
     tools()
     with ChatServer() as chat:
         config = tmp_path / "webhook.toml"
-        config.write_text(f'[profiles.rep]\nnotifiers = ["+webhook"]\n[profiles.rep.webhook]\nurl = "{chat.url}"\n')
+        config.write_text(f'[profiles.rep]\nnotifiers = ["+webhook"]\n[profiles.rep.webhook]\nurl = "{chat.url}"\n', encoding="utf-8")
         result = traced(tmp_path / "record.trace", ["--profile", "rep", "--config", str(config),
                                                     "--duration", "2"], cli_env(home, xdisplay.name),
                         isolated=False)

@@ -31,7 +31,7 @@ def test_wheel_installs_recorder_and_its_plugins_only(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "RECORDER_", "DISPLAY"))}
     env.update(PYTHONPATH=str(target), HOME=str(home))
     where = subprocess.run([sys.executable, "-c", "import recorder.plugins.mss as m; print(m.__file__)"],
-                           env=env, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+                           env=env, capture_output=True, text=True, check=True, cwd=tmp_path, encoding="utf-8").stdout
     assert where.startswith(str(target))
     subprocess.run([sys.executable, "-m", "recorder", "--profile", "rep", "--source", "synthetic",
                     "--duration", "1"], env=env, check=True, capture_output=True, cwd=tmp_path)

@@ -67,7 +67,7 @@ def test_frames_that_cannot_be_kept_up_with_are_counted_not_stretched(tmp_settin
     assert video.frames + session.dropped >= 29
     # the timeline is wall-clock time: frames sit where they were captured
     assert 2.5 <= video.times[-1] <= 3.2
-    manifest = json.loads((session.folder / "session.json").read_text())
+    manifest = json.loads((session.folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["dropped_frames"] == session.dropped
 
 
@@ -76,7 +76,7 @@ def _start(home: Path, *args: str) -> subprocess.Popen:
     env["HOME"] = str(home)
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic",
                              "--fps", "15", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def _wait_for_part(home: Path) -> Path:
@@ -101,7 +101,7 @@ def test_kill_9_leaves_a_playable_part_up_to_about_the_last_second(home):
     assert video.codec == "h264"
     assert video.duration >= killed_after - 1.5, (video.duration, killed_after)
     assert frame_numbers(partial) == list(range(video.frames))
-    manifest = json.loads((partial.parent / "session.json").read_text())
+    manifest = json.loads((partial.parent / "session.json").read_text(encoding="utf-8"))
     assert manifest["state"] == "recording" and manifest["parts"][0]["state"] == "writing"
 
 
@@ -118,7 +118,7 @@ def test_signals_end_the_session_with_the_recording_sealed(home, signum, reason)
     assert proc.returncode == 0, err
     folder = partial.parent
     assert Path(out.strip()) == folder
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["end_reason"] == reason and manifest["parts"][0]["state"] == "sealed"
     assert not partial.exists()
     assert decode(folder / "part-001.mp4").duration >= 1.9
@@ -126,7 +126,7 @@ def test_signals_end_the_session_with_the_recording_sealed(home, signum, reason)
 
 def test_target_that_cannot_be_created_is_a_usage_error(run_cli, home, tmp_path):
     blocker = tmp_path / "a-file"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     result = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1",
                      "--output-dir", str(blocker / "sub"))
     assert result.returncode == 2

@@ -222,7 +222,7 @@ def chromium_frames(path: Path, times) -> list[bytes]:
     pictures = []
     with tempfile.TemporaryDirectory() as temp, sync_playwright() as playwright:
         page_path = Path(temp) / "seek.html"
-        page_path.write_text(f'<!doctype html><video muted preload="auto" src="{path.as_uri()}"></video>')
+        page_path.write_text(f'<!doctype html><video muted preload="auto" src="{path.as_uri()}"></video>', encoding="utf-8")
         browser = playwright.chromium.launch(executable_path=executable, args=[
             "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files", "--disable-background-networking"])
         try:
@@ -272,7 +272,7 @@ def recovered(tmp_path_factory):
     home.mkdir()
     config = root / "fast.toml"  # frames as fast as they are encoded, timed as if taken at 10 fps
     config.write_text(f"[profiles.rep]\nfps = {FPS}\n[profiles.rep.synthetic]\n"
-                      f"width = {SIZE[0]}\nheight = {SIZE[1]}\nrealtime = false\n")
+                      f"width = {SIZE[0]}\nheight = {SIZE[1]}\nrealtime = false\n", encoding="utf-8")
     env = cli_env(home)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
                              "--duration", "600", "--session-id", SUPPORT_ID,
@@ -284,10 +284,10 @@ def recovered(tmp_path_factory):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     killed = shutil.copyfile(partial, root / "killed.mp4.partial")
-    result = subprocess.run([recorder_command(), "recover"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([recorder_command(), "recover"], env=env, capture_output=True, text=True, timeout=60, encoding="utf-8")
     assert result.returncode == 0 and "part-001.mp4: kept" in result.stdout, result.stdout + result.stderr
     part = partial.with_name("part-001.mp4")
-    manifest = json.loads((part.parent / "session.json").read_text())
+    manifest = json.loads((part.parent / "session.json").read_text(encoding="utf-8"))
     return part, manifest, killed
 
 

@@ -25,7 +25,7 @@ DATA = Path(__file__).parent / "data"
 # -- the public API ----------------------------------------------------------------
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(), str(path))
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -46,7 +46,7 @@ def test_builtin_plugins_import_nothing_of_recorder_but_its_root():
             if module == "recorder" or not module.startswith("recorder.") or module.startswith(own):
                 continue
             offenders.append(f"plugins/{relative}:{line} imports {module}")
-        if "import_module" in path.read_text() or "__import__" in path.read_text():
+        if "import_module" in path.read_text(encoding="utf-8") or "__import__" in path.read_text(encoding="utf-8"):
             offenders.append(f"plugins/{relative} imports by name (not checkable)")
     assert offenders == []
 
@@ -292,7 +292,7 @@ def test_save_and_list_call_their_hooks(spawn_cli, run_cli, home, tmp_path):
     """recorder save remembers the location (the prompt plugin's recorder_session_saved), and
     recorder list finds a staged session the catalog lost (its recorder_session_roots)."""
     config = tmp_path / "prompt.toml"
-    config.write_text('[profiles.customer]\nenabled = true\nsink = "prompt"\n')
+    config.write_text('[profiles.customer]\nenabled = true\nsink = "prompt"\n', encoding="utf-8")
     child = spawn_cli("--profile", "customer", "--config", str(config), "--source", "synthetic",
                       "--duration", "1")
     child.expect("Save the recording to which folder")
@@ -308,7 +308,7 @@ def test_save_and_list_call_their_hooks(spawn_cli, run_cli, home, tmp_path):
     target = tmp_path / "kept"
     run_cli("save", row["id"][:8], str(target), check=0)
     locations = home / ".local" / "state" / "recorder" / "plugins" / "prompt" / "locations.json"
-    assert json.loads(locations.read_text()) == {"customer": str(target)}
+    assert json.loads(locations.read_text(encoding="utf-8")) == {"customer": str(target)}
     [row] = json.loads(run_cli("list", "--json", check=0).stdout)
     assert row["state"] == "saved" and Path(row["folder"]).parent == target
 
@@ -358,15 +358,15 @@ def test_an_installed_hook_only_plugin_is_configured_like_any_other(run_cli, hom
     """examples/recorder-copycat, installed through its entry point as a user would."""
     backup = tmp_path / "backup"
     config = tmp_path / "copycat.toml"
-    config.write_text(f'[profiles.rep.copycat]\ndirectory = "{backup}"\n')
+    config.write_text(f'[profiles.rep.copycat]\ndirectory = "{backup}"\n', encoding="utf-8")
     shown = run_cli("config", "--profile", "rep", "--config", str(config), check=0).stdout
     assert f'directory = "{backup}"  # {config} — Folder that receives a copy of each session' in shown
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1", check=0)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     [copy] = backup.iterdir()
     assert sha256_file(copy / "part-001.mp4") == sha256_file(folder / "part-001.mp4")
-    assert json.loads((copy / "session.json").read_text())["state"] == "complete"
-    config.write_text('[profiles.rep.copycat]\ndirectory = "relative/path"\n')
+    assert json.loads((copy / "session.json").read_text(encoding="utf-8"))["state"] == "complete"
+    config.write_text('[profiles.rep.copycat]\ndirectory = "relative/path"\n', encoding="utf-8")
     bad = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
@@ -389,8 +389,8 @@ def test_guards_and_notifiers_can_be_edited_without_restating_the_defaults(tmp_s
 def test_config_says_when_a_profile_drops_default_guards(run_cli, tmp_path):
     site = tmp_path / "site.toml"
     user = tmp_path / "user.toml"
-    site.write_text('[profiles.rep]\nguards = ["+retention"]\n')
-    user.write_text('[profiles.rep]\nguards = ["retention"]\n')
+    site.write_text('[profiles.rep]\nguards = ["+retention"]\n', encoding="utf-8")
+    user.write_text('[profiles.rep]\nguards = ["retention"]\n', encoding="utf-8")
     shown = run_cli("config", "--profile", "rep", "--config", str(site), check=0).stdout
     assert 'guards = ["disk-space", "signals", "logind", "windows-shutdown", "retention"]' in shown
     assert "leaves out" not in shown
@@ -418,7 +418,7 @@ def test_a_version_1_session_is_read_verified_and_played(run_cli, tmp_path):
     out = tmp_path / "v1.mp4"
     run_cli("export", str(folder), "--format", "mp4", "-o", str(out), check=0)
     assert decode(out).frames == manifest.parts[0].frames == 20
-    assert json.loads((folder / "session.json").read_text())["format_version"] == 1, "reading never rewrites"
+    assert json.loads((folder / "session.json").read_text(encoding="utf-8"))["format_version"] == 1, "reading never rewrites"
 
 
 def test_a_crashed_version_1_session_is_recovered_by_its_encoder(tmp_path):
@@ -431,7 +431,7 @@ def test_a_crashed_version_1_session_is_recovered_by_its_encoder(tmp_path):
     assert part.state == "sealed" and part.encoder == "h264" and part.sha256 == sha256_file(folder / part.file)
     assert decode(folder / part.file).frames == part.frames > 0
     assert manifest.state == "interrupted" and manifest.end_reason == "crashed"
-    assert json.loads((folder / "session.json").read_text())["format_version"] == manifests.FORMAT_VERSION
+    assert json.loads((folder / "session.json").read_text(encoding="utf-8"))["format_version"] == manifests.FORMAT_VERSION
     assert recover_folder(folder, load_plugins(entry_points_too=False)) == [], "nothing left to do"
 
 
@@ -479,7 +479,7 @@ def test_the_prompt_sink_honours_output_dir_and_tells_the_notifiers_what_it_did(
     events = tmp_path / "events.jsonl"
     config = tmp_path / "prompt.toml"
     config.write_text(f'[profiles.customer]\nsink = "prompt"\nnotifiers = ["+events-file"]\n'
-                      f'[profiles.customer.events-file]\npath = "{events}"\n')
+                      f'[profiles.customer.events-file]\npath = "{events}"\n', encoding="utf-8")
     record = ("--profile", "customer", "--config", str(config), "--source", "synthetic", "--duration", "1")
     chosen = tmp_path / "chosen"
     folder = Path(run_cli(*record, "--output-dir", str(chosen), check=0).stdout.strip())
@@ -487,7 +487,7 @@ def test_the_prompt_sink_honours_output_dir_and_tells_the_notifiers_what_it_did(
     assert not (home / "Documents" / "SessionRecordings").exists(), "nobody was asked, nothing moved"
 
     run_cli(*record, check=0)  # no terminal: the remembered (default) location, said to this machine only
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
     [said] = [line for line in lines if "no one to ask where to save" in line["text"]]
     assert said["audience"] == ["customer"] and said["by"] == "prompt"
 
@@ -523,9 +523,9 @@ def test_a_manifest_cannot_name_a_file_outside_its_folder(run_cli, tmp_path, fie
     shutil.copytree(DATA / "v1-crashed", folder)
     outside = tmp_path / "elsewhere.mp4"
     outside.write_bytes(b"not yours")
-    data = json.loads((folder / "session.json").read_text())
+    data = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     data["parts"][0][field] = value
-    (folder / "session.json").write_text(json.dumps(data))
+    (folder / "session.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(UsageError, match="refused .*not a plain file name"):
         read_manifest(folder)
     for command in ("verify", "info"):
@@ -572,6 +572,6 @@ def test_the_event_hook_sees_the_gap_and_the_resumption(tmp_settings):
 def test_config_never_shows_a_secret_option(run_cli, tmp_path):
     config = tmp_path / "chat.toml"
     config.write_text('[profiles.rep]\nnotifiers = ["+webhook"]\n'
-                      '[profiles.rep.webhook]\nurl = "https://chat.example/hooks/s3cr3t-t0ken"\n')
+                      '[profiles.rep.webhook]\nurl = "https://chat.example/hooks/s3cr3t-t0ken"\n', encoding="utf-8")
     shown = run_cli("config", "--profile", "rep", "--config", str(config), check=0).stdout
     assert "s3cr3t" not in shown and 'url = "(set, not shown)"' in shown

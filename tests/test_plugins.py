@@ -31,14 +31,14 @@ def test_plugins_lists_builtins_and_the_installed_example(run_cli):
 def test_example_sink_from_entry_point_copies_each_part(run_cli, home, tmp_path):
     share = tmp_path / "share"
     config = tmp_path / "mirror.toml"
-    config.write_text(f'[profiles.rep]\nsink = "mirror"\n[profiles.rep.mirror]\ndirectory = "{share}"\n')
+    config.write_text(f'[profiles.rep]\nsink = "mirror"\n[profiles.rep.mirror]\ndirectory = "{share}"\n', encoding="utf-8")
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1",
             check=0)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     [copy] = share.iterdir()
     assert copy.name == folder.name
     assert sha256_file(copy / "part-001.mp4") == sha256_file(folder / "part-001.mp4")
-    assert json.loads((copy / "session.json").read_text())["state"] == "complete"
+    assert json.loads((copy / "session.json").read_text(encoding="utf-8"))["state"] == "complete"
     assert (copy / "part-001.mp4").stat().st_mode & 0o777 == 0o600
 
 
@@ -84,7 +84,7 @@ def recorder_register_sources(register):
                      env={"PYTHONPATH": str(site)})
     assert result.returncode == 1, result.stderr
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["end_reason"] == "error" and manifest["state"] == "complete"
     assert any("capture card unplugged" in e["text"] for e in manifest["events"] if e["kind"] == "error")
     [part] = manifest["parts"]
@@ -183,7 +183,7 @@ def test_lifecycle_hooks_fire_in_order_and_failures_never_cost_the_recording(tmp
     assert lifecycle.calls == ["started", ("opened", "part-001.mp4", True),
                                ("sealed", "part-001.mp4", True), ("ended", "duration")]
     assert failing.calls == ["started", ("sealed", "part-001.mp4"), "ended"]
-    manifest = json.loads((session.folder / "session.json").read_text())
+    manifest = json.loads((session.folder / "session.json").read_text(encoding="utf-8"))
     errors = [e for e in manifest["events"] if e["kind"] == "plugin-error"]
     assert [e["by"] for e in errors] == ["failing-hooks", "failing-hooks"]
     assert 'plugin "failing-hooks" failed in recorder_session_started: RuntimeError: chat bridge offline' == errors[0]["text"]
@@ -194,7 +194,7 @@ def test_lifecycle_hooks_fire_in_order_and_failures_never_cost_the_recording(tmp
 def test_hookspecs_are_documented():
     from recorder.host import specs as hookspecs
 
-    docs = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    docs = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
     import inspect
     sections = re.split(r"^#{2,3} ", docs, flags=re.M)
     threads = docs[docs.index("## Which thread calls what"):]
@@ -212,7 +212,7 @@ def test_hookspecs_are_documented():
 
 def test_the_architecture_doc_lists_every_module():
     root = Path(__file__).parent.parent
-    doc = (root / "docs" / "architecture.md").read_text()
+    doc = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
     for path in sorted((root / "core").rglob("*.py")):
         relative = path.relative_to(root / "core").as_posix()
         if path.name == "__init__.py" and path.parent != root / "core":

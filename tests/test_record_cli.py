@@ -26,8 +26,8 @@ def test_records_the_screen_into_documents(run_cli, home, xdisplay):
     root = home / "Documents" / "SessionRecordings"
     folder = only_session(root)
     assert result.stdout.strip() == str(folder)
-    assert folder.name.endswith("_rep_" + json.loads((folder / "session.json").read_text())["session_id"][:8])
-    manifest = json.loads((folder / "session.json").read_text())
+    assert folder.name.endswith("_rep_" + json.loads((folder / "session.json").read_text(encoding="utf-8"))["session_id"][:8])
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["profile"] == "rep" and manifest["role"] == "rep"
     assert manifest["end_reason"] == "duration" and manifest["state"] == "complete"
     [part] = manifest["parts"]
@@ -50,7 +50,7 @@ def test_records_the_screen_into_documents(run_cli, home, xdisplay):
 def test_region_capture_sees_the_moving_window(run_cli, home, tmp_path, xdisplay):
     left, top, width, height = ANIMATION
     config = tmp_path / "region.toml"
-    config.write_text(f"[profiles.rep.mss]\nregion = [{left}, {top}, {width - 1}, {height - 1}]\n")
+    config.write_text(f"[profiles.rep.mss]\nregion = [{left}, {top}, {width - 1}, {height - 1}]\n", encoding="utf-8")
     run_cli("--profile", "rep", "--config", str(config), "--duration", "2", "--fps", "10",
             display=xdisplay.name, check=0)
     folder = only_session(home / "Documents" / "SessionRecordings")
@@ -91,12 +91,12 @@ def test_a_recording_carries_its_support_session_id_and_labels(run_cli, home, tm
     import av
 
     config = tmp_path / "named.toml"
-    config.write_text('[profiles.rep]\nfolder_template = "{label[ticket]}_{support_id}_{short_id}"\n')
+    config.write_text('[profiles.rep]\nfolder_template = "{label[ticket]}_{support_id}_{short_id}"\n', encoding="utf-8")
     args = ("--profile", "rep", "--source", "synthetic", "--duration", "1", "--config", str(config))
     folder = Path(run_cli(*args, "--session-id", "S-42", "--label", "ticket=INC-1", "--label", "customer=Müller",
                           check=0).stdout.strip())
     assert folder.name.startswith("INC-1_S-42_")
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert manifest["support_session_id"] == "S-42" and manifest["labels"] == {"ticket": "INC-1",
                                                                                  "customer": "Müller"}
     run_cli(*args, env={"RECORDER_SESSION_ID": "S-43"}, check=0)

@@ -27,11 +27,11 @@ def two_part_session(tmp_path_factory):
     home.mkdir()
     config = root / "session.toml"
     config.write_text(SMALL + "[profiles.rep.disk-space]\ninterval = 0.2\nwarn_free = \"1000TB\"\n"
-                              "stop_free = \"1MB\"\ngrace = 1000.0\n")
+                              "stop_free = \"1MB\"\ngrace = 1000.0\n", encoding="utf-8")
     args = [recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
             "--session-id", "replay-1"]
     first = subprocess.Popen([*args, "--duration", "60"], env=cli_env(home), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
     deadline = time.monotonic() + 20
     while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
         assert time.monotonic() < deadline
@@ -42,14 +42,14 @@ def two_part_session(tmp_path_factory):
     time.sleep(1.5)
     subprocess.run([*args, "--duration", "3"], env=cli_env(home), check=True, capture_output=True)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     assert len(manifest["parts"]) == 2 and any(e["kind"] == "gap" for e in manifest["events"])
     return home, folder, manifest
 
 
 def run(home: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess:
     result = subprocess.run([recorder_command(), *args], env=cli_env(home), capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, encoding="utf-8")
     if check is not None:
         assert result.returncode == check, result.stderr
     return result
@@ -104,7 +104,7 @@ def test_wmv_as_ffprobe_sees_it(two_part_session, tmp_path):
     out = tmp_path / "out.wmv"
     run(home, "export", str(folder), "--format", "wmv", "-o", str(out))
     probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_format", "-show_streams",
-                                       str(out)], capture_output=True, text=True, check=True).stdout)
+                                       str(out)], capture_output=True, text=True, check=True, encoding="utf-8").stdout)
     assert probe["format"]["format_name"] == "asf"
     assert probe["streams"][0]["codec_name"] == "wmv2"
     total = sum(p["duration"] for p in manifest["parts"])
@@ -140,7 +140,7 @@ def test_ctrl_c_during_export_leaves_nothing(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "noise.toml"
-    config.write_text("[profiles.rep.synthetic]\nwidth = 1280\nheight = 720\nnoise = true\n")
+    config.write_text("[profiles.rep.synthetic]\nwidth = 1280\nheight = 720\nnoise = true\n", encoding="utf-8")
     subprocess.run([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
                     "--duration", "8"], env=cli_env(home), check=True, capture_output=True)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
@@ -216,18 +216,18 @@ def test_replay_converts_parts_browsers_cannot_play(tmp_path):
     home.mkdir()
     env = cli_env(home, PYTHONPATH=str(site))
     config = tmp_path / "c.toml"
-    config.write_text(SMALL + '[profiles.rep]\nencoder = "mpeg4-mkv"\n')
+    config.write_text(SMALL + '[profiles.rep]\nencoder = "mpeg4-mkv"\n', encoding="utf-8")
     subprocess.run([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
                     "--duration", "2"], env=env, check=True, capture_output=True)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     page = Path(subprocess.run([recorder_command(), "play", str(folder), "--no-open"], env=env, check=True,
-                               capture_output=True, text=True).stdout.strip())
+                               capture_output=True, text=True, encoding="utf-8").stdout.strip())
     [copy] = page.parent.glob("*.browser.mp4")
     assert copy.stat().st_mode & 0o777 == 0o600 and page.stat().st_mode & 0o777 == 0o600
     with av.open(str(copy)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) == 30
-    assert copy.as_uri() in page.read_text()
+    assert copy.as_uri() in page.read_text(encoding="utf-8")
     assert sorted(p.name for p in folder.iterdir()) == ["part-001.mkv", "session.json"]
 
 
@@ -243,7 +243,7 @@ def test_replay_page_shows_event_text_that_looks_like_markup(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     config = tmp_path / "small.toml"
-    config.write_text(SMALL)
+    config.write_text(SMALL, encoding="utf-8")
     run(home, "--profile", "rep", "--source", "synthetic", "--config", str(config), "--duration", "1")
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     manifest = manifests.read(folder)

@@ -35,7 +35,7 @@ SMALL = "[profiles.rep.synthetic]\nwidth = 640\nheight = 360\n"
 
 def run(home: Path, *args: str, check: int | None = 0, display: str | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([recorder_command(), *args], env=cli_env(home, display), capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=120, encoding="utf-8")
     if check is not None:
         assert result.returncode == check, (args, result.stdout, result.stderr)
     return result
@@ -66,7 +66,7 @@ class Recorded:
 def _recorded(home: Path, out: str) -> Recorded:
     folder = Path(out.strip().splitlines()[-1])
     page = Path(run(home, "play", str(folder), "--no-open").stdout.strip())
-    return Recorded(home, folder, json.loads((folder / "session.json").read_text()), page)
+    return Recorded(home, folder, json.loads((folder / "session.json").read_text(encoding="utf-8")), page)
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +78,11 @@ def review(tmp_path_factory) -> Recorded:
     home = root / "home"
     home.mkdir()
     config = root / "review.toml"
-    config.write_text(SMALL + "hold = 90\n")  # 6 s a picture at 15 fps
+    config.write_text(SMALL + "hold = 90\n", encoding="utf-8")  # 6 s a picture at 15 fps
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
                              "--session-id", "SUP-1234", "--label", "ticket=T-42", "--label", "customer=ACME",
                              "--duration", "120"], env=cli_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         run(home, "status", "--json", "--wait", "20")
         time.sleep(2.5)
@@ -124,7 +124,7 @@ def terminal(tmp_path_factory) -> Recorded:
     xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
                             pass_fds=[write], stderr=subprocess.DEVNULL)
     os.close(write)
-    with os.fdopen(read) as pipe:
+    with os.fdopen(read, encoding="utf-8") as pipe:
         display = ":" + pipe.readline().strip()
     xterm = subprocess.Popen(["xterm", "-fa", "Monospace", "-fs", "8", "-geometry", "250x80+0+0", "-e", "sh", "-c",
                               "ls -la /usr/bin | head -78; exec sleep 600"], env=dict(os.environ, DISPLAY=display),
@@ -549,7 +549,7 @@ def test_still_spans_of_a_real_screen(still_display, tmp_path):
     env = dict(os.environ, DISPLAY=still_display.name)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "mss", "--duration", "60"],
                             env=cli_env(home, still_display.name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, encoding="utf-8")
     try:
         run(home, "status", "--json", "--wait", "20")
         time.sleep(2.5)
@@ -566,7 +566,7 @@ def test_still_spans_of_a_real_screen(still_display, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    manifest = json.loads((Path(out.strip().splitlines()[-1]) / "session.json").read_text())
+    manifest = json.loads((Path(out.strip().splitlines()[-1]) / "session.json").read_text(encoding="utf-8"))
     red, blue = (e["t"] for e in manifest["events"] if e["kind"] == "draw")
     still = manifest["still"]
     assert any(abs(s - red) < 0.6 and abs(e - blue) < 0.6 for s, e in still), (red, blue, still)

@@ -25,7 +25,7 @@ RECORD = ("--profile", "rep", "--source", "synthetic", "--fps", "15", "--session
 
 def start(home: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([recorder_command(), *RECORD, *args], env=cli_env(home, **env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
 
 
 def sessions(home: Path) -> list[Path]:
@@ -44,7 +44,7 @@ def wait_for_partial(home: Path, name: str = "part-001.mp4.partial", timeout: fl
 
 
 def manifest_of(folder: Path) -> dict:
-    return json.loads((folder / "session.json").read_text())
+    return json.loads((folder / "session.json").read_text(encoding="utf-8"))
 
 
 def test_sigterm_seals_then_the_next_start_resumes_in_a_new_part(home, run_cli):
@@ -113,11 +113,11 @@ def test_logind_prepare_for_shutdown_takes_the_sigterm_path(home, run_cli, tmp_p
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed (apt-get install dbus)")
     bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, text=True, encoding="utf-8")
     address = bus.stdout.readline().strip()
     try:
         config = tmp_path / "logind.toml"
-        config.write_text('[profiles.rep.logind]\nbus = "session"\n')
+        config.write_text('[profiles.rep.logind]\nbus = "session"\n', encoding="utf-8")
         proc = start(home, "--config", str(config), "--duration", "60", DBUS_SESSION_BUS_ADDRESS=address)
         partial = wait_for_partial(home)
         time.sleep(1.5)
@@ -157,7 +157,7 @@ def test_an_old_interrupted_session_is_closed_not_resumed(home, run_cli, tmp_pat
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=10)
     config = tmp_path / "limit.toml"
-    config.write_text("[profiles.rep]\nresume_within = 0.0001\n")  # 0.36 s
+    config.write_text("[profiles.rep]\nresume_within = 0.0001\n", encoding="utf-8")  # 0.36 s
     time.sleep(1)
     result = run_cli(*RECORD, "--config", str(config), "--duration", "1", check=0)
     assert "interrupted more than" in result.stderr
@@ -240,7 +240,7 @@ def test_windows_shutdown_event_interrupts_the_session(host, tmp_settings):
     recording.prepare()
     guard.start(recording.session)
     answered = []
-    threading.Timer(1.0, lambda: answered.append(guard.handle(CTRL_SHUTDOWN_EVENT))).start()
+    threading.Timer(1.0, lambda: answered.append(guard.console_handler(CTRL_SHUTDOWN_EVENT))).start()
     session = recording.run()
     assert answered == [True]
     assert session.end_reason == "interrupted"
@@ -256,7 +256,7 @@ def test_only_the_same_support_session_is_continued(home, run_cli):
     def interrupted(*extra: str, boot: str = "boot-1") -> Path:
         proc = subprocess.Popen([recorder_command(), *plain[:-1], "60", *extra],
                                 env=cli_env(home, RECORDER_TEST_BOOT_ID=boot), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, encoding="utf-8")
         wait_for_partial(home, "*.partial")
         time.sleep(1)
         proc.send_signal(signal.SIGTERM)

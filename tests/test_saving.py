@@ -54,7 +54,7 @@ def test_prompt_offers_the_last_location_and_saves_there(spawn_cli, run_cli, hom
 
     verified = run_cli("verify", str(saved), check=0).stdout
     assert verified.strip().endswith(f"{saved}: verified")
-    manifest = json.loads((saved / "session.json").read_text())
+    manifest = json.loads((saved / "session.json").read_text(encoding="utf-8"))
     assert manifest["events"][-1]["kind"] == "saved" and "(asked)" in manifest["events"][-1]["text"]
     rows = json.loads(run_cli("list", "--json", check=0).stdout)
     assert len(rows) == 4 - 1  # three sessions
@@ -64,7 +64,7 @@ def test_prompt_offers_the_last_location_and_saves_there(spawn_cli, run_cli, hom
 
 def test_a_bad_answer_is_explained_and_asked_again(spawn_cli, home):
     blocker = home / "a-file"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     child = spawn_cli(*RECORD)
     child.expect(PROMPT)
     child.sendline(str(blocker))
@@ -101,7 +101,7 @@ def test_without_a_terminal_the_remembered_location_is_used_and_said(run_cli, ho
     result = run_cli(*RECORD, check=0)
     assert "no one to ask where to save; saving to the remembered location" in result.stderr
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    events = json.loads((folder / "session.json").read_text())["events"]
+    events = json.loads((folder / "session.json").read_text(encoding="utf-8"))["events"]
     assert events[-1]["kind"] == "saved" and "(remembered)" in events[-1]["text"]
 
 
@@ -110,7 +110,7 @@ def test_save_to_answers_in_advance_and_is_checked_before_recording(run_cli, hom
     run_cli(*RECORD, "--save-to", str(target), check=0)
     assert len(list(target.iterdir())) == 1
     blocker = home / "file"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     result = run_cli(*RECORD, "--save-to", str(blocker))
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
@@ -148,11 +148,11 @@ def frame_numbers(path):
 def test_splitting_is_gapless(run_cli, home, tmp_path, limit):
     config = tmp_path / "split.toml"
     config.write_text(f"[profiles.rep]\n{limit}\n"
-                      "[profiles.rep.synthetic]\nwidth = 320\nheight = 240\nnoise = true\n")
+                      "[profiles.rep.synthetic]\nwidth = 320\nheight = 240\nnoise = true\n", encoding="utf-8")
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--fps", "15",
             "--duration", "4", check=0)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     parts = manifest["parts"]
     assert len(parts) >= 3
     numbers, times = [], []
@@ -173,7 +173,7 @@ def test_splitting_is_gapless(run_cli, home, tmp_path, limit):
 
 def test_verify_names_what_is_wrong(run_cli, home, tmp_path):
     config = tmp_path / "split.toml"
-    config.write_text("[profiles.rep]\nmax_part_duration = 1.0\n")
+    config.write_text("[profiles.rep]\nmax_part_duration = 1.0\n", encoding="utf-8")
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "3.5",
             check=0)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
@@ -192,9 +192,9 @@ def test_verify_names_what_is_wrong(run_cli, home, tmp_path):
     assert "PROBLEM  part-002.mp4 is missing" in result.stdout
 
     copy = fresh_copy()
-    manifest = json.loads((copy / "session.json").read_text())
+    manifest = json.loads((copy / "session.json").read_text(encoding="utf-8"))
     del manifest["parts"][1]  # a part removed, manifest edited to hide it
-    (copy / "session.json").write_text(json.dumps(manifest))
+    (copy / "session.json").write_text(json.dumps(manifest), encoding="utf-8")
     (copy / "part-002.mp4").unlink()
     result = run_cli("verify", str(copy))
     assert result.returncode == 1
@@ -204,7 +204,7 @@ def test_verify_names_what_is_wrong(run_cli, home, tmp_path):
     with open(copy / "part-001.mp4", "r+b") as fh:
         fh.seek(2000)
         fh.write(b"\x00" * 16)
-    (copy / "notes.txt").write_text("x")
+    (copy / "notes.txt").write_text("x", encoding="utf-8")
     result = run_cli("verify", str(copy))
     assert "part-001.mp4: SHA-256 does not match" in result.stdout
     assert "unexpected file in the session folder: notes.txt" in result.stdout
@@ -229,14 +229,14 @@ def test_retention_deletes_the_oldest_saved_sessions_only(run_cli, home, tmp_pat
     keep = rows[-1]["size"] + rows[-2]["size"] + 100
     config = tmp_path / "retention.toml"
     config.write_text(f"[profiles.rep]\nguards = [\"retention\"]\n[profiles.rep.retention]\n"
-                      f"keep_total_size = {keep}\n")
+                      f"keep_total_size = {keep}\n", encoding="utf-8")
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "1",
             check=0)
     after = json.loads(run_cli("list", "--json", "--profile", "rep", check=0).stdout)
     # the oldest goes; the two that fit the limit stay (the new session is not counted)
     assert [r["id"] for r in after][:2] == [rows[1]["id"], rows[2]["id"]] and len(after) == 3
     assert not Path(rows[0]["folder"]).exists()
-    newest = json.loads((Path(after[-1]["folder"]) / "session.json").read_text())
+    newest = json.loads((Path(after[-1]["folder"]) / "session.json").read_text(encoding="utf-8"))
     deleted = [e["text"] for e in newest["events"] if e["kind"] == "retention"]
     assert len(deleted) == 1 and rows[0]["folder"] in deleted[0] and "in total" in deleted[0]
     assert len(json.loads(run_cli("list", "--json", "--profile", "customer", check=0).stdout)) == 1
@@ -250,13 +250,13 @@ def test_folder_dialog_on_a_display(home, tmp_path, xdisplay):
     from conftest import cli_env, recorder_command
 
     config = tmp_path / "dialog.toml"
-    config.write_text('[profiles.rep]\nsink = "prompt"\n[profiles.rep.prompt]\nask = "dialog"\n')
+    config.write_text('[profiles.rep]\nsink = "prompt"\n[profiles.rep.prompt]\nask = "dialog"\n', encoding="utf-8")
     env = cli_env(home, xdisplay.name)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config),
                              "--source", "synthetic", "--duration", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     xdotool = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True,  # noqa: E731
-                                           text=True).stdout
+                                           text=True, encoding="utf-8").stdout
     deadline = time.monotonic() + 30
     while not (window := xdotool("search", "--onlyvisible", "--name", "Save the session recording").split()):
         assert time.monotonic() < deadline, "the folder dialog did not appear"
@@ -277,7 +277,7 @@ def test_folder_dialog_on_a_display(home, tmp_path, xdisplay):
     assert proc.returncode == 0, err
     [saved] = target.iterdir()
     assert Path(out.strip()) == saved
-    events = json.loads((saved / "session.json").read_text())["events"]
+    events = json.loads((saved / "session.json").read_text(encoding="utf-8"))["events"]
     assert "(dialog)" in events[-1]["text"]
 
 
@@ -302,5 +302,5 @@ def test_the_catalog_keeps_every_entry_when_recorders_finish_at_once(home, monke
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    index = json.loads((home / ".local" / "state" / "recorder" / "catalog.json").read_text())
+    index = json.loads((home / ".local" / "state" / "recorder" / "catalog.json").read_text(encoding="utf-8"))
     assert len(index) == 100

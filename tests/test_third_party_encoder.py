@@ -23,7 +23,7 @@ def test_a_matroska_part_killed_mid_recording_is_recovered_by_its_encoder(tmp_pa
     env = cli_env(home, PYTHONPATH=str(site))
     config = tmp_path / "c.toml"
     config.write_text('[profiles.rep]\nencoder = "mpeg4-mkv"\nfps = 10.0\n'
-                      '[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n')
+                      '[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n', encoding="utf-8")
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--duration", "60"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -37,12 +37,12 @@ def test_a_matroska_part_killed_mid_recording_is_recovered_by_its_encoder(tmp_pa
     proc.kill()
     proc.wait()
     folder = partial.parent
-    assert json.loads((folder / "session.json").read_text())["parts"][0]["encoder"] == "mpeg4-mkv"
+    assert json.loads((folder / "session.json").read_text(encoding="utf-8"))["parts"][0]["encoder"] == "mpeg4-mkv"
 
-    result = subprocess.run([recorder_command(), "recover"], env=env, capture_output=True, text=True)
+    result = subprocess.run([recorder_command(), "recover"], env=env, capture_output=True, text=True, encoding="utf-8")
     assert result.returncode == 0, result.stderr
     assert "part-001.mkv: kept" in result.stdout, result.stdout
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     [part] = manifest["parts"]
     assert part["state"] == "sealed" and part["file"] == "part-001.mkv"
     assert part["sha256"] == sha256_file(folder / "part-001.mkv")

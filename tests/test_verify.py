@@ -13,16 +13,16 @@ CONFIG = '[profiles.rep]\nmax_part_duration = 1.0\n[profiles.rep.synthetic]\nwid
 
 def record(run_cli, tmp_path: Path, *extra: str) -> Path:
     config = tmp_path / "verify.toml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG, encoding="utf-8")
     result = run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "3",
                      *extra, check=0)
     return Path(result.stdout.strip())
 
 
 def edit(folder: Path, change) -> None:
-    manifest = json.loads((folder / "session.json").read_text())
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     change(manifest)
-    (folder / "session.json").write_text(json.dumps(manifest))
+    (folder / "session.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 @pytest.mark.parametrize("change, named", [
@@ -60,7 +60,7 @@ def test_verify_names_each_disagreement_between_the_manifest_and_its_parts(run_c
 def test_verify_all_checks_every_session_and_a_repaired_one_is_saved_again(run_cli, tmp_path):
     good = record(run_cli, tmp_path, "--session-id", "A-1")
     bad = record(run_cli, tmp_path, "--session-id", "B-2")
-    original = (bad / "session.json").read_text()
+    original = (bad / "session.json").read_text(encoding="utf-8")
     edit(bad, lambda manifest: manifest.update(frames=manifest["frames"] + 5))
     result = run_cli("verify", "--all")
     assert result.returncode == 1
@@ -69,7 +69,7 @@ def test_verify_all_checks_every_session_and_a_repaired_one_is_saved_again(run_c
     assert any(line.startswith("ok") and str(good) in line for line in lines)
     assert any(line.startswith("DAMAGED") and str(bad) in line and "frame count" in line for line in lines)
     assert "1 of 2 session(s) damaged" in result.stderr
-    (bad / "session.json").write_text(original)
+    (bad / "session.json").write_text(original, encoding="utf-8")
     assert run_cli("verify", "--all", check=0).stdout.strip().endswith("2 session(s) checked")
     assert {row["state"] for row in json.loads(run_cli("list", "--json", check=0).stdout)} == {"saved"}
 

@@ -87,7 +87,7 @@ def wait_for(what: str, check, timeout: float, step: float = 0.02):
 def alive(pid: int) -> bool:
     """Running, not a zombie (the recorder is detached: nobody may reap it at once)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
 
@@ -126,7 +126,7 @@ class Rep:
     def __init__(self, port: int, log: Path):
         self.proc = subprocess.Popen([sys.executable, "-c", REP, f"127.0.0.1::{port}", *map(str, POINTER)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("ab"),
-                                     text=True)
+                                     text=True, encoding="utf-8")
         self.connected = self._answer("connected")
 
     def _answer(self, word: str, timeout: float = 15) -> float:
@@ -188,7 +188,7 @@ def customer_screen(still_display, tmp_path, home):
     calls = tmp_path / "recorder-calls.log"
     # RECORDER as the recipe allows: here a wrapper noting when the hooks call which command.
     wrapper = tmp_path / "recorder"
-    wrapper.write_text(f'#!/bin/sh\necho "$(date +%s.%N) $*" >> "{calls}"\nexec "{recorder_command()}" "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho "$(date +%s.%N) $*" >> "{calls}"\nexec "{recorder_command()}" "$@"\n', encoding="utf-8")
     wrapper.chmod(0o755)
     procs: list[subprocess.Popen] = []
     try:
@@ -200,7 +200,7 @@ def customer_screen(still_display, tmp_path, home):
                                        "-forever", "-dontdisconnect", "-afteraccept", str(ACCEPT), "-gone", str(GONE)],
                                       env=env, stdin=subprocess.DEVNULL, stdout=log.open("ab"),
                                       stderr=subprocess.STDOUT))
-        wait_for("x11vnc did not start listening", lambda: f"PORT={port}" in log.read_text(errors="replace"), 15)
+        wait_for("x11vnc did not start listening", lambda: f"PORT={port}" in log.read_text(encoding="utf-8", errors="replace"), 15)
         yield display, port, typed, calls
     finally:
         for proc in reversed(procs):
@@ -228,7 +228,7 @@ def start_xterm(display: str, typed: Path, log: Path) -> subprocess.Popen:
         # "Can't open display", seen now and then while another test run on the machine
         # was starting and stopping X servers: try again
         time.sleep(0.5)
-    pytest.fail(f"xterm could not start on {display}: {log.read_text(errors='replace')[-300:]}")
+    pytest.fail(f"xterm could not start on {display}: {log.read_text(encoding='utf-8', errors='replace')[-300:]}")
 
 
 def sessions(home: Path) -> list[Path]:
@@ -237,7 +237,7 @@ def sessions(home: Path) -> list[Path]:
 
 
 def manifest_of(folder: Path) -> dict:
-    return json.loads((folder / "session.json").read_text())
+    return json.loads((folder / "session.json").read_text(encoding="utf-8"))
 
 
 def recording_started(home: Path, known: list[Path]) -> Path | None:
@@ -276,7 +276,7 @@ def test_a_vnc_support_session_is_recorded_by_the_x11vnc_hooks(customer_screen, 
         rep.do(f"type {TYPED}")
         rep.do("key enter")
         wait_for("what the rep typed did not reach the customer's xterm",
-                 lambda: typed.exists() and typed.read_text() == TYPED + "\n", 5)
+                 lambda: typed.exists() and typed.read_text(encoding="utf-8") == TYPED + "\n", 5)
         time.sleep(1)  # a heartbeat or two: the recorder has seen the screen as it is now
         screen = grab(display, XTERM)
         left = rep.leave()
@@ -292,7 +292,7 @@ def test_a_vnc_support_session_is_recorded_by_the_x11vnc_hooks(customer_screen, 
         assert first["profile"] == "customer" and first["end_reason"] == "user"
         kinds = [event["kind"] for event in first["events"]]
         started = next(event for event in first["events"] if event["kind"] == "started")
-        hook = float(calls.read_text().split()[0])  # the accept hook's first call of recorder
+        hook = float(calls.read_text(encoding="utf-8").split()[0])  # the accept hook's first call of recorder
         print(f"\nx11vnc recipe: recording started {start_latency:.2f} s after the rep's VNC handshake "
               f"(x11vnc ran the accept hook at +{hook - rep.connected:.2f} s, 'started' event at "
               f"+{wall(started) - rep.connected:.2f} s), sealed {seal_latency:.2f} s after the rep disconnected")

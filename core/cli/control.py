@@ -9,6 +9,7 @@ import signal
 import time
 
 import click
+from recorder import platform
 from recorder.cli.params import finite, profile_name
 from recorder.control.client import Client, endpoint, running_profile
 from recorder.errors import RecorderError, UsageError
@@ -144,8 +145,12 @@ def stop_cmd(ctx, profile, by, reason, timeout):
     if endpoint(profile).exists():
         with Client(profile) as client:
             client.request("stop", by=by, reason=reason)
-    elif pid is not None:  # a recorder without a channel (it could not open one): as Ctrl-C
+    elif pid and platform.can_signal_for_control():  # a recorder without a channel (it could not open one): as Ctrl-C
         os.kill(pid, signal.SIGINT)
+    elif pid is not None:
+        # Windows: os.kill is TerminateProcess (nothing sealed, maybe a reused pid's process).
+        raise UsageError(f"the recorder for profile '{profile}'{f' (pid {pid})' if pid else ''} has no control "
+                         "channel; end it with Ctrl-C in its window")
     else:
         raise UsageError(f"no recorder is running for profile '{profile}'")
     deadline = time.monotonic() + timeout

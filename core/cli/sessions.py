@@ -398,7 +398,7 @@ def _receipt(given: str, session_id: str) -> dict | str:
     if re.fullmatch(r"[0-9a-f]{64}", given):
         return given
     try:
-        text = Path(given).expanduser().read_text()
+        text = Path(given).expanduser().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--receipt {given}: not a head hash, and cannot be read: {exc}") from None
     candidates = []

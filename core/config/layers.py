@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 import attrs
 import platformdirs
+from recorder import platform
 from recorder.errors import UsageError
 
 BUILTIN = "built-in defaults"
@@ -189,7 +190,7 @@ def file_layer(path: Path, *, locks: bool = False) -> Layer:
 
 
 def builtin_layer() -> Layer:
-    data = tomllib.loads(files("recorder.config").joinpath("defaults.toml").read_text())
+    data = tomllib.loads(files("recorder.config").joinpath("defaults.toml").read_text(encoding="utf-8"))
     return Layer(BUILTIN, flatten(data))
 
 
@@ -199,10 +200,23 @@ def file_layers(config_file: Path | None) -> list[Layer]:
     found = [(path, True) for path in site_config_files()] + [(user_config_file(), False)]
     for path, locks in found:
         if _present(path):
+            if locks:
+                _check_site_owner(path)
             layers.append(file_layer(path, locks=locks))
     if config_file is not None:
         layers.append(file_layer(config_file))
     return layers
+
+
+def _check_site_owner(path: Path) -> None:
+    """Windows: every user may create files in C:\\ProgramData, so a user could plant the
+    site file (and its locks) before the administrator does: it is read only if it and
+    its folder are the administrators' alone. (/etc and /Library need root already.)"""
+    if not platform.is_windows():
+        return
+    why = platform.admin_only(path)
+    if why:
+        raise UsageError(f"refusing the site config {path}: {why}; only administrators may write it")
 
 
 def _present(path: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -15,12 +16,12 @@ MAX_PATH = 100
 def bound_address(path: Path) -> Iterator[str]:
     """The address to bind or connect to ``path`` with, valid inside the block."""
     text = str(path)
-    if len(os.fsencode(text)) <= MAX_PATH or not os.path.isdir("/proc/self/fd"):
+    if sys.platform != "linux" or len(os.fsencode(text)) <= MAX_PATH or not os.path.isdir("/proc/self/fd"):
         yield text
-        return
-    # Linux: the folder through an O_PATH descriptor, a short name for the same place.
-    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        yield f"/proc/self/fd/{fd}/{path.name}"
-    finally:
-        os.close(fd)
+    else:
+        # Linux: the folder through an O_PATH descriptor, a short name for the same place.
+        fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            yield f"/proc/self/fd/{fd}/{path.name}"
+        finally:
+            os.close(fd)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from recorder.control import protocol
+from recorder.control import pipe, protocol
 from recorder.control.address import bound_address
 from recorder.errors import RecorderError, UsageError
 from recorder.session import lock
@@ -19,7 +20,9 @@ class ChannelError(RecorderError):
 
 
 def endpoint(profile: str) -> Path:
-    return protocol.socket_path(lock.runtime_dir(), profile)
+    """What exists while a recorder listens: its Unix socket, or on Windows its pipe's key."""
+    path = protocol.socket_path(lock.runtime_dir(), profile)
+    return pipe.key_path(path) if pipe.in_use() else path
 
 
 def running_profile(profile: str | None, wait: float = 0.0) -> str:
@@ -39,6 +42,27 @@ def running_profile(profile: str | None, wait: float = 0.0) -> str:
         time.sleep(0.05)
 
 
+def _connect(path: Path, timeout: float):
+    """A connection to the recorder listening at ``path``: its Unix socket, or on Windows
+    its named pipe (control/pipe.py). Raises FileNotFoundError or ConnectionRefusedError
+    when nothing listens, PermissionError when it is not this user's."""
+    if pipe.in_use():
+        stream = pipe.connect(path)
+        stream.settimeout(timeout)
+        return stream
+    if sys.platform != "win32":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            with bound_address(path) as address:
+                sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise FileNotFoundError(str(path))
+
+
 class Client:
     """One connection: ``request()`` for commands, ``stream()`` after ``subscribe``."""
 
@@ -47,20 +71,15 @@ class Client:
         path = endpoint(profile)
         deadline = time.monotonic() + wait
         while True:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
             try:
-                with bound_address(path) as address:
-                    self.sock.connect(address)
+                self.sock = _connect(path, timeout)
                 break
             except (FileNotFoundError, ConnectionRefusedError) as exc:
-                self.sock.close()
                 if time.monotonic() >= deadline:
                     raise UsageError(f"no recorder is running for profile '{profile}' "
                                      f"(nothing listens on {path})") from exc
                 time.sleep(0.05)
             except PermissionError:
-                self.sock.close()
                 raise UsageError(f"{path}: permission denied (the control channel serves only "
                                  "the user running the recorder)") from None
         self.reader = self.sock.makefile("rb")

@@ -14,12 +14,13 @@ import queue
 import socket
 import stat
 import struct
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from recorder.control import protocol
+from recorder.control import pipe, protocol
 from recorder.control.protocol import BadRequest
 from recorder.control.address import bound_address
 from recorder.version import __version__
@@ -31,10 +32,18 @@ SEND_TIMEOUT = 2.0  # a subscriber that takes no data for this long is dropped
 CLOSE_WAIT = 0.5  # at the end, how long subscribers get to take the last lines
 
 
-def peer_uid(conn: socket.socket) -> int | None:
+def me() -> int | None:
+    """This process's uid; None on Windows, where the pipe's key admits (control/pipe.py)."""
+    if sys.platform == "win32":
+        return None
+    else:
+        return os.geteuid()
+
+
+def peer_uid(conn) -> int | None:
     """The uid of the process at the other end (Linux); None where the platform cannot tell."""
     option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
+    if option is None or isinstance(conn, pipe.PipeStream):
         return None  # macOS: the socket's 0700 folder is the barrier (getpeereid by design)
     creds = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
@@ -166,20 +175,23 @@ class ControlServer:
         self.lock = threading.Lock()
         self.connections: set[Connection] = set()
         self.subscribers: set[Connection] = set()
-        self.sock: socket.socket | None = None
+        self.sock: socket.socket | pipe.PipeListener | None = None
         self.thread: threading.Thread | None = None
 
     def hello(self) -> dict:
         return {"recorder": "control", "protocol": protocol.PROTOCOL, "version": __version__, **self._hello()}
 
     def start(self) -> None:
-        self._remove_stale()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with bound_address(self.path) as address:
-            sock.bind(address)
-        os.chmod(self.path, 0o600)  # just created by bind, in a folder only this user can write
-        sock.listen(16)
-        self.sock = sock
+        if pipe.in_use():  # Windows: no Unix sockets there
+            self.sock = pipe.PipeListener(self.path)
+        elif sys.platform != "win32":
+            self._remove_stale()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            with bound_address(self.path) as address:
+                sock.bind(address)
+            os.chmod(self.path, 0o600)  # just created by bind, in a folder only this user can write
+            sock.listen(16)
+            self.sock = sock
         self.thread = threading.Thread(target=self._accept, name="recorder-control", daemon=True)
         self.thread.start()
 
@@ -190,18 +202,19 @@ class ControlServer:
             info = os.lstat(self.path)
         except FileNotFoundError:
             return
-        if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.geteuid():
+        if not stat.S_ISSOCK(info.st_mode) or info.st_uid != me():
             raise OSError(f"{self.path} exists and is not this user's control socket")
         os.unlink(self.path)
 
     def _accept(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                accepted = self.sock.accept()
+                conn = accepted if isinstance(accepted, pipe.PipeStream) else accepted[0]
             except OSError:
                 return  # closed
             uid = peer_uid(conn)
-            if uid is not None and uid != os.geteuid():
+            if uid is not None and uid != me():
                 # Another user reached the socket (a folder made accessible): refused.
                 try:
                     conn.sendall(protocol.encode({"ok": False, "error": "refused: this recorder's control "

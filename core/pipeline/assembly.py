@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from recorder import platform
 from recorder.errors import PluginError, RecorderError, UsageError
 from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
@@ -54,9 +55,17 @@ def build(host: PluginHost, profile: ResolvedProfile) -> Built:
 def folder_name(session: Session, template: str) -> str:
     from recorder.config.profile import folder_name_from  # the check profile resolution made too
 
+    # What the support tool sent (its session id, label values) may hold characters that
+    # Windows or macOS refuse in a name (``:`` even opens an NTFS stream): replaced by ``_``.
+    safe = {key: platform.safe_folder_name(value) if value else value for key, value in session.labels.items()}
     try:
-        return folder_name_from(template, start=session.started_at, profile=session.profile,
-                                role=session.role, short_id=session.short_id, host=session.host,
-                                support_id=session.support_id, label=TemplateLabels(session.labels))
+        name = folder_name_from(template, start=session.started_at, profile=session.profile,
+                                role=session.role, short_id=session.short_id, host=platform.safe_folder_name(session.host),
+                                support_id=platform.safe_folder_name(session.support_id) if session.support_id else
+                                session.support_id, label=TemplateLabels(safe))
     except ValueError as exc:
         raise UsageError(f"profile '{session.profile}': key 'folder_template': {exc}") from None
+    why = platform.check_folder_name(name, f"profile '{session.profile}': key 'folder_template'")
+    if why:
+        raise UsageError(why)
+    return name

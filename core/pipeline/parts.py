@@ -22,6 +22,7 @@ from recorder.privacy.plaintext import tail_name
 from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
 from recorder.store.crashpoints import crash_point
+from recorder import platform
 from recorder.store.files import NOFOLLOW, create_private_file, sha256_file
 from recorder.store.saving import copy_private
 from recorder.values import Changes, PartStats, VideoFormat
@@ -30,7 +31,7 @@ SYNC_EVERY = 1.0  # seconds
 
 def _fsync_quietly(fd: int) -> None:
     try:
-        os.fsync(fd)
+        platform.fsync(fd)
     except OSError:
         pass  # a full disk shows up in the writer, where it is handled
 
@@ -134,7 +135,7 @@ class Parts:
         if index > 1:
             crash_point("split:created")
         if recipients:
-            fd = os.open(partial, os.O_WRONLY | NOFOLLOW)
+            fd = platform.open_binary(partial, os.O_WRONLY | NOFOLLOW)
             self.stream = EncryptedPartStream(fd, self.session.folder / tail_name(part.file),
                                               keys.parse_recipients(recipients))
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps, stream=self.stream)
@@ -142,7 +143,7 @@ class Parts:
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
         self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
         self.writer_takes_rects = self.writer_takes_rows and getattr(self.writer, "takes_changed_rects", False)
-        self.sync_fd = os.open(partial, os.O_RDONLY)  # fsync through any fd flushes the file
+        self.sync_fd = platform.sync_handle(partial)  # fsync through any fd flushes the file (writable on Windows)
         self.synced_at = time.monotonic()
         self.current = part
         self.session.parts.append(part)
@@ -189,6 +190,7 @@ class Parts:
         failed, self.writer_failed = self.writer_failed, False
         sync_fd, self.sync_fd = self.sync_fd, None
         stream, self.stream = self.stream, None
+        sync_closed = None
         try:
             try:
                 try:
@@ -199,7 +201,7 @@ class Parts:
             finally:
                 if self.rescued_from is not None:  # the folder was lost: the data is still in the open file
                     self._copy_out(sync_fd, partial)
-                self.sealer.submit(os.close, sync_fd)  # after any fsync already queued
+                sync_closed = self.sealer.submit(os.close, sync_fd)  # after any fsync already queued
             if failed:
                 raise OSError("the part's writer had failed")
             crash_point("seal:closed")
@@ -220,7 +222,9 @@ class Parts:
         final = self.path(part)
         if final.exists():
             raise FileExistsError(f"refusing to overwrite {final}")
-        os.rename(partial, final)
+        if platform.is_windows() and sync_closed is not None:  # no rename there while a handle is open
+            sync_closed.result()
+        platform.rename(partial, final)  # and retried while an indexer or antivirus holds it
         crash_point("seal:renamed")
         future = self.sealer.submit(self._finish_seal, part, final)
         self.pending.append(future)
@@ -248,11 +252,11 @@ class Parts:
         create_private_file(target)
         with open(target, "r+b") as out:
             offset = 0
-            while chunk := os.pread(fd, 1 << 20, offset):
+            while chunk := platform.pread(fd, 1 << 20, offset):
                 out.write(chunk)
                 offset += len(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            platform.fsync(out.fileno())
 
     def _encrypted_stats(self, writer, stream, part: Part):
         """An encrypted part whose writer failed: what reached it is sealed as it is (the

@@ -9,7 +9,7 @@ An exporter plugin only says how to encode.
 
 from __future__ import annotations
 
-import os
+from recorder import platform
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -232,6 +232,6 @@ def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: b
         if encrypt_to:
             encrypt_to_file(export_job.output, target, list(encrypt_to))
             release(export_job.output)
-        os.chmod(target, 0o600)
-        os.replace(target, output)
+        platform.make_owner_only(target, folder=False)
+        platform.replace(target, output)  # Windows: retried while a player still holds the old file
     return output

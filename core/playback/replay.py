@@ -133,7 +133,7 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
         "end": timeline.end,
         "recorded": timeline.recorded,
     }
-    page = files("recorder.playback").joinpath("replay.html").read_text().replace("/*SESSION*/null",
+    page = files("recorder.playback").joinpath("replay.html").read_text(encoding="utf-8").replace("/*SESSION*/null",
                                                                                  script_json(data), 1)
     path = folder / "index.html"
     write_private(path, page.encode())

@@ -43,7 +43,7 @@ def part_thumbnails(timeline: Timeline, index: int, every: float, folder: Path, 
     key = f"thumbs-{seg.path.stem}-{version[:16]}-{every:g}"
     listing = folder / f"{key}.json"
     try:
-        made = json.loads(listing.read_text())
+        made = json.loads(listing.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         try:
             made = _make_strips(seg, every, folder, key)

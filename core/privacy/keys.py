@@ -75,7 +75,7 @@ def load_identities(reference: str) -> list:
         path = Path(reference).expanduser()
         where = f"--identity {path}"
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{where}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
     identities = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import secrets
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Iterator
 
 import attrs
 import pyrage
+from recorder import platform
 from recorder.errors import RecorderError, UsageError
 from recorder.privacy import keys
 from recorder.privacy.stream import HEADER_MAX, TAIL, payload_start, read_tail
@@ -83,7 +85,7 @@ class _Decrypted:
 
 def _collect(path: Path, identities: list) -> _Decrypted:
     out = _Collect()
-    fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+    fd = platform.open_binary(path, os.O_RDONLY | NOFOLLOW)
     with os.fdopen(fd, "rb") as source:
         if payload_start(source.read(HEADER_MAX)) is None:  # killed before its first full chunk
             return _Decrypted(out.data, False)
@@ -102,7 +104,7 @@ def _collect(path: Path, identities: list) -> _Decrypted:
 def memory_file(data: bytes, name: str = "recorder-part") -> Path:
     """``data`` in an anonymous memory file, as a path PyAV and FFmpeg open; it lives
     as long as this process (the descriptor is deliberately never closed)."""
-    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    fd = _memfd(name)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -110,7 +112,15 @@ def memory_file(data: bytes, name: str = "recorder-part") -> Path:
 
 
 def memory_output(name: str = "recorder-export") -> Path:
-    return Path(f"/proc/self/fd/{os.memfd_create(name, os.MFD_CLOEXEC)}")
+    return Path(f"/proc/self/fd/{_memfd(name)}")
+
+
+def _memfd(name: str) -> int:
+    """An anonymous memory file (Linux only, by design: plaintext never touches a disk;
+    macOS and Windows have no equivalent PyAV can open by path)."""
+    if sys.platform != "linux":
+        raise UsageError("decrypting a session into memory needs Linux (memfd); see docs/platforms.md")
+    return os.memfd_create(name, os.MFD_CLOEXEC)
 
 
 def release(path: Path) -> None:
@@ -127,7 +137,7 @@ def materialize(folder: Path, part: Part, identities: list, repairer, fps: float
         path = memory_file(plain, part.file)
     else:
         path = into / part.file.removesuffix(".age")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
+        fd = platform.open_binary(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
         with os.fdopen(fd, "wb") as out:
             out.write(plain)
     stats = None
@@ -143,7 +153,7 @@ def _filesystem_of(path: Path) -> str:
     """The type of the filesystem ``path`` is on (from /proc/self/mounts)."""
     best, kind = "", ""
     try:
-        lines = Path("/proc/self/mounts").read_text().splitlines()
+        lines = Path("/proc/self/mounts").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
     except OSError:
         return ""
     target = str(path.resolve())
@@ -194,6 +204,8 @@ def remove_stale_folders(purpose: str) -> None:
 
 
 def _me() -> str:
+    if sys.platform == "win32":
+        return platform.user_name()
     import pwd
 
     return pwd.getpwuid(os.getuid()).pw_name
@@ -206,11 +218,11 @@ def tail_name(part_file: str) -> str:
 def encrypt_to_file(source: Path, target: Path, recipients: list[str]) -> None:
     """Encrypt the file ``source`` (a memory file) into ``target`` (created 0600, must not exist)."""
     parsed = keys.parse_recipients(recipients)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
+    fd = platform.open_binary(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
     with os.fdopen(fd, "wb") as out, open(source, "rb") as plain:
         pyrage.encrypt_io(plain, out, parsed)
         out.flush()
-        os.fsync(out.fileno())
+        platform.fsync(out.fileno())
 
 
 def decrypted(line, identities: list, host, into: Path | None = None):

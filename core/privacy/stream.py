@@ -19,6 +19,7 @@ recording machine, which has no key, can still say how long the part is.
 
 from __future__ import annotations
 
+from recorder import platform
 import os
 import queue
 import threading
@@ -191,7 +192,7 @@ class EncryptedPartStream:
                 offset, plaintext = self._kept_from, bytes(self._kept)
             try:
                 if self._checkpointed is None or state[1] != self._checkpointed[1]:
-                    os.fsync(self.fd)  # new chunks: on disk before the tail that counts on them
+                    platform.fsync(self.fd)  # new chunks: on disk before the tail that counts on them
                 write_private(self.tail, tail_line(offset, frames, duration)
                               + pyrage.encrypt(plaintext, self.recipients))
             except OSError:
@@ -209,7 +210,7 @@ class EncryptedPartStream:
         try:
             if self._error is not None:
                 raise self._error
-            os.fsync(self.fd)
+            platform.fsync(self.fd)
             with self._tail_lock:
                 try:
                     self.tail.unlink()

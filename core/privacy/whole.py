@@ -15,7 +15,7 @@ that the next run deletes; after 2, the next run finishes the rename.
 
 from __future__ import annotations
 
-import os
+from recorder import platform
 from pathlib import Path
 
 from recorder.privacy import plaintext
@@ -33,7 +33,7 @@ def settle(folder: Path, manifest) -> None:
         leftover = folder / (part.file + REWRAP)
         if leftover.exists():
             if not part.tail and sha256_file(leftover) == part.sha256:
-                os.replace(leftover, folder / part.file)  # the manifest already names it
+                platform.replace(leftover, folder / part.file)  # the manifest already names it
             else:
                 leftover.unlink()
         stale = folder / (part.file + TAIL)
@@ -73,7 +73,7 @@ def make_whole(folder: Path, identities: list, host, manifest=None) -> list[str]
                            was={"sha256": before[1], "tail_sha256": before[2], "duration": before[0]})
         manifests.write(folder, manifest)
         crash_point("rewrap:recorded")
-        os.replace(rewrap, folder / part.file)
+        platform.replace(rewrap, folder / part.file)
         crash_point("rewrap:renamed")
         if tail:
             (folder / tail).unlink(missing_ok=True)

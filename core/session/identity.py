@@ -62,6 +62,6 @@ def boot_id() -> str:
     if os.environ.get("RECORDER_TEST_BOOT_ID"):
         return os.environ["RECORDER_TEST_BOOT_ID"]
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
     except OSError:
         return ""

@@ -1,8 +1,10 @@
 """One recorder per profile and user: an exclusive lock on a file in the runtime dir.
 
-The kernel releases the lock when the process dies, however it dies, so a
-lock left by a crashed recorder is simply free to take over. The file holds
-the pid, for ``recorder stop``.
+The system releases the lock when the process dies, however it dies, so a lock
+left by a crashed recorder is simply free to take over. The lock is the
+``filelock`` library's (flock on POSIX, LockFileEx on Windows, where a locked
+file cannot even be read): the pid, for ``recorder stop`` and messages, is kept
+in a file of its own beside it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,12 @@ import os
 import sys
 from pathlib import Path
 
+import filelock
 import platformdirs
+from recorder import platform
 from recorder.errors import UsageError
 from recorder.store.files import make_private_dir
 from recorder.store.state import state_dir
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 
 def runtime_dir() -> Path:
@@ -41,51 +40,56 @@ def lock_path(profile: str) -> Path:
     return runtime_dir() / f"{profile}.lock"
 
 
+def pid_path(profile: str) -> Path:
+    return runtime_dir() / f"{profile}.pid"
+
+
 class ProfileLock:
     def __init__(self, profile: str):
         self.profile = profile
-        self.fd: int | None = None
+        self.lock: filelock.BaseFileLock | None = None
 
     def acquire(self) -> None:
-        path = lock_path(self.profile)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                pid = holder(self.profile)
-                raise UsageError(f"a recorder is already running for profile '{self.profile}'"
-                                 f"{f' (pid {pid})' if pid else ''}; end it with: "
-                                 f"recorder stop --profile {self.profile}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self.fd = fd
+        lock = platform.file_lock(lock_path(self.profile))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            pid = holder(self.profile)
+            raise UsageError(f"a recorder is already running for profile '{self.profile}'"
+                             f"{f' (pid {pid})' if pid else ''}; end it with: "
+                             f"recorder stop --profile {self.profile}") from None
+        _write_pid(pid_path(self.profile))
+        self.lock = lock
 
     def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing drops the flock
-            self.fd = None
+        if self.lock is not None:
+            pid_path(self.profile).unlink(missing_ok=True)  # nothing left behind by a clean exit
+            self.lock.release()
+            self.lock = None
+
+
+def _write_pid(path: Path) -> None:
+    """The pid, replaced whole (a reader never sees half of it); read only while the lock is held."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = platform.open_binary(temporary, platform.nofollow(os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
+    try:
+        os.write(fd, str(os.getpid()).encode())
+    finally:
+        os.close(fd)
+    platform.replace(temporary, path)
 
 
 def holder(profile: str) -> int | None:
-    """The pid of the recorder running for ``profile``, or None."""
+    """The pid of the recorder running for ``profile``, or None (0 when one runs but
+    its pid file is not there yet)."""
     path = lock_path(profile)
-    if not path.exists():
+    if not path.exists() or not platform.lock_held(path):
         return None
-    fd = os.open(path, os.O_RDONLY)
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                return None  # nobody holds it
-            except BlockingIOError:
-                pass
-        text = os.read(fd, 32).decode().strip()
-        return int(text) if text.isdigit() else None
-    finally:
-        os.close(fd)
+        text = pid_path(profile).read_bytes().decode("ascii", "replace").strip()
+    except OSError:
+        return 0
+    return int(text) if text.isdigit() else 0
 
 
 def running_profiles() -> list[str]:

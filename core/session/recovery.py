@@ -11,6 +11,7 @@ a new part, unless ``--new-session`` is given, the session is older than
 
 from __future__ import annotations
 
+from recorder import platform
 import os
 import time
 from datetime import datetime, timezone
@@ -149,7 +150,7 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
         return f"{name}: no complete fragment ({human_size(before)} discarded)"
     crash_point("recover:repaired")
     if path != final:
-        os.rename(path, final)
+        platform.rename(path, final)
     fsync_folder(folder)  # the rename reaches the disk before the manifest says "sealed"
     crash_point("recover:renamed")
     part.file, part.state, part.encoder = name, "sealed", encoder_name
@@ -182,7 +183,7 @@ def _keep_encrypted(folder: Path, part: Part, path: Path, final: Path, encoder_n
     if meta is None:
         tail.unlink(missing_ok=True)
     if path != final:
-        os.rename(path, final)
+        platform.rename(path, final)
     fsync_folder(folder)
     crash_point("recover:renamed")
     part.file, part.state, part.encoder = name, "sealed", encoder_name

@@ -8,16 +8,16 @@ import errno
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from recorder import platform
 from recorder.store.crashpoints import crash_point
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, which has no symlinks for users to plant
+NOFOLLOW = platform.nofollow(0)  # not on Windows, which has no symlinks for users to plant
 
 
 def sha256_file(path: Path) -> str:
@@ -37,9 +37,9 @@ def write_private(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            platform.fsync(fh.fileno())
         crash_point("write:temporary")
-        os.replace(tmp, path)
+        platform.replace(tmp, path)  # retried while a reader on Windows holds ``path``
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -67,7 +67,7 @@ def private_temporary(near: Path, suffix: str = ".partial") -> Path:
 
 def create_private_file(path: Path) -> None:
     """Create an empty 0600 file, refusing to touch one that exists (or a symlink)."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE))
+    os.close(platform.open_binary(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE))
 
 
 def make_private_dir(path: Path, *, exist_ok: bool = False) -> None:
@@ -83,39 +83,26 @@ def make_private_dir(path: Path, *, exist_ok: bool = False) -> None:
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):
             folder.mkdir(mode=DIR_MODE)
-            os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+            platform.make_owner_only(folder, folder=True)  # mkdir's mode is filtered by the umask
     try:
         path.mkdir(mode=DIR_MODE)
     except FileExistsError:
         if not exist_ok or not path.is_dir():
             raise
         return
-    os.chmod(path, DIR_MODE)
+    platform.make_owner_only(path, folder=True)  # Windows: mkdir's mode is ignored
 
 
 def shared_with_others(folder: Path) -> str | None:
     """Why other users could plant files or links in ``folder`` (or None): it is
-    writable by group or others without the sticky bit, or belongs to someone else."""
-    info = folder.stat()
-    me = getattr(os, "getuid", None)  # Windows: ACLs, not modes; not checked there
-    if me is None:
-        return None
-    if info.st_uid not in (me(), 0):
-        return f"{folder} belongs to another user"
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
-        return f"{folder} can be written by other users (mode {stat.S_IMODE(info.st_mode):04o})"
-    return None
+    writable by group or others without the sticky bit (POSIX) or by an ACE for someone
+    else (Windows), or belongs to someone else."""
+    return platform.writable_by_others(folder)
 
 
 def fsync_folder(folder: Path) -> None:
     """Make a rename or a new file in ``folder`` durable (a no-op where folders cannot be opened)."""
-    if not hasattr(os, "O_DIRECTORY"):  # Windows
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    platform.fsync_folder(folder)
 
 
 def folder_size(folder: Path) -> int:

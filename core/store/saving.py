@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from recorder import platform
 from recorder.session import manifest as manifests
 from recorder.store import catalog
 from recorder.store.crashpoints import crash_point
@@ -80,7 +81,7 @@ def move_session(folder: Path, destination: Path) -> Path:
     # found (where the catalog says, or, not there yet, by scanning staging).
     catalog.moved(session_id, target)
     try:
-        os.rename(folder, target)
+        platform.rename(folder, target)
         return target
     except OSError as exc:
         if exc.errno != errno.EXDEV:
@@ -132,7 +133,7 @@ def _copy_verify_delete(folder: Path, target: Path) -> Path:
         _verify_copy(temporary)
         crash_point("move:verified")
         fsync_folder(temporary)
-        os.rename(temporary, target)
+        platform.rename(temporary, target)
         fsync_folder(target.parent)
         crash_point("move:renamed")
     except Exception as exc:
@@ -146,11 +147,12 @@ def _copy_verify_delete(folder: Path, target: Path) -> Path:
 
 
 def copy_private(source: Path, target: Path) -> None:
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    # Binary (Windows would otherwise write a CRLF for each LF), never through a link.
+    fd = platform.open_binary(target, platform.nofollow(os.O_WRONLY | os.O_CREAT | os.O_EXCL), FILE_MODE)
     with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
         dst.flush()
-        os.fsync(dst.fileno())
+        platform.fsync(dst.fileno())
 
 
 def _verify_copy(copy: Path) -> None:

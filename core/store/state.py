@@ -8,21 +8,16 @@ knows what a plugin keeps there.
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 import platformdirs
+from recorder import platform
 from recorder.console import warn
 from recorder.errors import UsageError
 from recorder.store.files import make_private_dir, write_private
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; a lost entry is the worst case
-    fcntl = None
 
 APP = "recorder"
 
@@ -70,7 +65,7 @@ def set_aside(path: Path, why: str) -> Path | None:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     aside = path.with_name(f"{path.name}.damaged-{stamp}")
     try:
-        os.replace(path, aside)
+        platform.replace(path, aside)
     except OSError:
         aside = None
     where = f"; set aside as {aside.name}" if aside else ""
@@ -110,12 +105,7 @@ class StateFile:
 
     @contextmanager
     def update(self) -> Iterator[dict[str, Any]]:
-        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+        with platform.locked(self.path.with_name(f".{self.path.name}.lock")):
             data = self.read()
             yield data
             self.write(data)
-        finally:
-            os.close(fd)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import av
+from recorder import platform
 from recorder.privacy.stream import HEADER_MAX, age_stanzas
 from recorder.session import manifest as manifests
 from recorder.session.manifest import MANIFEST, ManifestError
@@ -119,7 +120,10 @@ def verify(folder: Path) -> tuple[list[str], list[str]]:
             problems.append(f"{name}: {frames} frames decode, the manifest says {part.frames}")
             continue
         ok.append(f"{name}: {frames} frames, {part.duration:.1f} s, SHA-256 ok, decodes")
-    for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected):
+    # Finder and Explorer write .DS_Store, ._*, Thumbs.db, desktop.ini into folders a user
+    # opens: not the session's, and no sign of tampering (a plain file, never a link).
+    for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected
+                        and not (platform.is_os_metadata(p.name) and p.is_file() and not p.is_symlink())):
         problems.append(f"unexpected file in the session folder: {extra}")
     problems += cross_check(manifest)
     if not problems:

@@ -9,13 +9,12 @@ is removed only after its object was uploaded and verified.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
 import attrs
-from recorder import plugin_state_dir, write_private
+from recorder import platform, plugin_state_dir, write_private
 
 
 @attrs.define
@@ -60,9 +59,9 @@ def entries() -> Iterator[Entry]:
     paths = sorted(folder().glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
     for path in paths:
         try:
-            yield Entry(**json.loads(path.read_text()))
+            yield Entry(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
-            os.replace(path, path.with_suffix(".damaged"))
+            platform.replace(path, path.with_suffix(".damaged"))
 
 
 def done(entry: Entry) -> None:

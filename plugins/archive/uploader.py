@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -24,10 +25,11 @@ BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)
 
 def lowest_priority() -> None:
     """This thread only (Linux schedules threads as tasks): recording keeps the CPU."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
+    if sys.platform != "win32":  # Windows has no setpriority; the thread keeps normal priority
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass
 
 
 class CpuBudget:

@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import av
 from av.video.reformatter import ColorRange, Colorspace
-from recorder import PartStats, VideoFormat, hookimpl, option
+from recorder import PartStats, VideoFormat, hookimpl, option, platform
 from recorder.plugins.h264 import hints, tags
 from recorder.plugins.h264.finish import finish, finished_stats
 from recorder.plugins.h264.fmp4 import samples, scan
@@ -55,7 +55,7 @@ class H264PartWriter:
         # if the session's folder is deleted meanwhile (core then copies the file out).
         # Into a stream (an encrypted part) the part stays fragmented: finishing rewrites
         # its start, which a stream cannot (a key holder's reader finishes it instead).
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if stream is None else None
+        self.fd = platform.open_binary(path, os.O_RDWR | os.O_CREAT) if stream is None else None
         self.container = av.open(str(path) if stream is None else stream, "w", format="mp4", options={
             # No mfra (skip_trailer): the part is finished with a full moov instead.
             "movflags": "empty_moov+default_base_moof+skip_trailer",
@@ -293,13 +293,13 @@ class H264Encoder:
     def repair(self, path: Path, fps: float) -> PartStats | None:
         """Keep a broken part up to its last complete fragment (after a crash or a
         full disk) and finish it, as sealing would have."""
-        fd = os.open(path, os.O_RDWR)
+        fd = platform.open_binary(path, os.O_RDWR)
         try:
             layout = scan(fd)
             if layout.finished:  # finished before the crash: only its rename was lost
                 return PartStats(*finished_stats(fd, layout))
             os.ftruncate(fd, layout.end)
-            os.fsync(fd)
+            platform.fsync(fd)
             if not layout.moofs:
                 return None
             try:

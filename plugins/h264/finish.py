@@ -29,6 +29,7 @@ import sys
 from array import array
 from itertools import groupby
 
+from recorder import platform
 from recorder.plugins.h264.fmp4 import Layout, Samples, boxes, child, read, samples, scale_and_duration
 
 # The sample tables of the header's moov (empty: the samples are in the fragments), replaced.
@@ -43,8 +44,8 @@ def finish(fd: int, layout: Layout) -> Samples:
     moov = regular_moov(read(fd, *layout.moov), table)
     os.ftruncate(fd, layout.end)  # nothing may follow the moov (a torn fragment, an earlier attempt)
     try:
-        os.pwrite(fd, moov, layout.end)
-        os.fsync(fd)  # the index is on disk before the header says the file has one
+        platform.pwrite(fd, moov, layout.end)
+        platform.fsync(fd)  # the index is on disk before the header says the file has one
     except OSError:
         os.ftruncate(fd, layout.end)
         raise
@@ -53,8 +54,8 @@ def finish(fd: int, layout: Layout) -> Samples:
     # The new mdat starts where the first moov did; a 64-bit size also overwrites the
     # header of the mvhd after it, which is part of the media box's filler from now on.
     header = struct.pack(">I4s", size, b"mdat") if size < 2**32 else struct.pack(">I4sQ", 1, b"mdat", size)
-    os.pwrite(fd, header, start)
-    os.fsync(fd)
+    platform.pwrite(fd, header, start)
+    platform.fsync(fd)
     return table
 
 

@@ -14,6 +14,7 @@ import sys
 from array import array
 
 import attrs
+from recorder import platform
 
 NON_SYNC = 0x00010000  # sample_is_non_sync_sample, in sample flags (ISO/IEC 14496-12 8.8.3.1)
 
@@ -29,7 +30,7 @@ class Layout:
 
 
 def read(fd: int, offset: int, size: int) -> bytes:
-    data = os.pread(fd, size, offset)
+    data = platform.pread(fd, size, offset)
     if len(data) != size:
         raise EOFError(f"{size} bytes at {offset}: the file ends first")
     return data
@@ -37,7 +38,7 @@ def read(fd: int, offset: int, size: int) -> bytes:
 
 def box_at(fd: int, position: int, file_size: int) -> tuple[bytes, int, int] | None:
     """(kind, header size, box size) of the box at ``position``; None if torn or not a box."""
-    head = os.pread(fd, 16, position)
+    head = platform.pread(fd, 16, position)
     if len(head) < 8:
         return None
     size, kind = struct.unpack(">I4s", head[:8])
