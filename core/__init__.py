@@ -27,6 +27,7 @@ _WHERE = {
     "PluginError": ("recorder.errors", "PluginError"),
     "RecorderError": ("recorder.errors", "RecorderError"),
     "UsageError": ("recorder.errors", "UsageError"),
+    "SourceUnavailable": ("recorder.errors", "SourceUnavailable"),
     "check_age_recipient": ("recorder.privacy.keys", "check_recipient"),
     "ExportJob": ("recorder.playback.export", "ExportJob"),
     "encode_export": ("recorder.playback.export", "encode"),
@@ -71,7 +72,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see: the same names, imported
     from recorder.config.options import option
-    from recorder.errors import PluginError, RecorderError, UsageError
+    from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob
     from recorder.playback.export import encode as encode_export
     from recorder.playback.timeline import Timeline
@@ -100,7 +101,7 @@ __all__ = [
     # exporters
     "ExportJob", "Timeline", "encode_export",
     # errors
-    "RecorderError", "UsageError", "PluginError", "ManifestError", "SaveError",
+    "RecorderError", "UsageError", "PluginError", "ManifestError", "SaveError", "SourceUnavailable",
     # helpers: private files and folders, state of your own, moving a session, text
     "make_private_dir", "create_private_file", "write_private", "sha256_file", "plugin_state_dir",
     "StateFile", "documents_dir", "recordings_dir", "move_session", "console", "human_size", "clock",

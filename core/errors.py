@@ -34,6 +34,12 @@ class PluginError(RecorderError):
         super().__init__(f'plugin "{plugin}" failed in {where}: {describe(exc)}')
 
 
+class SourceUnavailable(RecorderError):
+    """A source cannot grab the screen for a moment (Windows' secure desktop or lock
+    screen, a display being reconfigured). Core records a gap, says so in an event,
+    and tries again; the session goes on. Any other exception from ``grab`` ends it."""
+
+
 class NoConsent(RecorderError):
     """The person at the machine did not agree to be recorded; ``answer`` says how
     (``no``, ``no-answer``, ``no-prompt``). Not an error: a decision, kept by writing nothing."""

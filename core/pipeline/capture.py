@@ -10,13 +10,17 @@ encoder instead, and the slots it misses are the ones counted.
 from __future__ import annotations
 
 import collections
+import logging
 import queue
 import signal
 import threading
 from typing import Any, Callable
 
+from recorder.errors import SourceUnavailable
 from recorder.session.model import Session
 from recorder.values import Changes
+
+log = logging.getLogger("recorder.capture")
 
 # Bounds memory whatever the resolution: a whole 4K frame and some, or
 # several frames of changed rows, to ride out an encoder hiccup (a keyframe).
@@ -26,6 +30,9 @@ QUEUE_BYTES = 24 * 1024 * 1024
 # Put in the queue when a pause begins: the encoder seals the part, so that the
 # pause is a gap between parts (replayed, exported and recovered like one).
 PAUSE = ("pause",)
+
+# How often a source that cannot grab for now (a lock screen) is asked again.
+RETRY_UNAVAILABLE = 0.25
 
 
 def _size(item) -> int:
@@ -122,7 +129,14 @@ class Capture(threading.Thread):
             if self.session.paused is not None:  # paused while waiting for the slot: grab nothing
                 continue
             pts = self.session.offset() if realtime else due
-            frame = self.source.grab()
+            try:
+                frame = self.source.grab()
+            except SourceUnavailable as exc:
+                frame = self._outage(str(exc), None if self.until is None else start + self.until)
+                if frame is None:  # the session ended, or a pause began, before the screen came back
+                    continue
+                pts = self.session.offset()
+                start = pts - slot * interval  # the schedule goes on from now, as after a pause
             slot += 1
             self.session.captured += 1
             same = self._same(frame)
@@ -145,6 +159,36 @@ class Capture(threading.Thread):
         self.last = None  # the first frame after the pause is sent whatever it shows
         while self.session.paused is not None and not self.stop.is_set():
             self.session.wait_unpaused(0.1)
+
+    def _outage(self, reason: str, deadline: float | None = None):
+        """The source cannot grab for now (Windows' secure desktop, a lock screen). The
+        part ends with the picture last seen, so that the outage is a gap between parts
+        (as a pause is) and never shows a stale screen; grabbing is tried again every
+        RETRY_UNAVAILABLE seconds. Returns the first frame grabbed after the outage, or
+        None if the session ends (``--duration`` reached at ``deadline`` included) or a
+        pause begins first."""
+        self._still_ends()
+        if self.held is not None:
+            self.session.unchanged -= 1
+            self._send(*self.held, wait=True)
+            self.held = None
+        self.frames.put(PAUSE)
+        self.last = None  # the first frame after the outage is sent whatever it shows
+        began = self.session.offset()
+        log.warning("capture: the screen cannot be grabbed for now (%s); trying again", reason)
+        self.session.add_event("capture-unavailable", reason, level="warning", by="capture")
+        while not self.stop.wait(RETRY_UNAVAILABLE) and self.session.paused is None:
+            if deadline is not None and self.session.offset() >= deadline:
+                self.session.request_end("duration")
+                return None
+            try:
+                frame = self.source.grab()
+            except SourceUnavailable:
+                continue
+            self.session.add_event("capture-available", f"after {self.session.offset() - began:.1f} s",
+                                   by="capture")
+            return frame
+        return None
 
     def _same(self, frame) -> bool:
         """The frame shows what the last one sent showed. Such a frame adds nothing but

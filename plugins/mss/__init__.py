@@ -8,7 +8,8 @@ import sys
 
 import attrs
 import mss
-from recorder import Changes, UsageError, VideoFormat, hookimpl, option
+import mss.exception
+from recorder import Changes, SourceUnavailable, UsageError, VideoFormat, console, hookimpl, option
 
 from recorder.plugins.mss.masks import Matcher, check_patterns, check_rects, paint
 
@@ -29,7 +30,10 @@ class MssOptions:
     region: list[int] = option(attrs.Factory(list),
                                "Record only [left, top, width, height] (overrides monitor).",
                                validator=_region)
-    cursor: bool = option(True, "Draw the mouse cursor into the recording (X11 only).")
+    cursor: bool = option(True, "Draw the mouse cursor into the recording (on Windows and macOS as a "
+                                "standard arrow where the cursor is).")
+    full_resolution: bool = option(True, "macOS: record a Retina screen at its full pixel resolution "
+                                         "(false: one pixel per point, a quarter of the pixels).")
     damage: bool = option(True, "Grab only what the X server reports as changed (the X DAMAGE "
                                 "extension); false grabs the whole screen every frame.")
     mask_titles: list[str] = option(attrs.Factory(list),
@@ -57,12 +61,24 @@ class MssSource:
         self.cursor_at = None  # the cursor at the last grab (() when not drawn); None before the first grab
         self.windows = None  # recorder.plugins.mss.windows.WindowTracker when windows are masked
         self.masked: frozenset = frozenset()  # the windows' rectangles painted over in the last grab
+        self.linux = sys.platform.startswith("linux")
+        self.cursor_painter = None  # recorder.plugins.mss.cursor.CursorPainter where mss draws no cursor
+        self.scale = 1.0  # pixels per screen unit (2 on a Retina screen grabbed at full resolution)
+        self.pixels: dict[str, int] = {}  # the recorded area in the frame's pixels, for painting masks
+        self.mask_rects: list[tuple[int, int, int, int]] = []  # mask_rects in the frame's pixels
 
     def open(self) -> VideoFormat:
-        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        if self.linux and not os.environ.get("DISPLAY"):
             raise UsageError(NO_SCREEN.format(why=" (DISPLAY is not set)"))
+        if self.linux and (os.environ.get("WAYLAND_DISPLAY")
+                           or os.environ.get("XDG_SESSION_TYPE", "").lower() == "wayland"):
+            console().print('recorder: mss sees only XWayland windows on this Wayland session; '
+                            'use source = "portal"', markup=False, highlight=False)
+        if sys.platform == "darwin":
+            self._check_macos()
         try:
-            self.sct = mss.MSS(with_cursor=self.options.cursor)
+            # mss draws the cursor on X11 only, and asking elsewhere is deprecated (an error to come).
+            self.sct = mss.MSS(with_cursor=self.options.cursor) if self.linux else mss.MSS()
             monitors = self.sct.monitors
         except Exception as exc:
             raise UsageError(NO_SCREEN.format(why=f" ({exc})")) from None
@@ -85,9 +101,35 @@ class MssSource:
         matcher = Matcher(self.options.mask_titles, self.options.mask_classes)
         if matcher:
             self._watch_windows(matcher)
-        if self.options.damage and sys.platform.startswith("linux"):
+        if self.options.damage and self.linux:
             self._watch_damage()
-        return VideoFormat(self.area["width"], self.area["height"], "bgra")
+        width, height = self.area["width"], self.area["height"]
+        if not self.linux:
+            width, height = self._measure()
+            if self.options.cursor:
+                from recorder.plugins.mss.cursor import CursorPainter
+
+                self.cursor_painter = CursorPainter(self.area, self.scale)
+        self.pixels = {"left": round(self.area["left"] * self.scale), "top": round(self.area["top"] * self.scale),
+                       "width": width, "height": height}
+        self.mask_rects = [tuple(round(v * self.scale) for v in rect) for rect in self.options.mask_rects]
+        self.size = (width, height)
+        return VideoFormat(width, height, "bgra")
+
+    def _check_macos(self) -> None:
+        from recorder.plugins.mss import macos
+
+        core = macos.core_graphics()
+        if macos.screen_recording_allowed(core) is False:
+            raise UsageError(macos.PERMISSION)
+        macos.grab_full_resolution(self.options.full_resolution)
+
+    def _measure(self) -> tuple[int, int]:
+        """The size of a grab in pixels: on a Retina screen grabbed at full resolution,
+        twice the area's size in points each way."""
+        shot = self.sct.grab(self.area)
+        self.scale = shot.size.width / self.area["width"]
+        return shot.size.width, shot.size.height
 
     def _check_rects(self, screen: dict) -> None:
         """A rectangle off the screen hides nothing: the administrator meant another screen."""
@@ -123,7 +165,15 @@ class MssSource:
         (windows.py), so whatever the grab saw of them is covered."""
         moved = self.windows.begin() if self.windows is not None else self.masked
         if self.damage is None:
-            frame = self.sct.grab(self.area).raw
+            try:
+                frame = self.sct.grab(self.area).raw
+            except mss.exception.ScreenShotError as exc:
+                if self.linux:  # X11 has no secure desktop: a failing grab means the display is gone
+                    raise
+                # Windows' secure desktop (UAC, Ctrl-Alt-Del) and lock screen, macOS's screen saver: for now.
+                raise SourceUnavailable(f"mss: {exc}") from None
+            if self.cursor_painter is not None:
+                self.cursor_painter.paint(frame, *self.size)
             self._paint([(0, frame)])
             return frame
         rects = self.damage.changes() or []
@@ -143,9 +193,9 @@ class MssSource:
     def _paint(self, changes):
         if self.windows is not None:
             self.masked = self.windows.end()
-        if self.masked or self.options.mask_rects:
+        if self.masked or self.mask_rects:
             paint(changes.bands if isinstance(changes, Changes) else changes,
-                  [*self.masked, *map(tuple, self.options.mask_rects)], self.area)
+                  [*self.masked, *self.mask_rects], self.pixels)
         return changes
 
     def _changes(self, bands: list[tuple[int, int]]) -> Changes:
