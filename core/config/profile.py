@@ -6,10 +6,12 @@ wrong type is reported with the file, profile and key that hold it.
 
 from __future__ import annotations
 
+import os
 import re
 import reprlib
 import socket
 import string
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,15 @@ FPS_RANGE = (0.01, 240.0)
 NAME_MAX = 255  # bytes in a file name, on every filesystem a session may go to
 CONSENT = ("none", "required")
 CONSENT_PROMPTS = ("auto", "terminal", "dialog")
+AUTO_SOURCE = "auto"
+
+
+def auto_source(environ: dict[str, str] | None = None) -> str:
+    """The source ``source = "auto"`` means: the ScreenCast portal on a Wayland session
+    (where mss sees only XWayland windows), mss elsewhere (X11, Windows, macOS)."""
+    env = os.environ if environ is None else environ
+    wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE", "").lower() == "wayland"
+    return "portal" if wayland and sys.platform.startswith("linux") else "mss"
 
 
 def _positive(instance, attribute, value):
@@ -71,7 +82,8 @@ def folder_name_from(template: str, **fields: Any) -> str:
 class ProfileSettings:
     enabled: bool = option(True, "Whether local recording is allowed for this profile.")
     role: str = option("rep", "Who records: rep or customer (used for notifications' audience).")
-    source: str = option("mss", "Capture source component.")
+    source: str = option("auto", "Capture source component; auto: portal on a Wayland session "
+                                 "(WAYLAND_DISPLAY set or XDG_SESSION_TYPE=wayland), mss otherwise.")
     encoder: str = option("h264", "Encoder component.")
     sink: str = option("documents", "Sink component: where the session folder goes.")
     guards: list[str] = option(attrs.Factory(lambda: list(DEFAULT_GUARDS)),
@@ -141,6 +153,15 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
     core_names = {a.name for a in attrs.fields(ProfileSettings)}
     core_table = {k: v for k, v in table.items() if k in core_names}
     settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
+    if settings.source == AUTO_SOURCE:
+        settings = attrs.evolve(settings, source=auto_source())
+        # Masks are mss options; the portal cannot apply them yet: refuse rather than record unmasked.
+        mss_table = table.get("mss") if isinstance(table.get("mss"), dict) else {}
+        masks = [key for key, value in mss_table.items() if key.startswith("mask_") and value]
+        if settings.source == "portal" and masks:
+            raise UsageError(f"{origin(masks[0], 'mss')}: profile '{name}': key 'mss.{masks[0]}': masks are set, "
+                             "but on this Wayland session source \"auto\" is the portal, which cannot mask yet; "
+                             "set source = \"mss\" (XWayland windows only) or remove the masks")
     try:  # now, before anything is written; the session's own values are checked again for its folder
         folder_name_from(settings.folder_template, start=datetime.now().astimezone(), profile=name,
                          role=settings.role, short_id="0123abcd", host=socket.gethostname(),

@@ -27,6 +27,7 @@ from recorder.version import __version__
 
 BUILTIN_PLUGINS = {
     "mss": "recorder.plugins.mss",
+    "portal": "recorder.plugins.portal",
     "synthetic": "recorder.plugins.synthetic_source",
     "h264": "recorder.plugins.h264",
     "documents": "recorder.plugins.documents_sink",
