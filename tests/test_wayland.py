@@ -161,20 +161,25 @@ def test_refused_permission_exits_2_and_writes_nothing(desktop, run_cli, home):
     assert not (home / "Documents").exists() or not any((home / "Documents").rglob("*.mp4*"))
 
 
-def test_permission_is_asked_once_then_restored_with_the_token(desktop, run_cli, home):
-    before = desktop.asked.read_text(encoding="utf-8").count("asked") if desktop.asked.exists() else 0
+def test_permission_is_asked_once_per_profile_then_restored_with_the_token(desktop, run_cli, home):
+    def asked() -> int:
+        return desktop.asked.read_text(encoding="utf-8").count("asked") if desktop.asked.exists() else 0
+
+    before = asked()
     desktop.client("terminal", ["foot", "-a", "recorder-term", "--", "sh", "-c", PRINTER])
     try:
         for _ in range(2):
             run_cli("--profile", "rep", "--duration", "2", env=desktop.env, check=0)
+        assert asked() == before + 1  # the second start was not asked
+        run_cli("--profile", "customer", "--duration", "2", env=desktop.env, check=0)
+        assert asked() == before + 2  # another profile: its own permission
     finally:
         desktop.kill("terminal", signal.SIGTERM)
-    assert desktop.asked.read_text(encoding="utf-8").count("asked") == before + 1  # the second start was not asked
     tokens = home / ".local" / "state" / "recorder" / "plugins" / "portal" / "restore-tokens.json"
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
     assert stat.S_IMODE(tokens.parent.stat().st_mode) == 0o700
-    assert json.loads(tokens.read_text(encoding="utf-8"))["monitor/embedded"]
-    assert len(_sessions(home)) == 2
+    assert json.loads(tokens.read_text(encoding="utf-8"))["rep/monitor/embedded"]
+    assert len(_sessions(home)) == 3
 
 
 def test_compositor_gone_mid_recording_is_an_interruption(home, run_cli):

@@ -177,6 +177,9 @@ class Recording:
         name = self.settings.source
         try:
             with running(self.host.owner(name)):
+                bind = getattr(source, "bind", None)
+                if bind is not None:  # optional: the session the source records for
+                    bind(self.session)
                 self.format = source.open()
         except RecorderError:
             raise

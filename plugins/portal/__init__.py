@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import weakref
 
 import attrs
 from recorder import Changes, SourceUnavailable, UsageError, VideoFormat, hookimpl, option
@@ -30,7 +29,6 @@ NAME = "portal"
 GONE = "the screen cast ended: the compositor or the desktop portal went away"
 WAITING = ("the compositor has not sent a first picture yet (a wlroots compositor sends one only "
            "once something on the screen changes)")
-_open: "weakref.WeakSet[PortalSource]" = weakref.WeakSet()
 
 
 @attrs.frozen
@@ -54,7 +52,7 @@ class PortalSource:
         self.stride = 0
         self.height = 0
         self.sent_first = False
-        self.session = None  # set when the session starts, to end it as interrupted
+        self.session = None  # from bind(), before open: its profile keys the token; ended if the desktop goes
         self.gone = threading.Event()
         self.watcher: threading.Thread | None = None
         self.compositor: CompositorWatch | None = None
@@ -66,7 +64,8 @@ class PortalSource:
 
         try:
             self.cast = ScreenCast()
-            key = tokens.key(self.options.share, self.options.cursor)
+            # One permission per profile: the profile's administrator chose what it records.
+            key = tokens.key(getattr(self.session, "profile", ""), self.options.share, self.options.cursor)
             stream = self.cast.start(self.options.share, self.options.cursor,
                                      tokens.load(key) if self.options.remember else "")
             if self.options.remember:
@@ -88,7 +87,6 @@ class PortalSource:
         self.compositor = CompositorWatch()
         self.watcher = threading.Thread(target=self._watch, name="recorder-portal", daemon=True)
         self.watcher.start()
-        _open.add(self)
         return VideoFormat(self.frames.width, self.frames.height, "bgra")
 
     def _watch(self) -> None:
@@ -122,9 +120,9 @@ class PortalSource:
             session.request_end("interrupted", by=NAME, text=f"{GONE} ({why})")
 
     def bind(self, session) -> None:
+        """Called by core before ``open``: the session this source records for (its
+        profile keys the restore token; the desktop going away ends it as interrupted)."""
         self.session = session
-        if self.gone.is_set():
-            session.request_end("interrupted", by=NAME, text=GONE)
 
     def grab(self) -> Changes:
         self.stats["grabs"] += 1
@@ -159,7 +157,6 @@ class PortalSource:
         return Changes(tuple((top, picture[top * self.stride:bottom * self.stride]) for top, bottom in bands))
 
     def close(self) -> None:
-        _open.discard(self)
         if self.stats["grabs"]:
             log.info("portal: %s", self.stats)
             if self.session is not None:  # what the change-aware path saved, on the timeline
@@ -193,10 +190,3 @@ def recorder_register_sources(register):
     register(NAME, PortalSource, options=PortalOptions,
              description="a Wayland desktop through the ScreenCast portal and PipeWire")
 
-
-@hookimpl
-def recorder_session_started(session):
-    """The open portal source learns its session, to end it as interrupted if the desktop goes."""
-    for source in list(_open):
-        if source.session is None:
-            source.bind(session)

@@ -2,8 +2,9 @@
 
 A token is single-use: each Start returns the next one, kept in place of the
 last. They live in recorder's state dir (``plugins/portal/restore-tokens.json``,
-0600, in a 0700 folder), one per kind of request (what is shared and how the
-cursor is shown): a different request is a different permission.
+0600, in a 0700 folder), one per profile and kind of request (what is shared
+and how the cursor is shown): the permission is asked once per profile, and a
+different request is a different permission.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ def _file() -> StateFile:
     return StateFile(plugin_state_dir("portal") / FILE)
 
 
-def key(source: str, cursor: str) -> str:
-    return f"{source}/{cursor}"
+def key(profile: str, source: str, cursor: str) -> str:
+    return f"{profile}/{source}/{cursor}"
 
 
 def load(name: str) -> str:
