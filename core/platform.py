@@ -411,13 +411,18 @@ def _win_user_sid() -> str:
             sid = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_void_p))[0]  # TOKEN_USER.User.Sid
             text = wintypes.LPWSTR()
             _win_check(advapi32.ConvertSidToStringSidW(ctypes.c_void_p(sid), ctypes.byref(text)), "ConvertSidToStringSidW")
-            try:
-                return text.value or ""
-            finally:
-                kernel32.LocalFree(text)
+            return _win_take_string(kernel32, text)
         finally:
             kernel32.CloseHandle(token)
     raise OSError(errno.ENOSYS, "a Windows API, called elsewhere")
+
+
+def _win_take_string(kernel32: Any, text: Any) -> str:
+    """The value of a string Windows allocated for the caller, which it then frees (LocalFree)."""
+    try:
+        return text.value or ""
+    finally:
+        kernel32.LocalFree(text)
 
 
 OWNER_SECURITY_INFORMATION, DACL_SECURITY_INFORMATION = 0x1, 0x4
@@ -446,6 +451,7 @@ def _win_set_sddl(path: str, sddl: str) -> None:
                 raise OSError(errno.EACCES, f"{path}: cannot make it private (SetNamedSecurityInfoW: winerror {status})")
         finally:
             kernel32.LocalFree(descriptor)
+        return
     raise OSError(errno.ENOSYS, "a Windows API, called elsewhere")
 
 
@@ -466,10 +472,7 @@ def _win_get_sddl(path: str) -> str:
             text = wintypes.LPWSTR()
             _win_check(advapi32.ConvertSecurityDescriptorToStringSecurityDescriptorW(
                 descriptor, SDDL_REVISION_1, which, ctypes.byref(text), None), "ConvertSecurityDescriptorToString")
-            try:
-                return text.value or ""
-            finally:
-                kernel32.LocalFree(text)
+            return _win_take_string(kernel32, text)
         finally:
             kernel32.LocalFree(descriptor)
     raise OSError(errno.ENOSYS, "a Windows API, called elsewhere")

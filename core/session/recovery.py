@@ -11,7 +11,6 @@ a new part, unless ``--new-session`` is given, the session is older than
 
 from __future__ import annotations
 
-from recorder import platform
 import os
 import time
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from recorder import platform
 from recorder.errors import describe
 from recorder.privacy.stream import HEADER_MAX, TAIL, payload_start, read_tail
 from recorder.session import journal, manifest as manifests

@@ -187,8 +187,8 @@ class MssSource:
                 self.cursor_at = cursor
         if moved != self.masked:  # the rows a mask leaves show again, the rows it reaches are painted
             rects += [*self.masked, *moved]
-        changes = self._changes(self._bands(rects))
-        return self._paint(Changes(changes.bands, self._clip(rects)) if changes.bands else changes)
+        clipped = self._clip(rects)
+        return self._paint(self._changes(self._bands(clipped), clipped))
 
     def _paint(self, changes):
         if self.windows is not None:
@@ -198,19 +198,15 @@ class MssSource:
                   [*self.masked, *self.mask_rects], self.pixels)
         return changes
 
-    def _changes(self, bands: list[tuple[int, int]]) -> Changes:
+    def _changes(self, bands: list[tuple[int, int]], rects=None) -> Changes:
+        """The rows of ``bands`` grabbed, with ``rects`` (the area's coordinates) saying what in them changed."""
         return Changes(tuple((top, self._rows(top, min(bottom, top + GRAB_ROWS)))
-                             for first, bottom in bands for top in range(first, bottom, GRAB_ROWS)))
+                             for first, bottom in bands for top in range(first, bottom, GRAB_ROWS)), rects)
 
-    def _bands(self, rects) -> list[tuple[int, int]]:
-        """The rows of the recorded area that the rectangles touch, merged."""
-        left, top, width, height = (self.area[k] for k in ("left", "top", "width", "height"))
-        spans = sorted((max(0, y - top), min(height, y + h - top)) for x, y, w, h in rects
-                       if x < left + width and x + w > left)
+    def _bands(self, clipped) -> list[tuple[int, int]]:
+        """The rows that rectangles already cut to the recorded area (``_clip``) touch, merged."""
         bands: list[list[int]] = []
-        for first, last in spans:
-            if last <= first:
-                continue
+        for first, last in sorted((y, y + h) for x, y, w, h in clipped):
             if bands and first <= bands[-1][1] + MERGE_GAP:
                 bands[-1][1] = max(bands[-1][1], last)
             else:
