@@ -147,7 +147,7 @@ def spawn_cli(home):
 
     def spawn(*args: str, **env: str):
         child = pexpect.spawn(recorder_command(), list(args), env=cli_env(home, **env),
-                              encoding="utf-8", timeout=60, dimensions=(40, 200))
+                              encoding="utf-8", timeout=60, dimensions=(40, 200), preexec_fn=child_signals)
         children.append(child)
         return child
 
@@ -173,6 +173,18 @@ def tmpfs_factory(tmp_path_factory):
     yield mount
     for point in mounts:
         subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+# The signals tests send to a recorder child. A test run started as a background job of a
+# non-interactive shell (or by a supervisor, or under nohup) has SIGINT, SIGQUIT or SIGHUP
+# ignored, and an ignored disposition survives exec: the child would never see the ^C.
+SENT_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM)
+
+
+def child_signals() -> None:
+    """preexec_fn for a child the test will signal: the defaults a user's shell gives it."""
+    for signum in SENT_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def recorder_command() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from s3_server import MotoServer, Relay
 
 BUCKET = "recordings"
@@ -94,7 +94,7 @@ def test_sessions_arrive_whole_and_are_found_from_the_archive(home, tmp_path, s3
     args = [recorder_command(), "--profile", "rep", "--source", "synthetic",
             "--session-id", "B-2"]
     proc = subprocess.Popen([*args, "--duration", "60"], env=env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     time.sleep(3)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
@@ -125,7 +125,7 @@ def test_the_endpoint_going_away_mid_upload_loses_nothing(home, tmp_path, s3, bu
     relay = Relay(s3.port)
     config(home, relay.endpoint, noise=True, max_rate="400KB", drain_at_end=0.0)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "4"], env=env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     time.sleep(2.5)
     relay.cut()  # mid-upload: parts are sealed every second, uploads crawl at 400 KB/s
     out, err = proc.communicate(timeout=60)
@@ -146,7 +146,7 @@ def test_kill_9_mid_upload_then_the_next_start_finishes_it(home, tmp_path, s3, b
     config(home, s3.endpoint, noise=True, max_rate="300KB")
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source",
                              "synthetic", "--session-id", "K-9"], env=env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     time.sleep(4)
     proc.kill()
     proc.communicate(timeout=10)

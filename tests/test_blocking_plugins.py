@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from installed import install_plugin
 from recorder.testing import decode
 
@@ -60,7 +60,7 @@ def test_a_plugin_sleeping_everywhere_costs_the_recording_nothing(home, tmp_path
     started = time.monotonic()
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--duration", "60"], env=cli_env(home, PYTHONPATH=str(site)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
         assert time.monotonic() - started < 6, "capture did not start: it waited for the plugin"
         time.sleep(0.05)

@@ -21,7 +21,7 @@ from recorder.errors import EXIT_NO_CONSENT, NoConsent
 from recorder.testing import TmpSinkPlugin, make_host, record
 
 from chat_server import ChatServer
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 QUESTION = r"The support session would like to record this screen\..*\(No answer within 30 s counts as no\.\) \[y/N\]: "
 AGAIN = r"The support session would like to go on recording this screen.*\[y/N\]: "
@@ -80,7 +80,7 @@ def test_no_on_the_terminal_writes_nothing_and_tells_the_support_tool(spawn_cli,
         child = spawn_cli(*RECORD, "--config", str(config))
         child.expect(QUESTION)
         follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json", "--profile", "customer",
-                                     "--wait", "20"], env=cli_env(home), stdout=subprocess.PIPE, text=True, encoding="utf-8")
+                                     "--wait", "20"], env=cli_env(home), stdout=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
         first = json.loads(follower.stdout.readline())  # the history: the question is open
         assert first["type"] == "event" and first["event"]["kind"] == "consent-requested"
         status = subprocess.run([recorder_command(), "status", "--json", "--profile", "customer"],
@@ -194,7 +194,7 @@ def test_the_dialog_asks_on_the_display(home, tmp_path, xdisplay, keys, answer):
     env = cli_env(home, xdisplay.name)
     proc = subprocess.Popen([recorder_command(), "--profile", "customer", "--config", str(consent_config(tmp_path)),
                              "--duration", "1"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     try:
         xdotool = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True,  # noqa: E731
                                                text=True, timeout=30, encoding="utf-8").stdout

@@ -16,7 +16,7 @@ from recorder.control import protocol
 from recorder.control.server import BACKLOG, ControlServer
 from recorder.testing import decode
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from test_hostile_folders import OTHER, other_user  # noqa: F401 (a fixture)
 
 
@@ -36,7 +36,7 @@ def no_recorder_left_behind():
 
 def start(home: Path, *args: str, display: str | None = None) -> subprocess.Popen:
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", *args], env=cli_env(home, display),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     STARTED.append(proc)
     return proc
 
@@ -81,7 +81,7 @@ def test_status_pause_resume_mark_and_events_from_the_command_line(home):
     assert first["state"] == "recording" and first["support_session_id"] == "T-1"
     assert first["labels"] == {"ticket": "INC-7"} and first["pid"] == proc.pid
     follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                stdout=subprocess.PIPE, text=True, encoding="utf-8")
+                                stdout=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     time.sleep(1)
     assert verb(home, "pause", "--by", "customer", "--reason", "typing a password").stdout.strip() == "paused"
     assert verb(home, "pause", "--by", "rep").stdout.strip() == "already paused"
@@ -239,7 +239,7 @@ def test_several_clients_at_once_and_a_stuck_one_while_recording(home):
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.sendall(b'{"id": 1, "command": "subscribe", "history": true}\n')
     followers = [subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                  stdout=subprocess.PIPE, text=True, encoding="utf-8") for _ in range(3)]
+                                  stdout=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals) for _ in range(3)]
     time.sleep(1)
 
     def marks(who: str):
@@ -346,7 +346,7 @@ url = "{chat.url}"
         proc = start(home, *args)
         status(home, wait=15)
         follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                    stdout=subprocess.PIPE, text=True, encoding="utf-8")
+                                    stdout=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
         verb(home, "pause", "--by", "customer", "--reason", "password")
         time.sleep(1)
         verb(home, "resume", "--by", "customer")
@@ -357,7 +357,7 @@ url = "{chat.url}"
         again = start(home, *args)  # the same support session goes on after the crash
         status(home, wait=15)
         follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json"], env=cli_env(home),
-                                    stdout=subprocess.PIPE, text=True, encoding="utf-8")
+                                    stdout=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
         time.sleep(1)
         verb(home, "pause", "--by", "rep")
         verb(home, "stop")  # ended while paused

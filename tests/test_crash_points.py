@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from recorder import sha256_file
 from recorder.plugins.synthetic_source import frame_number_of
 from recorder.store.crashpoints import POINTS
@@ -227,7 +227,7 @@ def test_a_crash_while_the_key_holder_joins_a_part_and_its_tail_is_finished_by_t
     config.write_text(SETTINGS.format(extra=encrypted(recipient)).replace("realtime = false", "realtime = true"), encoding="utf-8")
     child = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "30",
                               "--config", str(config)], env=cli_env(home), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+                             stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     deadline = time.monotonic() + 30
     while not list((home / "Documents").rglob("*.tail")) and time.monotonic() < deadline:
         time.sleep(0.1)

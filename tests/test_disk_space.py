@@ -17,7 +17,7 @@ from recorder import sha256_file
 from recorder.testing import decode
 
 from chat_server import ChatServer
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 NOISE = "[profiles.rep.synthetic]\nwidth = 640\nheight = 480\nnoise = true\n"
 
@@ -32,7 +32,7 @@ def start_recording(config: Path, disk: Path, duration: float, home: Path) -> su
     """The synthetic source into ``disk``, in the background, for a test to act on meanwhile."""
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--output-dir", str(disk), "--duration", str(duration)],
-                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def only_session(root: Path) -> Path:
@@ -55,7 +55,7 @@ def test_low_disk_warns_the_chat_then_ends_the_session_intact(run_cli, home, tmp
     disk = tmpfs_factory("40m")
     # The support tool listens on the control channel as well as on the webhook.
     follower = subprocess.Popen([recorder_command(), "events", "--follow", "--json", "--wait", "60",
-                                 "--profile", "rep"], env=cli_env(home), stdout=subprocess.PIPE, text=True, encoding="utf-8")
+                                 "--profile", "rep"], env=cli_env(home), stdout=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     with ChatServer() as chat:
         config = write_config(tmp_path, f"""
 [profiles.rep]

@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from installed import install_plugin
 from matroska_plugin import SOURCE as MATROSKA
 from recorder.plugins.synthetic_source import frame_number_of
@@ -196,7 +196,7 @@ def test_a_kill_loses_about_a_second_and_the_key_holder_recovers_the_rest(home, 
     encrypted_site(home, keys["recipient"])
     child = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "60",
                               "--session-id", "ticket-9"], env=cli_env(home), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+                             stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     try:
         deadline = time.monotonic() + 30
         while not _status(home).get("frames_captured") and time.monotonic() < deadline:
@@ -291,7 +291,7 @@ def test_no_plaintext_of_the_screen_reaches_the_disk(still_display, home, keys, 
     # play: the page, decrypted parts and thumbnails live in memory until Enter
     play = subprocess.Popen([recorder_command(), "play", session, "--no-open", "--identity", str(keys["identity"])],
                             env=cli_env(home, still_display.name, **env), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     page = Path(play.stdout.readline().strip())
     assert page.name == "index.html" and page.exists(), play.stderr.read() if play.poll() is not None else page
     memory = page.parent

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import av
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 
 def record(home: Path, config: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config",
                              str(config), "--session-id", "sizes-1", *extra], env=cli_env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def columns_luma(frame: av.VideoFrame, x0: int, x1: int) -> float:

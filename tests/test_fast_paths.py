@@ -23,7 +23,7 @@ from recorder import Changes, VideoFormat, hookimpl
 from recorder.plugins.h264 import H264Encoder, H264Options, convert_rows
 from recorder.testing import TmpSinkPlugin, decode, make_host, record
 
-from conftest import recorder_command, cli_env
+from conftest import child_signals, cli_env, recorder_command
 
 LOSSLESS = H264Options(preset="ultrafast", crf=0)
 
@@ -108,7 +108,7 @@ def test_what_the_screen_showed_is_what_was_recorded(still_display, home, tmp_pa
         config = lossless_config(tmp_path / "lossless.toml", damage, region)
         recording = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config),
                                       "--duration", "6", "--new-session"], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                                     stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
         time.sleep(1)
         animation = show(display, "testsrc2=size=160x120:rate=30", 40, 30)
         time.sleep(1.5)

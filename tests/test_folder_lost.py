@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from recorder.testing import decode
 
 
 def start(home: Path, output: Path) -> subprocess.Popen:
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--duration", "30",
                              "--output-dir", str(output)], env=cli_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def wait_for_partial(output: Path) -> Path:

@@ -110,11 +110,11 @@ def test_an_export_in_progress_is_private_and_unpredictable(run_cli, home, publi
     run_cli("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "4", check=0)
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     drop = shared_folder(public / "drop", 0o1777)
-    from conftest import cli_env, recorder_command
+    from conftest import child_signals, cli_env, recorder_command
 
     proc = subprocess.Popen([recorder_command(), "export", str(folder), "--format", "webm", "-o",
                              str(drop / "out.webm")], env=cli_env(home), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     seen: dict[str, int] = {}
     while proc.poll() is None:
         for entry in drop.rglob("*"):

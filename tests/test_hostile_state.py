@@ -80,7 +80,7 @@ def test_a_session_being_recorded_cannot_be_saved_elsewhere(run_cli, home, tmp_p
     from conftest import cli_env, recorder_command
 
     proc = subprocess.Popen([recorder_command(), *RECORD[:-1], "60"], env=cli_env(home),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     try:
         deadline = time.monotonic() + 20
         while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
@@ -106,7 +106,7 @@ def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
     from conftest import cli_env, recorder_command
 
     proc = subprocess.Popen([recorder_command(), *RECORD[:-1], "60"], env=cli_env(home),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     deadline = time.monotonic() + 20
     while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
         assert time.monotonic() < deadline

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 
 def shown(display: str) -> list[str]:
@@ -42,7 +42,7 @@ def start(home: Path, display: str | None, config: str, *args: str) -> subproces
     path.write_text('[profiles.rep]\nfps = 10\nguards = ["+indicator"]\nnotifiers = []\n' + config, encoding="utf-8")
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(path), "--new-session",
                              *args], env=cli_env(home, display), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def ended(recording: subprocess.Popen) -> tuple[Path, dict]:

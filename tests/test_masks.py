@@ -20,7 +20,7 @@ import av
 import numpy
 import pytest
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 SECRET = (255, 0, 255)  # magenta: the masked window's background
 PUBLIC = (0, 255, 0)  # green: an unmasked window
@@ -72,7 +72,7 @@ def record(home: Path, display: str, config: str, duration: float) -> subprocess
                     'preset = "ultrafast"\n' + config, encoding="utf-8")
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(path), "--duration",
                              str(duration), "--new-session"], env=cli_env(home, display),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def finished(recording: subprocess.Popen) -> tuple[Path, dict]:

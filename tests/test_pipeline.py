@@ -17,7 +17,7 @@ from recorder import UsageError
 from recorder.plugins.synthetic_source import SyntheticOptions, SyntheticSource, frame_number_of
 from recorder.testing import TmpSinkPlugin, decode, make_host, record
 
-from conftest import recorder_command
+from conftest import child_signals, recorder_command
 
 
 def frame_numbers(path: Path) -> list[int]:
@@ -76,7 +76,7 @@ def _start(home: Path, *args: str) -> subprocess.Popen:
     env["HOME"] = str(home)
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic",
                              "--fps", "15", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def _wait_for_part(home: Path) -> Path:
@@ -151,7 +151,7 @@ def test_live_status_line_on_a_terminal(home):
     env.update(HOME=str(home), COLUMNS="160", TERM="xterm")
     controller, terminal = pty.openpty()
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic",
-                             "--duration", "3"], env=env, stdin=terminal, stdout=terminal, stderr=terminal)
+                             "--duration", "3"], env=env, stdin=terminal, stdout=terminal, stderr=terminal, preexec_fn=child_signals)
     os.close(terminal)
     screen = b""
     while True:

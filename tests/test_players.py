@@ -33,7 +33,7 @@ from recorder.plugins.h264.fmp4 import samples, scan
 from recorder.plugins.synthetic_source import frame_number_of
 from recorder.testing import TmpSinkPlugin, make_host, make_profile
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 FPS = 10.0
 SIZE = (320, 240)
@@ -277,7 +277,7 @@ def recovered(tmp_path_factory):
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
                              "--duration", "600", "--session-id", SUPPORT_ID,
                              *(f"--label={key}={value}" for key, value in LABELS.items())],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     try:
         partial = wait_for_recorded(home, 16.0)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 SMALL = "[profiles.rep.synthetic]\nwidth = 640\nheight = 360\n"
@@ -31,7 +31,7 @@ def two_part_session(tmp_path_factory):
     args = [recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
             "--session-id", "replay-1"]
     first = subprocess.Popen([*args, "--duration", "60"], env=cli_env(home), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                             stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     deadline = time.monotonic() + 20
     while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
         assert time.monotonic() < deadline
@@ -146,7 +146,7 @@ def test_ctrl_c_during_export_leaves_nothing(tmp_path):
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     out = tmp_path / "big.webm"
     proc = subprocess.Popen([recorder_command(), "export", str(folder), "--format", "webm", "-o", str(out)],
-                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=child_signals)
     time.sleep(1.5)
     assert proc.poll() is None, "the export finished too fast to interrupt"
     proc.send_signal(signal.SIGINT)

@@ -24,7 +24,7 @@ from recorder.session import manifest as manifests
 from recorder.session.model import STILL_MAX, Session
 from recorder.testing import record
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "replay"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -82,7 +82,7 @@ def review(tmp_path_factory) -> Recorded:
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
                              "--session-id", "SUP-1234", "--label", "ticket=T-42", "--label", "customer=ACME",
                              "--duration", "120"], env=cli_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     try:
         run(home, "status", "--json", "--wait", "20")
         time.sleep(2.5)
@@ -549,7 +549,7 @@ def test_still_spans_of_a_real_screen(still_display, tmp_path):
     env = dict(os.environ, DISPLAY=still_display.name)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--source", "mss", "--duration", "60"],
                             env=cli_env(home, still_display.name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, encoding="utf-8")
+                            text=True, encoding="utf-8", preexec_fn=child_signals)
     try:
         run(home, "status", "--json", "--wait", "20")
         time.sleep(2.5)

@@ -17,7 +17,7 @@ import pytest
 
 from recorder.testing import decode
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 
 # The support tool names its session: a start with the same id continues an interrupted recording.
 RECORD = ("--profile", "rep", "--source", "synthetic", "--fps", "15", "--session-id", "support-1")
@@ -25,7 +25,7 @@ RECORD = ("--profile", "rep", "--source", "synthetic", "--fps", "15", "--session
 
 def start(home: Path, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen([recorder_command(), *RECORD, *args], env=cli_env(home, **env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
 
 
 def sessions(home: Path) -> list[Path]:
@@ -256,7 +256,7 @@ def test_only_the_same_support_session_is_continued(home, run_cli):
     def interrupted(*extra: str, boot: str = "boot-1") -> Path:
         proc = subprocess.Popen([recorder_command(), *plain[:-1], "60", *extra],
                                 env=cli_env(home, RECORDER_TEST_BOOT_ID=boot), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                                stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
         wait_for_partial(home, "*.partial")
         time.sleep(1)
         proc.send_signal(signal.SIGTERM)

@@ -247,14 +247,14 @@ def test_folder_dialog_on_a_display(home, tmp_path, xdisplay):
     import subprocess
     import time
 
-    from conftest import cli_env, recorder_command
+    from conftest import child_signals, cli_env, recorder_command
 
     config = tmp_path / "dialog.toml"
     config.write_text('[profiles.rep]\nsink = "prompt"\n[profiles.rep.prompt]\nask = "dialog"\n', encoding="utf-8")
     env = cli_env(home, xdisplay.name)
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config),
                              "--source", "synthetic", "--duration", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
     xdotool = lambda *args: subprocess.run(["xdotool", *args], env=env, capture_output=True,  # noqa: E731
                                            text=True, encoding="utf-8").stdout
     deadline = time.monotonic() + 30

@@ -7,7 +7,7 @@ import json
 import subprocess
 import time
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from installed import install_plugin
 from recorder import sha256_file
 from recorder.testing import decode
@@ -26,7 +26,7 @@ def test_a_matroska_part_killed_mid_recording_is_recovered_by_its_encoder(tmp_pa
                       '[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n', encoding="utf-8")
     proc = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(config), "--source",
                              "synthetic", "--duration", "60"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=child_signals)
     deadline = time.monotonic() + 20
     partial = None
     while partial is None and time.monotonic() < deadline:

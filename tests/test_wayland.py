@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from recorder.config.profile import auto_source
 
-from conftest import cli_env, recorder_command
+from conftest import child_signals, cli_env, recorder_command
 from wayland_desktop import HEIGHT, WIDTH, WaylandDesktop
 
 
@@ -192,7 +192,7 @@ def test_compositor_gone_mid_recording_is_an_interruption(home, run_cli):
         desk.client("terminal", ["foot", "-a", "recorder-term", "--", "sh", "-c", PRINTER])
         proc = subprocess.Popen([recorder_command(), *record, "--duration", "60"],
                                 env=cli_env(home, **desk.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, encoding="utf-8")
+                                text=True, encoding="utf-8", preexec_fn=child_signals)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not list((home / "Documents").rglob("part-001.mp4.partial")):
             time.sleep(0.2)

@@ -28,6 +28,14 @@ XDPW = "/usr/local/libexec/xdg-desktop-portal-wlr-shm"  # built by .ci/wayland-s
 PORTAL = "/usr/libexec/xdg-desktop-portal"
 PERMISSION_STORE = "/usr/libexec/xdg-permission-store"  # where the portal keeps what a restore token restores
 PROGRAMS = ["sway", "swaymsg", "grim", "foot", "dbus-daemon", "pipewire", "wireplumber", "gst-launch-1.0"]
+# xdg-desktop-portal finds its backends through .portal files; Debian's package of the
+# backend installs one in /usr/share, the rebuilt backend installs none, so the desktop
+# gives the portal a folder of its own (XDG_DESKTOP_PORTAL_DIR) holding this one.
+WLR_PORTAL = """[portal]
+DBusName=org.freedesktop.impl.portal.desktop.wlr
+Interfaces=org.freedesktop.impl.portal.Screenshot;org.freedesktop.impl.portal.ScreenCast;
+UseIn=wlroots;sway;
+"""
 SETUP = "run .ci/wayland-setup as root (it installs the Wayland stack and builds the patched portal backend)"
 WIDTH, HEIGHT = 1280, 720
 
@@ -182,9 +190,25 @@ class WaylandDesktop:
                     {**stack_env, "XDPW_PERSIST_MODE": "permanent"})
         self._wait("xdg-desktop-portal-wlr", lambda: self._owned("org.freedesktop.impl.portal.desktop.wlr"),
                    proc="xdpw")
-        self._spawn("portal", [PORTAL, "--replace"], stack_env)
+        portals = self.rt_dir / "portals"
+        portals.mkdir()
+        (portals / "wlr.portal").write_text(WLR_PORTAL, encoding="utf-8")
+        self._spawn("portal", [PORTAL, "--replace"], {**stack_env, "XDG_DESKTOP_PORTAL_DIR": str(portals)})
         self._wait("xdg-desktop-portal", lambda: self._owned("org.freedesktop.portal.Desktop"), proc="portal")
+        if "org.freedesktop.portal.ScreenCast" not in self._portal_interfaces():
+            self.stop()
+            pytest.fail(f"xdg-desktop-portal did not load {portals / 'wlr.portal'} (no ScreenCast interface): "
+                        "does this xdg-desktop-portal read XDG_DESKTOP_PORTAL_DIR?")
         return self
+
+    def _portal_interfaces(self) -> str:
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+
+        desktop = DBusAddress("/org/freedesktop/portal/desktop", "org.freedesktop.portal.Desktop",
+                              "org.freedesktop.DBus.Introspectable")
+        with open_dbus_connection(self.bus) as conn:
+            return conn.send_and_get_reply(new_method_call(desktop, "Introspect")).body[0]
 
     # -- what runs on it -----------------------------------------------------
     def client(self, name: str, argv: list[str]) -> subprocess.Popen:
