@@ -390,6 +390,7 @@ def _win_check(ok: Any, what: str) -> None:
         if not ok:
             code = ctypes.get_last_error()
             raise OSError(errno.EACCES, f"{what} failed (winerror {code})")
+        return
     raise OSError(errno.ENOSYS, "a Windows API, called elsewhere")
 
 
@@ -401,7 +402,8 @@ def _win_user_sid() -> str:
 
         advapi32, kernel32 = _advapi32(), ctypes.WinDLL("kernel32", use_last_error=True)
         token = wintypes.HANDLE()
-        _win_check(advapi32.OpenProcessToken(kernel32.GetCurrentProcess(), 0x8, ctypes.byref(token)),
+        kernel32.GetCurrentProcess.restype = wintypes.HANDLE  # a 64-bit pseudo-handle, not an int
+        _win_check(advapi32.OpenProcessToken(wintypes.HANDLE(kernel32.GetCurrentProcess()), 0x8, ctypes.byref(token)),
                    "OpenProcessToken")
         try:
             size = wintypes.DWORD()
