@@ -77,7 +77,7 @@ def test_a_session_being_recorded_cannot_be_saved_elsewhere(run_cli, home, tmp_p
     import subprocess
     import time
 
-    from conftest import cli_env, recorder_command
+    from conftest import child_signals, cli_env, recorder_command
 
     proc = subprocess.Popen([recorder_command(), *RECORD[:-1], "60"], env=cli_env(home),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_signals)
@@ -103,7 +103,7 @@ def test_recover_on_demand_leaves_the_journal_ready_to_resume(run_cli, home):
     import subprocess
     import time
 
-    from conftest import cli_env, recorder_command
+    from conftest import child_signals, cli_env, recorder_command
 
     proc = subprocess.Popen([recorder_command(), *RECORD[:-1], "60"], env=cli_env(home),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=child_signals)

@@ -1,0 +1,118 @@
+"""The Windows leg: recorder's Windows bundle unpacked into a fresh Wine prefix, and
+the Windows test suite (tests/windows/test_*.py) run by the bundle's own CPython
+(python.org's embeddable 3.11, win_amd64 wheels) under Wine, on an Xvfb screen.
+
+Run from the Linux side, after .ci/windows-setup (Wine, MinGW) and with the
+project's virtualenv (which builds the bundle):
+
+    .venv/bin/python tests/windows/leg.py [--bundle ZIP] [pytest arguments]
+
+Without --bundle, a bundle is built from the working tree first (about 30 s), so
+that what is tested is what is checked out; CI builds it once into dist/ and passes
+it, so that the tests run from the bundle it ships. pytest for
+the Windows interpreter is installed beside it, never into the bundle. Wine gaps
+(Wine 8 is not Windows) are named in docs/platforms.md; the one filled here:
+bcryptprimitives.dll (see wine/bcryptprimitives.c), put in the prefix's system32.
+Exits with pytest's status.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "packaging" / "windows"))
+import build_bundle  # noqa: E402
+
+TEST_REQUIREMENTS = ["pytest>=8", "numpy>=1.24"]  # numpy: decoded frames as arrays
+NEEDED = ["wine", "wineboot", "wineserver", "Xvfb", "x86_64-w64-mingw32-gcc"]
+
+
+def fail(message: str) -> None:
+    print(f"windows leg: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        fail("Xvfb did not start")
+    return proc, f":{number}"
+
+
+def windows_path(path: Path) -> str:
+    """A Linux path as Wine's Windows processes name it (Z: is the root)."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def main(argv: list[str]) -> int:
+    missing = [p for p in NEEDED if shutil.which(p) is None]
+    if missing:
+        fail(f"missing {', '.join(missing)}: run .ci/windows-setup as root")
+    work = Path(tempfile.mkdtemp(prefix="recorder-wine-"))
+    if argv[:1] == ["--bundle"]:
+        zip_path, argv = Path(argv[1]).resolve(), argv[2:]
+    else:
+        zip_path = build_bundle.build(work / "dist", [], [])
+    xvfb, display = start_xvfb()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("WINE", "RECORDER_", "XDG_"))},
+           "WINEPREFIX": str(work / "prefix"), "WINEARCH": "win64", "WINEDEBUG": "-all",
+           # no Mono or Gecko installer dialogs: recorder needs neither
+           # and no debugger waiting on a crash for a user to answer: the crash is the test's failure
+           "WINEDLLOVERRIDES": "mscoree,mshtml=;winedbg.exe=d", "DISPLAY": display}
+    try:
+        subprocess.run(["wineboot", "-i"], env=env, check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        drive_c = work / "prefix" / "drive_c"
+        subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-shared", "-Wl,--kill-at", "-o",
+                        str(drive_c / "windows" / "system32" / "bcryptprimitives.dll"),
+                        str(HERE / "wine" / "bcryptprimitives.c"), "-lbcrypt"], check=True)
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(drive_c)
+        [unpacked] = [p for p in drive_c.iterdir() if p.name.startswith("recorder-")]
+        unpacked.rename(drive_c / "recorder")
+        test_site = work / "test-site"
+        build_bundle.install_wheels(build_bundle.windows_closure(
+            [build_bundle.fetch_wheel(r, _wheels(work)) for r in TEST_REQUIREMENTS], _wheels(work), []), test_site)
+        env.update(RECORDER_WINDOWS_TEST_SITE=windows_path(test_site), RECORDER_WINDOWS_BUNDLE=r"C:\recorder",
+                   WINEPATH=r"C:\recorder")
+        # Wine 8 gives a Windows process whose stdout is a regular file an invalid handle:
+        # the output goes through a pipe.
+        run = subprocess.Popen(["wine", r"C:\recorder\python\python.exe", "-X", "utf8",
+                                windows_path(HERE / "run_pytest.py"), windows_path(HERE),
+                                "-p", "no:cacheprovider", "-ra", *argv],
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               cwd=work)
+        for line in run.stdout:
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+        return run.wait()
+    finally:
+        subprocess.run(["wineserver", "-k"], env=env, stdin=subprocess.DEVNULL, check=False)
+        xvfb.send_signal(signal.SIGTERM)
+        xvfb.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wheels(work: Path) -> Path:
+    (work / "wheels").mkdir(exist_ok=True)
+    return work / "wheels"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
