@@ -42,7 +42,11 @@ PTH = "python311.zip\n.\nLib\\site-packages\nimport site\n"
 
 
 def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", *args], check=True)
+    """pip with the machine's configured sources; its output is shown only when it fails."""
+    result = subprocess.run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", *args],
+                            capture_output=True, text=True, encoding="utf-8", errors="replace")
+    if result.returncode != 0:
+        sys.exit(f"build_bundle: pip {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
 
 def fetch_wheel(requirement: str, into: Path) -> Path:
