@@ -10,20 +10,21 @@ import av
 from conftest import RECORDINGS, run, sessions, status, wait_until
 
 
-def test_records_notepad_and_answers_over_the_pipe(start, notepad):
+def test_records_notepad_for_20_s_and_answers_over_the_pipe(start, notepad):
     left, top, right, bottom = notepad
     recording = start("--profile", "rep", "--duration", "120")
     state = wait_until("the recorder to answer status over the pipe", lambda: status("rep"))
     assert state["state"] == "recording"
     run("mark", "notepad opened", "--profile", "rep", check=0)
-    wait_until("a few seconds of video", lambda: (status("rep") or {}).get("elapsed", 0) >= 4, timeout=60)
+    wait_until("20 s of video", lambda: (status("rep") or {}).get("elapsed", 0) >= 20, timeout=90)
     run("stop", "--profile", "rep", check=0)
     assert recording.finish(60) == 0, recording.err
     [folder] = sessions()
     assert folder.parent == RECORDINGS and str(folder) in recording.out
     assert run("verify", folder.name[-8:], check=0).stdout.strip().endswith("verified")
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
-    assert [e["kind"] for e in manifest["events"] if e["kind"] == "mark"]
+    assert [e for e in manifest["events"] if e["kind"] == "mark" and e.get("text") == "notepad opened"], manifest["events"]
+    assert manifest["end_reason"] == "user" and 20 <= manifest["duration"] < 60
     with av.open(str(folder / "part-001.mp4")) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
     # notepad's edit area is white; Wine's empty desktop around it is not
