@@ -3,16 +3,20 @@ window being closed. Elsewhere it says so once at debug level and does nothing.
 
 Windows does not send logoff or shutdown to a console handler in a process that
 loads user32/gdi32 (mss does): only a top-level window receives them, as
-WM_QUERYENDSESSION ("may we end?") then WM_ENDSESSION ("we end now; you have
-about 5 s"). So the guard runs a hidden top-level window on a thread of its own.
-On the question it shows a block reason (what Windows lists while it waits) and
-requests the end as an interruption, so that the next start resumes the session;
-on the end itself it waits for the part to be sealed. Closing the console window
+WM_QUERYENDSESSION ("may we end?") then WM_ENDSESSION ("we end now", wParam TRUE,
+about 5 s left; or wParam FALSE: another application refused, nothing ends). So the
+guard runs a hidden top-level window on a thread of its own. On the question it only
+prepares: it shows a block reason (what Windows lists while it waits) and says yes,
+because the answer is not the end: an application asked after us may still refuse.
+On WM_ENDSESSION TRUE it requests the end as an interruption (so that the next start
+resumes the session) and holds the window until the part is sealed; on FALSE it
+drops the block reason and the recording goes on. Closing the console window
 (CTRL_CLOSE_EVENT) gives 5 s too, through the console handler.
 
 ``window_procedure`` and ``console_handler`` are plain Python functions of the
-message; the ctypes plumbing (``_Win32``) only carries messages to them, so the
-decisions are tested on Linux with messages the test builds.
+message; the ctypes plumbing (``windows_shutdown_guard_win32``) only carries messages
+to them, so the decisions are tested on Linux with messages the test builds, and
+under Wine with the messages Wine sends.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def _why(lparam: int) -> str:
 
 class WindowsShutdownGuard:
     def __init__(self, options=None, api=None):
-        self.api = api  # _Win32 on Windows; a test's stand-in elsewhere
+        self.api = api  # Win32Window on Windows; a test's stand-in elsewhere
         self.session = None
         self.thread: threading.Thread | None = None
         self.installed = None
@@ -56,9 +60,9 @@ class WindowsShutdownGuard:
         """What the hidden window answers; None: Windows' default handling."""
         if msg == WM_QUERYENDSESSION:
             # The reason is what Windows lists if it waits for us; TRUE: we never veto the
-            # user's shutdown, we only need the few seconds WM_ENDSESSION gives.
+            # user's shutdown. Nothing ends yet: the shutdown may still be cancelled.
             self.api.block_reason(hwnd, REASON)
-            self._interrupt(_why(lparam))
+            log.info("windows-shutdown: Windows asks whether it may end the session (%s)", _why(lparam))
             return 1
         if msg == WM_ENDSESSION:
             if wparam:  # it happens: hold the process until the part is sealed
@@ -66,6 +70,8 @@ class WindowsShutdownGuard:
                 sealed = self.session.wait_sealed(SEAL_WAIT)
                 if not sealed:
                     log.warning("windows-shutdown: the part was not sealed in time; the next start recovers it")
+            elif not self.session.ending:
+                log.info("windows-shutdown: the end of the Windows session was cancelled; recording goes on")
             self.api.unblock(hwnd)  # sealed, or the shutdown was cancelled
             return 0
         return None
@@ -94,7 +100,9 @@ class WindowsShutdownGuard:
             log.debug("windows-shutdown: not on Windows")
             return
         if self.api is None:
-            self.api = _Win32()
+            from recorder.plugins.windows_shutdown_guard_win32 import Win32Window
+
+            self.api = Win32Window()
         self.installed = self.api.console_handler(self.console_handler)
         ready = threading.Event()
         self.thread = threading.Thread(target=self.api.run_window, args=(self.window_procedure, ready),
@@ -111,80 +119,6 @@ class WindowsShutdownGuard:
         if self.api is not None and self.installed is not None:
             self.api.remove_console_handler(self.installed)
             self.installed = None
-
-
-class _Win32:
-    """user32/kernel32 through ctypes: a hidden top-level window (not HWND_MESSAGE: a
-    message-only window is not sent WM_QUERYENDSESSION) and its message loop."""
-
-    def __init__(self):
-        assert sys.platform == "win32"
-        import ctypes
-        from ctypes import wintypes
-
-        self.ctypes, self.wintypes = ctypes, wintypes
-        self.user32 = ctypes.WinDLL("user32", use_last_error=True)
-        self.kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        self.user32.DefWindowProcW.argtypes = [wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM]
-        self.user32.DefWindowProcW.restype = ctypes.c_ssize_t
-        self.hwnd = None
-
-    def block_reason(self, hwnd: int, text: str) -> None:
-        self.user32.ShutdownBlockReasonCreate(hwnd, text)
-
-    def unblock(self, hwnd: int) -> None:
-        self.user32.ShutdownBlockReasonDestroy(hwnd)
-
-    def console_handler(self, handler):
-        prototype = self.ctypes.WINFUNCTYPE(self.wintypes.BOOL, self.wintypes.DWORD)
-        installed = prototype(lambda event: bool(handler(event)))
-        self.kernel32.SetConsoleCtrlHandler(installed, True)
-        return installed
-
-    def remove_console_handler(self, installed) -> None:
-        self.kernel32.SetConsoleCtrlHandler(installed, False)
-
-    def run_window(self, procedure, ready: threading.Event) -> None:
-        ctypes, wintypes, user32 = self.ctypes, self.wintypes, self.user32
-        WNDPROC = ctypes.WINFUNCTYPE(ctypes.c_ssize_t, wintypes.HWND, wintypes.UINT, wintypes.WPARAM,
-                                     wintypes.LPARAM)
-
-        def wndproc(hwnd, msg, wparam, lparam):
-            try:
-                answer = procedure(hwnd, msg, wparam, lparam)
-            except Exception:  # noqa: BLE001 - an exception must not cross into user32
-                log.exception("windows-shutdown: window procedure failed")
-                answer = None
-            if msg == WM_CLOSE:
-                user32.DestroyWindow(hwnd)
-                user32.PostQuitMessage(0)
-                return 0
-            return answer if answer is not None else user32.DefWindowProcW(hwnd, msg, wparam, lparam)
-
-        self.callback = WNDPROC(wndproc)  # kept: a collected callback would crash the loop
-
-        class WNDCLASSW(ctypes.Structure):
-            _fields_ = [("style", wintypes.UINT), ("lpfnWndProc", WNDPROC), ("cbClsExtra", ctypes.c_int),
-                        ("cbWndExtra", ctypes.c_int), ("hInstance", wintypes.HINSTANCE),
-                        ("hIcon", wintypes.HICON), ("hCursor", wintypes.HANDLE), ("hbrBackground", wintypes.HBRUSH),
-                        ("lpszMenuName", wintypes.LPCWSTR), ("lpszClassName", wintypes.LPCWSTR)]
-
-        instance = self.kernel32.GetModuleHandleW(None)
-        window_class = WNDCLASSW(lpfnWndProc=self.callback, hInstance=instance,
-                                 lpszClassName="RecorderShutdownWatcher")
-        user32.RegisterClassW(ctypes.byref(window_class))
-        # Top-level, never shown (no WS_VISIBLE): it exists only to be asked.
-        self.hwnd = user32.CreateWindowExW(0, "RecorderShutdownWatcher", "recorder", 0, 0, 0, 0, 0,
-                                           None, None, instance, None)
-        ready.set()
-        message = wintypes.MSG()
-        while user32.GetMessageW(ctypes.byref(message), None, 0, 0) > 0:
-            user32.TranslateMessage(ctypes.byref(message))
-            user32.DispatchMessageW(ctypes.byref(message))
-
-    def close_window(self) -> None:
-        if self.hwnd:
-            self.user32.PostMessageW(self.hwnd, WM_CLOSE, 0, 0)
 
 
 @hookimpl

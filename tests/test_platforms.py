@@ -437,6 +437,7 @@ def test_simulated_wm_queryendsession_then_wm_endsession_seal_the_session_as_int
     def windows_shuts_down():
         time.sleep(1.0)
         answers["query"] = guard.window_procedure(0x1234, w.WM_QUERYENDSESSION, 0, 0)
+        answers["ending after the question"] = recording.session.ending  # the question alone ends nothing
         started = time.monotonic()
         answers["end"] = guard.window_procedure(0x1234, w.WM_ENDSESSION, 1, 0)
         answers["waited"] = time.monotonic() - started
@@ -445,6 +446,7 @@ def test_simulated_wm_queryendsession_then_wm_endsession_seal_the_session_as_int
     session = recording.run()
     time.sleep(0.2)
     assert answers["query"] == 1 and answers["end"] == 0  # never vetoes; returns once sealed
+    assert answers["ending after the question"] is False
     assert answers["waited"] < w.SEAL_WAIT
     assert api.calls[0] == ("block", 0x1234, w.REASON) and api.calls[-1] == ("unblock", 0x1234)
     assert session.end_reason == "interrupted"
@@ -465,16 +467,30 @@ def test_simulated_console_close_seals_within_five_seconds(host, tmp_settings):
     assert guard.console_handler(0) is False  # Ctrl-C keeps its meaning
 
 
-def test_simulated_logoff_cancelled_releases_the_block_reason(host, tmp_settings):
+def test_simulated_shutdown_cancelled_after_the_question_goes_on_recording(host, tmp_settings):
+    """Another application refused: Windows sends WM_ENDSESSION FALSE to those it asked.
+    The block reason goes, the recording goes on and ends as the user ends it."""
     from recorder.plugins import windows_shutdown_guard as w
 
     recording, guard, api = _guard_on_a_recording(host, tmp_settings)
-    threading.Timer(0.5, lambda: guard.window_procedure(7, w.WM_QUERYENDSESSION, 0, w.ENDSESSION_LOGOFF)).start()
+    seen = {}
+
+    def windows_asks_then_cancels():
+        time.sleep(0.5)
+        guard.window_procedure(7, w.WM_QUERYENDSESSION, 0, w.ENDSESSION_LOGOFF)
+        seen["answer"] = guard.window_procedure(7, w.WM_ENDSESSION, 0, w.ENDSESSION_LOGOFF)
+        seen["ending"], seen["captured"] = recording.session.ending, recording.session.captured
+        time.sleep(1.5)
+        seen["captured later"] = recording.session.captured
+        recording.session.request_end("user", by="test")
+
+    threading.Thread(target=windows_asks_then_cancels).start()
     session = recording.run()
-    assert guard.window_procedure(7, w.WM_ENDSESSION, 0, w.ENDSESSION_LOGOFF) == 0  # the logoff was cancelled
-    assert api.calls[-1] == ("unblock", 7)
-    assert any(e.text == "logoff" for e in session.events if e.kind == "end-requested") or \
-        session.end_reason == "interrupted"
+    assert seen["answer"] == 0 and seen["ending"] is False
+    assert seen["captured later"] > seen["captured"]  # frames kept coming after the cancel
+    assert api.calls == [("block", 7, w.REASON), ("unblock", 7)]
+    assert session.end_reason == "user"
+    assert not [e for e in session.events if e.by == "windows-shutdown"]
 
 
 # -- control without signals on Windows (simulated: the pipe code over an AF_UNIX address) --
