@@ -9,11 +9,12 @@ each LF); os.open of a folder fails with EACCES; a rename, replace or unlink of 
 file (or of a folder holding one) that another handle has open fails with a
 sharing violation (PermissionError, winerror 32), as long as that handle stays
 open; os.kill from recorder code is recorded (it is TerminateProcess there).
-recorder.platform is told it runs on win32; the advapi32/kernel32 edges it
-calls through ctypes are replaced by an in-memory ACL store.
+recorder.platform is told it runs on win32 (recorder.platform.system's sys);
+the Win32 edges of recorder.platform.windows (the token's SID, reading and
+setting a DACL, process liveness) are replaced by an in-memory ACL store.
 
 ``macos(patch)``: no os.posix_fallocate; fcntl has F_FULLFSYNC (recorded, then
-a plain fsync); recorder.platform is told it runs on darwin.
+a plain fsync); recorder.platform is told it runs on darwin (recorder.platform.system's sys).
 
 ``main()`` applies either to a ``recorder`` command run as a subprocess
 (``python foreign_os.py windows LOG -- ARGS``), so that the CLI paths (record,
@@ -127,7 +128,7 @@ class Simulation:
 
 
 def windows(patch, sim: Simulation | None = None) -> Simulation:
-    import recorder.platform as platform
+    from recorder.platform import system, windows as win
 
     sim = sim or Simulation("windows")
     real_open, real_close, real_replace, real_rename, real_unlink = os.open, os.close, os.replace, os.rename, os.unlink
@@ -203,18 +204,18 @@ def windows(patch, sim: Simulation | None = None) -> Simulation:
     patch.setattr(builtins, "open", sim_io_open)
 
     # recorder.platform believes it runs on Windows; its ctypes edges are simulated.
-    patch.setattr(platform, "sys", types.SimpleNamespace(platform="win32"))
-    patch.setattr(platform, "_win_user_sid", lambda: USER_SID)
+    patch.setattr(system, "sys", types.SimpleNamespace(platform="win32"))
+    patch.setattr(win, "user_sid", lambda: USER_SID)
     # SetNamedSecurityInfoW with DACL_SECURITY_INFORMATION: the DACL changes, the owner (the creator) stays.
-    patch.setattr(platform, "_win_set_sddl",
+    patch.setattr(win, "set_sddl",
                   lambda path, sddl: sim.acls.__setitem__(os.path.realpath(path), f"O:{USER_SID}{sddl}"))
-    patch.setattr(platform, "_win_get_sddl", lambda path: sim.acls.get(os.path.realpath(path), DEFAULT_SDDL))
-    patch.setattr(platform, "_windows_process_alive", lambda pid: os.path.exists(f"/proc/{pid}"))
+    patch.setattr(win, "get_sddl", lambda path: sim.acls.get(os.path.realpath(path), DEFAULT_SDDL))
+    patch.setattr(win, "process_alive", lambda pid: os.path.exists(f"/proc/{pid}"))
     return sim
 
 
 def macos(patch, sim: Simulation | None = None) -> Simulation:
-    import recorder.platform as platform
+    from recorder.platform import system
 
     sim = sim or Simulation("macos")
     if hasattr(os, "posix_fallocate"):
@@ -231,7 +232,7 @@ def macos(patch, sim: Simulation | None = None) -> Simulation:
 
     fake.fcntl = fcntl
     patch.setitem(sys.modules, "fcntl", fake)
-    patch.setattr(platform, "sys", types.SimpleNamespace(platform="darwin"))
+    patch.setattr(system, "sys", types.SimpleNamespace(platform="darwin"))
     return sim
 
 

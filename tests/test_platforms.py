@@ -22,7 +22,7 @@ from recorder.plugins.disk_space_guard import RESERVE, DiskSpaceGuard, DiskSpace
 from recorder.store import verify as verifying
 from recorder.store.files import make_private_dir
 from recorder.store.saving import copy_private
-from recorder.testing import record
+from recorder.testing import decode, record
 
 import foreign_os
 from conftest import cli_env
@@ -67,7 +67,7 @@ def test_simulated_windows_breaks_what_the_old_code_did(windows, tmp_path):
     saving.os.close(saving.os.open(tmp_path / "text", os.O_WRONLY | os.O_CREAT, 0o600))  # as recorder code
     assert len(windows.violations) == before  # a test's own call is not recorder's...
     exec(compile("import os\nos.close(os.open(p, os.O_WRONLY | os.O_CREAT, 0o600))",
-                 str(Path(platform.__file__).parent / "store" / "old.py"), "exec"), {"p": str(tmp_path / "t2")})
+                 str(Path(platform.__file__).parent.parent / "store" / "old.py"), "exec"), {"p": str(tmp_path / "t2")})
     assert "without O_BINARY" in windows.violations[-1]  # ...recorder's is recorded
 
 
@@ -147,7 +147,7 @@ def test_replace_waits_out_a_sharing_violation_simulated(windows, tmp_path):
 
 
 def test_replace_gives_up_on_a_handle_that_stays_open_simulated(windows, monkeypatch, tmp_path):
-    monkeypatch.setattr(platform, "REPLACE_ATTEMPTS", 3)
+    monkeypatch.setattr(platform.files, "REPLACE_ATTEMPTS", 3)
     target, new = tmp_path / "a", tmp_path / "b"
     target.write_bytes(b"old")
     new.write_bytes(b"new")
@@ -164,8 +164,10 @@ def test_copies_are_binary_and_folders_are_never_opened_simulated(windows, tmp_p
     assert (tmp_path / "copy.mp4").read_bytes() == data
     platform.fsync_folder(tmp_path)  # would raise EACCES if it opened the folder
     fd = platform.sync_handle(tmp_path / "copy.mp4")
-    try:
-        assert os.get_blocking(fd) is not None and (os.O_ACCMODE & _flags(fd)) == os.O_WRONLY
+    try:  # writable for FlushFileBuffers, readable for the rescue copy
+        assert (os.O_ACCMODE & _flags(fd)) == os.O_RDWR
+        assert platform.pread(fd, 10, 0) == data[:10]
+        platform.fsync(fd)
     finally:
         os.close(fd)
     assert _findings(windows) == []
@@ -210,6 +212,17 @@ def test_private_folders_get_a_protected_owner_only_acl_simulated(windows, tmp_p
         assert set(platform.sddl_writers(sddl, trusted=set())[1]) == {foreign_os.USER_SID, "S-1-5-18"}
 
 
+@pytest.mark.parametrize("dacl", ["D:NO_ACCESS_CONTROL", "D:PNO_ACCESS_CONTROL", "D:AINO_ACCESS_CONTROL", ""])
+def test_a_null_or_missing_dacl_is_writable_by_everyone_simulated(windows, tmp_path, dacl):
+    """A NULL DACL (SDDL NO_ACCESS_CONTROL) or no DACL at all grants everyone every access
+    on Windows: not "no access", and not "no ACE for anyone else"."""
+    user = foreign_os.USER_SID
+    assert platform.sddl_writers(f"O:{user}{dacl}", trusted={user}) == (user, ["S-1-1-0"])
+    assert platform.sddl_writers(f"O:{user}{dacl}", trusted={user, "S-1-1-0"}) == (user, [])
+    windows.acls[str(tmp_path)] = f"O:{user}{dacl}"
+    assert platform.writable_by_others(tmp_path) == f"{tmp_path} can be written by other users (S-1-1-0)"
+
+
 @pytest.mark.parametrize("sddl, why", [
     # C:\ProgramData as installed: Users may create files and folders
     ("O:SYG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)(A;CI;DCLCRPCR;;;BU)",
@@ -219,6 +232,8 @@ def test_private_folders_get_a_protected_owner_only_acl_simulated(windows, tmp_p
      "does not belong to Administrators or SYSTEM"),
     ("O:BAD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x1301bf;;;AU)", "S-1-5-11"),  # Authenticated Users: modify
     ("O:BAD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)", None),  # read for users: fine
+    ("O:BAD:NO_ACCESS_CONTROL", "S-1-1-0"),  # a NULL DACL: everyone may do anything
+    ("O:BA", "S-1-1-0"),  # no DACL at all: the same
 ])
 def test_site_policy_must_be_the_administrators_alone_simulated(windows, tmp_path, sddl, why):
     site = tmp_path / "ProgramData" / "recorder" / "recorder.toml"
@@ -395,6 +410,37 @@ def test_the_cli_records_stops_lists_verifies_and_recovers_simulated(system, hom
     assert code == 0, out + err
     code, out, err, _ = _run(system, home, next(logs), "recover", "--profile", "rep")
     assert code == 0, err
+
+
+def test_a_lost_folder_is_rescued_through_a_readable_handle_simulated(home, tmp_path):
+    """The session's folder becomes unwritable mid-recording: the part being written is
+    copied out of the handle recorder keeps for fsync. On Windows that handle must be
+    readable too (it was opened write-only there, and the copy failed with EBADF)."""
+    output, log = tmp_path / "out", tmp_path / "log.json"
+    output.mkdir(mode=0o700)
+    recording = _cli("windows", home, log, "--profile", "rep", "--source", "synthetic", "--duration", "30",
+                     "--output-dir", str(output))
+    folder = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := list(output.glob("*/part-001.mp4.partial"))):
+            assert time.monotonic() < deadline and recording.poll() is None
+            time.sleep(0.05)
+        folder = found[0].parent
+        time.sleep(2)
+        subprocess.run(["chattr", "+i", str(folder)], check=True)  # nobody may add or rename anything there
+        out, err = recording.communicate(timeout=30)
+    finally:
+        if folder is not None:
+            subprocess.run(["chattr", "-i", str(folder)], check=False)
+        recording.kill()
+    assert recording.returncode == 1 and "can no longer be written to" in err, err
+    [kept] = (home / ".local" / "share" / "recorder" / "rescued").iterdir()
+    manifest = json.loads((kept / "session.json").read_text(encoding="utf-8"))
+    [part] = manifest["parts"]
+    assert manifest["end_reason"] == "folder-lost" and part["state"] == "sealed", manifest
+    assert decode(kept / part["file"]).frames == part["frames"] >= 25
+    assert _findings(argparse_ns(json.loads(log.read_text(encoding="utf-8")))) == []
 
 
 class argparse_ns:
