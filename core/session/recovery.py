@@ -23,7 +23,7 @@ from recorder.errors import describe
 from recorder.privacy.stream import HEADER_MAX, TAIL, payload_start, read_tail
 from recorder.session import journal, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
-from recorder.session.identity import boot_id
+from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import fsync_folder, sha256_file
@@ -239,7 +239,7 @@ def why_not_resume(entry: dict[str, Any], manifest: Manifest, *, encoder: str, n
             return (f"another support session ({support_id or 'no --session-id'}, not "
                     f"{manifest.support_session_id or 'none'})")
         return None
-    if not entry.get("boot_id") or entry.get("boot_id") == boot_id():
+    if not restarted_since(entry.get("boot_id") or ""):
         return ("the machine has not restarted since, and no --session-id says it is the same "
                 "support session")
     return None
