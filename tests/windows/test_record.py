@@ -31,3 +31,32 @@ def test_records_notepad_for_20_s_and_answers_over_the_pipe(start, notepad):
     inside = frame[top + 60:bottom - 30, left + 20:right - 20]
     assert (inside.min(axis=2) > 240).mean() > 0.9
     assert (frame[:top - 10].min(axis=2) > 240).mean() < 0.5
+
+
+def test_the_encrypt_guard_under_windows_cpython(start, tmp_path):
+    """pyrage (age) in the bundle: the parts are age files to the configured recipient,
+    verify checks them without the key, and the key holder gets the video back."""
+    import io
+
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    config = tmp_path / "encrypt.toml"
+    config.write_text(f'[profiles.rep]\nguards = ["+encrypt"]\n[profiles.rep.encrypt]\n'
+                      f'recipients = ["{identity.to_public()}"]\n', encoding="utf-8")
+    recording = start("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "4")
+    assert recording.finish(120) == 0, recording.err
+    [folder] = sessions()
+    assert run("verify", folder.name[-8:], check=0).stdout.strip().endswith("verified")
+    part = folder / manifest_part(folder)
+    sealed = part.read_bytes()
+    assert sealed.startswith(b"age-encryption.org/v1\n")
+    with av.open(io.BytesIO(pyrage.decrypt(sealed, [identity]))) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 3 * 10
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+    assert manifest["parts"][0]["encrypted_to"] == [str(identity.to_public())]
+
+
+def manifest_part(folder) -> str:
+    return json.loads((folder / "session.json").read_text(encoding="utf-8"))["parts"][0]["file"]
