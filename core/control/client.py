@@ -82,6 +82,8 @@ class Client:
             except PermissionError:
                 raise UsageError(f"{path}: permission denied (the control channel serves only "
                                  "the user running the recorder)") from None
+            except ConnectionResetError as exc:  # it connected, then did not finish the handshake
+                raise ChannelError(f"the recorder for profile '{profile}' did not answer: {exc}") from None
         self.reader = self.sock.makefile("rb")
         self.hello = self._read()
         if self.hello.get("ok") is False:

@@ -8,6 +8,7 @@ queue overflows it is told so (if it can still take a line) and dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -208,28 +209,43 @@ class ControlServer:
 
     def _accept(self) -> None:
         while True:
-            try:
-                accepted = self.sock.accept()
-                conn = accepted if isinstance(accepted, pipe.PipeStream) else accepted[0]
-            except OSError:
+            listener = self.sock
+            if listener is None:
                 return  # closed
-            uid = peer_uid(conn)
-            if uid is not None and uid != me():
-                # Another user reached the socket (a folder made accessible): refused.
-                try:
-                    conn.sendall(protocol.encode({"ok": False, "error": "refused: this recorder's control "
-                                                  "channel serves only the user running it"}))
-                except OSError:
-                    pass
-                conn.close()
+            try:
+                accepted = listener.accept()
+                conn = accepted if isinstance(accepted, pipe.PipeStream) else accepted[0]
+            except OSError as exc:
+                if self.sock is None:
+                    return  # closed under accept()
+                log.warning("control channel: accepting a connection failed: %s", exc)
+                time.sleep(0.1)  # a persistent failure (no descriptors left) must not spin
                 continue
-            with self.lock:
-                if len(self.connections) >= MAX_CLIENTS:
+            try:
+                self._take(conn)
+            except Exception:  # one client's trouble never ends the loop that serves the others
+                log.exception("control channel: a connection could not be served")
+                with contextlib.suppress(OSError):
                     conn.close()
-                    continue
-                connection = Connection(self, conn)
-                self.connections.add(connection)
-            threading.Thread(target=connection.serve, name="recorder-control-in", daemon=True).start()
+
+    def _take(self, conn) -> None:
+        uid = peer_uid(conn)
+        if uid is not None and uid != me():
+            # Another user reached the socket (a folder made accessible): refused.
+            try:
+                conn.sendall(protocol.encode({"ok": False, "error": "refused: this recorder's control "
+                                              "channel serves only the user running it"}))
+            except OSError:
+                pass
+            conn.close()
+            return
+        with self.lock:
+            if len(self.connections) >= MAX_CLIENTS:
+                conn.close()
+                return
+            connection = Connection(self, conn)
+            self.connections.add(connection)
+        threading.Thread(target=connection.serve, name="recorder-control-in", daemon=True).start()
 
     def forget(self, connection: Connection) -> None:
         with self.lock:
@@ -244,10 +260,10 @@ class ControlServer:
 
     def close(self, last: dict[str, Any] | None = None) -> None:
         """Stop listening; subscribers get ``last`` and at most CLOSE_WAIT to take it."""
-        if self.sock is None:
+        sock, self.sock = self.sock, None  # None first: the accept loop knows the end is no failure
+        if sock is None:
             return
-        self.sock.close()
-        self.sock = None
+        sock.close()
         try:
             if stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 os.unlink(self.path)
