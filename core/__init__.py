@@ -56,7 +56,13 @@ _WHERE = {
 }
 
 
+# Modules of the API, imported on first use too: ``from recorder import platform``.
+_MODULES = {"platform": "recorder.platform"}
+
+
 def __getattr__(name: str):
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])  # which also binds it here
     try:
         module, attribute = _WHERE[name]
     except KeyError:
@@ -67,10 +73,11 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+    return sorted(set(globals()) | set(_WHERE) | set(_MODULES))
 
 
 if TYPE_CHECKING:  # what type checkers and editors see: the same names, imported
+    from recorder import platform
     from recorder.config.options import option
     from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob
@@ -105,5 +112,7 @@ __all__ = [
     # helpers: private files and folders, state of your own, moving a session, text
     "make_private_dir", "create_private_file", "write_private", "sha256_file", "plugin_state_dir",
     "StateFile", "documents_dir", "recordings_dir", "move_session", "console", "human_size", "clock",
+    # the operating system: its own __all__ says what plugins may use (docs/plugins.md)
+    "platform",
     "__version__",
 ]

@@ -104,13 +104,11 @@ advapi32 = Library("advapi32", {
         (BOOL, [LPCWSTR, DWORD, ctypes.POINTER(PSECURITY_DESCRIPTOR), LPDWORD]),
     "ConvertSecurityDescriptorToStringSecurityDescriptorW":
         (BOOL, [PSECURITY_DESCRIPTOR, DWORD, DWORD, ctypes.POINTER(LPWSTR), LPDWORD]),
-    "GetSecurityDescriptorDacl": (BOOL, [PSECURITY_DESCRIPTOR, ctypes.POINTER(BOOL), ctypes.POINTER(PACL),
-                                         ctypes.POINTER(BOOL)]),
-    # These two return a Win32 error code (0: success), not a BOOL.
+    "SetFileSecurityW": (BOOL, [LPCWSTR, DWORD, PSECURITY_DESCRIPTOR]),
+    # Returns a Win32 error code (0: success), not a BOOL.
     "GetNamedSecurityInfoW": (DWORD, [LPCWSTR, ctypes.c_int, DWORD, ctypes.POINTER(PSID), ctypes.POINTER(PSID),
                                       ctypes.POINTER(PACL), ctypes.POINTER(PACL),
                                       ctypes.POINTER(PSECURITY_DESCRIPTOR)]),
-    "SetNamedSecurityInfoW": (DWORD, [LPWSTR, ctypes.c_int, DWORD, PSID, PSID, PACL, PACL]),
 })
 
 user32 = Library("user32", {

@@ -25,7 +25,7 @@ ERROR_ACCESS_DENIED = 5
 TOKEN_QUERY, TOKEN_USER = 0x8, 1
 OWNER_SECURITY_INFORMATION, DACL_SECURITY_INFORMATION = 0x1, 0x4
 PROTECTED_DACL_SECURITY_INFORMATION = 0x80000000
-SE_FILE_OBJECT, SDDL_REVISION_1 = 1, 1
+SE_FILE_OBJECT, SDDL_REVISION_1 = 1, 1  # GetNamedSecurityInfoW's object type; SDDL's only revision
 
 
 # -- files --------------------------------------------------------------------------
@@ -126,19 +126,17 @@ def user_sid() -> str:
 
 
 def set_sddl(path: str, sddl: str) -> None:
-    """Apply the DACL of ``sddl`` to ``path``, protected from inheritance."""
+    """Give ``path`` the DACL of ``sddl``, protected from inheritance. SetFileSecurityW
+    applies the descriptor to this one object; SetNamedSecurityInfoW would also walk
+    what the folder holds (nothing, for a folder just made), and under Wine 8 it
+    reports success and changes nothing (docs/platforms.md)."""
     descriptor = ctypes.c_void_p()
     check(advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW(
         sddl, SDDL_REVISION_1, ctypes.byref(descriptor), None), "ConvertStringSecurityDescriptorToSecurityDescriptorW")
     try:
-        present, defaulted, dacl = wintypes.BOOL(), wintypes.BOOL(), ctypes.c_void_p()
-        check(advapi32.GetSecurityDescriptorDacl(descriptor, ctypes.byref(present), ctypes.byref(dacl),
-                                                 ctypes.byref(defaulted)), "GetSecurityDescriptorDacl")
-        status = advapi32.SetNamedSecurityInfoW(path, SE_FILE_OBJECT,
-                                                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                                                None, None, dacl, None)
-        if status:
-            raise OSError(errno.EACCES, f"{path}: cannot make it private (SetNamedSecurityInfoW: winerror {status})")
+        if not advapi32.SetFileSecurityW(path, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                         descriptor):
+            raise OSError(errno.EACCES, f"{path}: cannot make it private (SetFileSecurityW: winerror {last_error()})")
     finally:
         kernel32.LocalFree(descriptor)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import sys
 
+from recorder.platform import win32
+
 # A standard arrow, hotspot at its top-left corner: "X" black outline, "." white.
 ARROW = (
     "X",
@@ -55,23 +57,15 @@ def draw(frame: bytearray, width: int, height: int, x: int, y: int) -> None:
             frame[at:at + 4] = colour
 
 
-class _Point(ctypes.Structure):
-    _fields_ = [("x", ctypes.c_long), ("y", ctypes.c_long)]
-
-
-class _CursorInfo(ctypes.Structure):  # CURSORINFO, winuser.h
-    _fields_ = [("cbSize", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("hCursor", ctypes.c_void_p),
-                ("ptScreenPos", _Point)]
-
-
 CURSOR_SHOWING = 0x1
 
 
-def windows_position(user32) -> tuple[int, int] | None:
-    """Windows: GetCursorInfo, in the virtual screen's physical pixels (mss makes the
-    process DPI-aware); None while the cursor is hidden (a full-screen video, a touch screen)."""
-    info = _CursorInfo()
-    info.cbSize = ctypes.sizeof(_CursorInfo)
+def windows_position(user32=win32.user32) -> tuple[int, int] | None:
+    """Windows: GetCursorInfo (declared in recorder.platform.win32), in the virtual
+    screen's physical pixels (mss makes the process DPI-aware); None while the cursor
+    is hidden (a full-screen video, a touch screen)."""
+    info = win32.CURSORINFO()
+    info.cbSize = ctypes.sizeof(win32.CURSORINFO)
     if not user32.GetCursorInfo(ctypes.byref(info)) or not info.flags & CURSOR_SHOWING:
         return None
     return info.ptScreenPos.x, info.ptScreenPos.y
@@ -117,8 +111,7 @@ class CursorPainter:
 
 def _locator():
     if sys.platform == "win32":
-        user32 = ctypes.WinDLL("user32")  # type: ignore[attr-defined]
-        return lambda: windows_position(user32)
+        return windows_position
     if sys.platform == "darwin":
         from recorder.plugins.mss.macos import core_graphics
 
