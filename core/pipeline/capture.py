@@ -3,7 +3,8 @@
 Frames never pass through hooks. The capture thread paces itself from a
 monotonic clock and stamps each frame with its capture time; a frame that
 cannot be taken on time, or finds the queue full, is counted as dropped,
-never stretched over. Changed rows are never dropped: capture waits for the
+never stretched over. A loop that did not run at all for a while (the computer
+slept) is a gap between parts, not dropped frames. Changed rows are never dropped: capture waits for the
 encoder instead, and the slots it misses are the ones counted.
 """
 
@@ -14,6 +15,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 from typing import Any, Callable
 
 from recorder.errors import SourceUnavailable
@@ -33,6 +35,12 @@ PAUSE = ("pause",)
 
 # How often a source that cannot grab for now (a lock screen) is asked again.
 RETRY_UNAVAILABLE = 0.25
+
+# A capture loop this late for its slot did not fall behind: it did not run at all (the
+# computer slept or hibernated, or the process was stopped). Its missing slots are not
+# dropped frames but a gap, cut between parts as a pause is; a mere stall (a slow grab,
+# an encoder catching up) is far shorter.
+SUSPENDED = 10.0
 
 
 def _size(item) -> int:
@@ -74,11 +82,14 @@ class FrameQueue(queue.Queue):
 
 class Capture(threading.Thread):
     def __init__(self, session: Session, source, fps: float, frames: FrameQueue,
-                 until: float | None, on_error: Callable[[BaseException], None], *, heartbeat: float = 0.0):
+                 until: float | None, on_error: Callable[[BaseException], None], *, heartbeat: float = 0.0,
+                 wall_clock: Callable[[], float] = time.time):
         super().__init__(name="recorder-capture", daemon=True)
         self.session, self.source, self.fps = session, source, fps
         self.frames, self.until, self.on_error = frames, until, on_error
         self.heartbeat = heartbeat  # > 0: skip unchanged frames, but send one at least this often
+        self.wall_clock = wall_clock
+        self.looked: tuple[float, float] | None = None  # (offset, wall clock) when last looked
         self.stop = threading.Event()
         self.held: tuple | None = None  # the last unchanged frame not sent
         self.last: tuple | None = None  # the last frame sent, and its time
@@ -116,16 +127,23 @@ class Capture(threading.Thread):
                 self.session.request_end("duration")
                 return
             if realtime:
-                wait = due - self.session.offset()
+                wait = due - self._now()
                 if wait > 0:
                     if self.stop.wait(wait):
                         return
+                    late = self._now() - due  # the computer may have slept during the wait
                 else:
-                    missed = int(-wait / interval)  # whole slots we are late for
-                    if missed:
-                        self.session.dropped += missed
-                        slot += missed
-                        continue
+                    late = -wait
+                if late > SUSPENDED:
+                    self._suspended(late)
+                    # the schedule goes on from now: --duration counts recorded time
+                    start = self.session.offset() - slot * interval
+                    continue
+                missed = int(late / interval) if wait <= 0 else 0  # whole slots we are late for
+                if missed:
+                    self.session.dropped += missed
+                    slot += missed
+                    continue
             if self.session.paused is not None:  # paused while waiting for the slot: grab nothing
                 continue
             pts = self.session.offset() if realtime else due
@@ -159,6 +177,40 @@ class Capture(threading.Thread):
         self.last = None  # the first frame after the pause is sent whatever it shows
         while self.session.paused is not None and not self.stop.is_set():
             self.session.wait_unpaused(0.1)
+
+    def _now(self) -> float:
+        """The session's offset, after a sleep its monotonic clock did not see.
+
+        Windows' monotonic clock (GetTickCount64) counts sleep; macOS's and Linux's stop
+        while the computer sleeps. There the wall clock shows the sleep: the session's
+        clock is moved on by it, so that timeline offsets keep following the wall clock
+        (the event log, the parts and what a viewer sees at a given time agree). A wall
+        clock set back is not a sleep, and one set forward by more than SUSPENDED at once
+        reads as one (a gap in the timeline, nothing lost)."""
+        offset, wall = self.session.offset(), self.wall_clock()
+        if self.looked is not None:
+            unseen = (wall - self.looked[1]) - (offset - self.looked[0])
+            if unseen > SUSPENDED:
+                self.session._t0 -= unseen  # noqa: SLF001 - the session clock has no setter; see above
+                offset += unseen
+        self.looked = (offset, wall)
+        return offset
+
+    def _suspended(self, late: float) -> None:
+        """The loop did not run for ``late`` seconds: the part ends with the picture last
+        seen (never stretched over the sleep), the gap is an event, not dropped frames."""
+        self._still_ends()
+        if self.held is not None:
+            self.session.unchanged -= 1
+            self._send(*self.held, wait=True)
+            self.held = None
+        self.frames.put(PAUSE)
+        self.last = None  # the first frame after the wake is sent whatever it shows
+        now = self.session.offset()
+        log.warning("capture: not recording for %.0f s (the computer slept, or recorder was stopped)", late)
+        self.session.add_event("suspended", f"not recording for {late:.0f} s: the computer slept, or recorder "
+                               "was stopped", level="warning", by="capture", start=round(now - late, 3),
+                               end=round(now, 3))
 
     def _outage(self, reason: str, deadline: float | None = None):
         """The source cannot grab for now (Windows' secure desktop, a lock screen). The
