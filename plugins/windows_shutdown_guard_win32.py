@@ -9,6 +9,7 @@ never shown: a message-only window (HWND_MESSAGE) is not sent WM_QUERYENDSESSION
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import threading
@@ -48,15 +49,15 @@ class Win32Window:
     messages."""
 
     def __init__(self, class_name: str = CLASS_NAME):
-        assert sys.platform == "win32"
         import ctypes
         from ctypes import wintypes
 
+        WinDLL, WINFUNCTYPE, self.last_error = _windows_ctypes()
         self.ctypes, self.wintypes = ctypes, wintypes
         self.class_name = class_name
         LRESULT = ctypes.c_ssize_t  # pointer-sized, signed
-        self.WNDPROC = ctypes.WINFUNCTYPE(LRESULT, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM)
-        self.HANDLER = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)
+        self.WNDPROC = WINFUNCTYPE(LRESULT, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM)
+        self.HANDLER = WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)
 
         class WNDCLASSW(ctypes.Structure):
             _fields_ = [("style", wintypes.UINT), ("lpfnWndProc", self.WNDPROC), ("cbClsExtra", ctypes.c_int),
@@ -68,14 +69,14 @@ class Win32Window:
         types: dict[str, Any] = {"LRESULT": LRESULT, "ATOM": wintypes.ATOM, "LPVOID": wintypes.LPVOID,
                                  "WNDCLASSW*": ctypes.POINTER(WNDCLASSW), "MSG*": ctypes.POINTER(wintypes.MSG),
                                  "HANDLER": self.HANDLER}
-        self.user32 = _declare(ctypes.WinDLL("user32", use_last_error=True), USER32, types)
-        self.kernel32 = _declare(ctypes.WinDLL("kernel32", use_last_error=True), KERNEL32, types)
+        self.user32 = _declare(WinDLL("user32", use_last_error=True), USER32, types)
+        self.kernel32 = _declare(WinDLL("kernel32", use_last_error=True), KERNEL32, types)
         self.hwnd: int | None = None
         self.callback = None  # kept while the window lives: a collected callback would crash the loop
 
     def block_reason(self, hwnd: int, text: str) -> None:
         if not self.user32.ShutdownBlockReasonCreate(hwnd, text):
-            log.debug("windows-shutdown: ShutdownBlockReasonCreate failed (winerror %d)", self.ctypes.get_last_error())
+            log.debug("windows-shutdown: ShutdownBlockReasonCreate failed (winerror %d)", self.last_error())
 
     def unblock(self, hwnd: int) -> None:
         self.user32.ShutdownBlockReasonDestroy(hwnd)
@@ -84,7 +85,7 @@ class Win32Window:
         installed = self.HANDLER(lambda event: bool(handler(event)))
         if not self.kernel32.SetConsoleCtrlHandler(installed, True):
             log.warning("windows-shutdown: SetConsoleCtrlHandler failed (winerror %d): closing the console "
-                        "window will not seal the recording", self.ctypes.get_last_error())
+                        "window will not seal the recording", self.last_error())
             return None
         return installed
 
@@ -131,18 +132,27 @@ class Win32Window:
             finally:
                 self.hwnd = None
                 if not user32.UnregisterClassW(self.class_name, instance):
-                    log.debug("windows-shutdown: UnregisterClassW failed (winerror %d)", ctypes.get_last_error())
+                    log.debug("windows-shutdown: UnregisterClassW failed (winerror %d)", self.last_error())
         finally:
             ready.set()
 
     def _cannot_watch(self, call: str) -> None:
         log.error("windows-shutdown: %s failed (winerror %d): shutdown and logoff will not seal the recording "
-                  "(the next start recovers it)", call, self.ctypes.get_last_error())
+                  "(the next start recovers it)", call, self.last_error())
 
     def close_window(self) -> None:
         hwnd = self.hwnd
         if hwnd:
             self.user32.PostMessageW(hwnd, WM_CLOSE, 0, 0)
+
+
+def _windows_ctypes() -> tuple[Any, Any, Callable[[], int]]:
+    """ctypes' Windows-only parts (an if, not an assert: type checkers skip it elsewhere)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        return ctypes.WinDLL, ctypes.WINFUNCTYPE, ctypes.get_last_error
+    raise OSError(errno.ENOSYS, "the windows-shutdown guard's window exists on Windows only")
 
 
 def _declare(dll, table: dict[str, tuple[str | None, list[str]]], extra: dict[str, Any]):
