@@ -97,7 +97,7 @@ def test_preallocation_works_without_posix_fallocate_simulated(system, monkeypat
 
 class _Session:
     def __init__(self, folder):
-        self.folder, self.places, self.ending = folder, [folder], False
+        self.folder, self.places, self.ending, self.parts = folder, [folder], False, []
 
 
 def _open_fds() -> set[str]:

@@ -21,11 +21,13 @@ def fsync(fd: int) -> None:
     if sys.platform != "win32":  # fcntl is POSIX's: type checkers for Windows skip this
         import fcntl  # imported here: the simulation gives Linux a macOS fcntl
 
-        try:
-            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-            return
-        except OSError:
-            pass
+        full = getattr(fcntl, "F_FULLFSYNC", None)  # macOS's alone
+        if full is not None:
+            try:
+                fcntl.fcntl(fd, full)
+                return
+            except OSError:
+                pass
     os.fsync(fd)
 
 
