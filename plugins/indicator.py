@@ -1,5 +1,8 @@
 """Guard ``indicator``: a visible sign on the recorded screen that recording is under way.
 
+On Windows it is a topmost layered window (indicator_win32.py, ``WindowsIndicatorGuard``);
+what follows describes the X11 one, which the Windows one mirrors.
+
 A small window (a red dot and a label, "REC" by default) in a corner of the
 X screen, shown while frames are being grabbed: hidden during a pause and
 once capture has stopped. It is an override-redirect window, so no window
@@ -25,13 +28,14 @@ import os
 import queue
 import select
 import struct
+import sys
 import threading
 import time
 
 import attrs
 from recorder import UsageError, hookimpl, option
 
-ACTIVE: dict[str, "IndicatorGuard"] = {}  # session id -> its guard, for the pause events
+ACTIVE: dict[str, "IndicatorGuard | WindowsIndicatorGuard"] = {}  # session id -> its guard, for the pause events
 CORNERS = ("top-right", "top-left", "bottom-right", "bottom-left")
 MARGIN, HEIGHT, DOT = 8, 22, 12
 CHAR_WIDTH = 6  # the server's built-in "fixed" font is 6x13
@@ -55,7 +59,7 @@ def _check_label(instance, attribute, value: str) -> None:
 class IndicatorOptions:
     required: bool = option(False, "Refuse to record (exit 2) when the indicator cannot be shown on the "
                                    "screen; false records anyway, with a warning event.")
-    corner: str = option("top-right", "Corner of the X screen: " + ", ".join(CORNERS) + ".",
+    corner: str = option("top-right", "Corner of the screen (on Windows, the primary one): " + ", ".join(CORNERS) + ".",
                          validator=attrs.validators.in_(CORNERS))
     label: str = option("REC", "The text beside the red dot (printable ASCII).", validator=_check_label)
 
@@ -384,6 +388,50 @@ class IndicatorGuard:
             self.window.show()
 
 
+class WindowsIndicatorGuard:
+    """The same guard on Windows: the window is a topmost layered one with a message loop
+    of its own (indicator_win32.py), to which show and hide are posted."""
+
+    def __init__(self, options: IndicatorOptions):
+        self.options = options
+        self.session = None
+        self.window = None
+
+    def preflight(self, session) -> None:
+        from recorder.plugins.indicator_win32 import IndicatorWindow as Win32Window
+        from recorder.plugins.indicator_win32 import Unshown as Win32Unshown
+
+        try:
+            self.window = Win32Window(self.options.label, self.options.corner)
+        except Win32Unshown as exc:
+            if self.options.required:
+                raise UsageError(f"indicator: cannot show the recording indicator: {exc} "
+                                 f"(required = true)") from None
+            session.add_event("indicator-unavailable", f"no recording indicator on the screen: {exc}",
+                              level="warning", by="indicator")
+
+    def start(self, session) -> None:
+        self.session = session
+        ACTIVE[session.id] = self
+        self.command("show")
+        if self.window is not None:
+            self.window.shown.wait(2.0)  # so that the first frame shows it; never longer
+
+    def before_seal(self) -> None:
+        self.command("hide")  # capture has stopped: the recording is over
+
+    def stop(self) -> None:
+        if self.session is not None:
+            ACTIVE.pop(self.session.id, None)
+        if self.window is not None:
+            self.window.close()
+
+    def command(self, what: str) -> None:
+        """Called from any thread (the pause arrives on the control channel's): never blocks."""
+        if self.window is not None:
+            self.window.show() if what == "show" else self.window.hide()
+
+
 @hookimpl
 def recorder_session_event(session, event):
     guard = ACTIVE.get(session.id)
@@ -393,5 +441,6 @@ def recorder_session_event(session, event):
 
 @hookimpl
 def recorder_register_guards(register):
-    register("indicator", IndicatorGuard, options=IndicatorOptions,
+    guard = WindowsIndicatorGuard if sys.platform == "win32" else IndicatorGuard
+    register("indicator", guard, options=IndicatorOptions,
              description="a visible 'REC' sign on the recorded screen while recording")

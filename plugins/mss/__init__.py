@@ -141,11 +141,16 @@ class MssSource:
 
     def _watch_windows(self, matcher: Matcher) -> None:
         """Window masks need to know where windows are; without that, refuse rather than record them."""
+        if sys.platform == "win32":  # EnumWindows around each grab (win32_windows.py)
+            from recorder.plugins.mss.win32_windows import WindowTracker as Win32Tracker
+
+            self.windows = Win32Tracker(matcher)
+            return
         from recorder.plugins.mss.windows import WindowTracker
         from recorder.plugins.mss.xdamage import Unavailable
 
         if not sys.platform.startswith("linux"):
-            raise UsageError("mss: mask_titles and mask_classes need X11 (mask_rects work everywhere)")
+            raise UsageError("mss: mask_titles and mask_classes need X11 or Windows (mask_rects work everywhere)")
         try:
             self.windows = WindowTracker(os.environ.get("DISPLAY"), matcher)
         except Unavailable as exc:
