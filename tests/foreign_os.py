@@ -206,7 +206,7 @@ def windows(patch, sim: Simulation | None = None) -> Simulation:
     # recorder.platform believes it runs on Windows; its ctypes edges are simulated.
     patch.setattr(system, "sys", types.SimpleNamespace(platform="win32"))
     patch.setattr(win, "user_sid", lambda: USER_SID)
-    # SetNamedSecurityInfoW with DACL_SECURITY_INFORMATION: the DACL changes, the owner (the creator) stays.
+    # SetFileSecurityW with DACL_SECURITY_INFORMATION: the DACL changes, the owner (the creator) stays.
     patch.setattr(win, "set_sddl",
                   lambda path, sddl: sim.acls.__setitem__(os.path.realpath(path), f"O:{USER_SID}{sddl}"))
     patch.setattr(win, "get_sddl", lambda path: sim.acls.get(os.path.realpath(path), DEFAULT_SDDL))

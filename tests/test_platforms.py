@@ -173,6 +173,27 @@ def test_copies_are_binary_and_folders_are_never_opened_simulated(windows, tmp_p
     assert _findings(windows) == []
 
 
+def test_the_win32_tables_declare_ctypes_types_and_load_nothing_here():
+    """Every declared function has ctypes types (a bare int would cut a handle to 32 bits);
+    off Windows a call is ENOSYS, and an undeclared name is refused on any system. The
+    real API is called under Wine (tests/windows/test_win32_api.py)."""
+    import ctypes
+
+    from recorder.platform import win32
+
+    kinds = (ctypes._SimpleCData, ctypes._Pointer, ctypes.Structure)  # type: ignore[attr-defined]
+    for library in win32.LIBRARIES:
+        for name, (restype, argtypes) in library.table.items():
+            assert restype is None or issubclass(restype, kinds), f"{library.name}.{name}"
+            assert all(issubclass(kind, kinds) for kind in argtypes), f"{library.name}.{name}"
+    assert win32.kernel32.table["GetCurrentProcess"][0] is ctypes.c_void_p, "a HANDLE, pointer-wide"
+    with pytest.raises(OSError) as called:
+        win32.kernel32.GetCurrentProcess()
+    assert called.value.errno == errno.ENOSYS
+    with pytest.raises(AttributeError, match="not declared"):
+        win32.kernel32.WinExec
+
+
 def _flags(fd: int) -> int:
     with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as fh:
         return int(next(line for line in fh if line.startswith("flags:")).split()[1], 8)

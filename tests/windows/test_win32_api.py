@@ -147,7 +147,7 @@ def test_the_cursor_position_comes_from_getcursorinfo():
 
 def test_an_undeclared_function_is_refused():
     with pytest.raises(AttributeError, match="not declared"):
-        win32.kernel32.GetModuleHandleW
+        win32.kernel32.WinExec
 
 
 def test_every_declared_function_was_called():
