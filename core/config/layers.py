@@ -46,7 +46,9 @@ PROFILE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 # so it wins. Tests point it elsewhere by assigning this name; an environment variable would
 # hand the user the same escape again.
 if sys.platform == "win32":
-    SITE_CONFIG = platformdirs.site_config_path(APP) / FILENAME  # ProgramData
+    # C:\ProgramData\recorder\recorder.toml (without appauthor=False platformdirs names the
+    # app twice, and the administrator's file the docs describe would never be read)
+    SITE_CONFIG = platformdirs.site_config_path(APP, appauthor=False) / FILENAME
 elif sys.platform == "darwin":
     SITE_CONFIG = Path("/Library/Application Support") / APP / FILENAME
 else:
@@ -86,13 +88,13 @@ class ListEdit:
 def site_config_files() -> list[Path]:
     """Every site config, weakest first: each XDG_CONFIG_DIRS folder (the first listed wins)
     with a recorder.toml, then SITE_CONFIG."""
-    folders = platformdirs.site_config_dir(APP, multipath=True).split(os.pathsep)
+    folders = platformdirs.site_config_dir(APP, appauthor=False, multipath=True).split(os.pathsep)
     found = [Path(folder) / FILENAME for folder in reversed(folders)]
     return [path for path in found if path != SITE_CONFIG] + [SITE_CONFIG]
 
 
 def user_config_file() -> Path:
-    return platformdirs.user_config_path(APP) / FILENAME
+    return platformdirs.user_config_path(APP, appauthor=False) / FILENAME
 
 
 @attrs.define

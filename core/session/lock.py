@@ -25,7 +25,7 @@ def runtime_dir() -> Path:
     # Outside a login session Linux has no XDG_RUNTIME_DIR, and platformdirs
     # would fall back to a folder shared by every HOME of the user: use the state dir.
     if not (sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR")):
-        path = platformdirs.user_runtime_path("recorder")
+        path = platformdirs.user_runtime_path("recorder", appauthor=False)
         try:
             make_private_dir(path, exist_ok=True)
             return path

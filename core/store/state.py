@@ -20,6 +20,9 @@ from recorder.errors import UsageError
 from recorder.store.files import make_private_dir, write_private
 
 APP = "recorder"
+# Every platformdirs call passes appauthor=False: on Windows the author defaults to the app's
+# name, which doubles it (AppData\Local\recorder\recorder, C:\ProgramData\recorder\recorder)
+# where the docs name one folder. Linux and macOS paths have no author part: unchanged.
 
 
 def own_folder(path: Path, variable: str) -> Path:
@@ -34,7 +37,7 @@ def own_folder(path: Path, variable: str) -> Path:
 
 
 def state_dir() -> Path:
-    return own_folder(platformdirs.user_state_path(APP), "XDG_STATE_HOME")
+    return own_folder(platformdirs.user_state_path(APP, appauthor=False), "XDG_STATE_HOME")
 
 
 def plugin_state_dir(plugin: str) -> Path:
@@ -44,11 +47,11 @@ def plugin_state_dir(plugin: str) -> Path:
 
 
 def data_dir() -> Path:
-    return own_folder(platformdirs.user_data_path(APP), "XDG_DATA_HOME")
+    return own_folder(platformdirs.user_data_path(APP, appauthor=False), "XDG_DATA_HOME")
 
 
 def cache_dir() -> Path:
-    return own_folder(platformdirs.user_cache_path(APP), "XDG_CACHE_HOME")
+    return own_folder(platformdirs.user_cache_path(APP, appauthor=False), "XDG_CACHE_HOME")
 
 
 def documents_dir() -> Path:

@@ -13,7 +13,7 @@ LOCATIONS = "locations.json"
 
 def staging_root() -> Path:
     """Private folder where sessions are written until the user says where they go."""
-    root = platformdirs.user_data_path("recorder") / "staging"
+    root = platformdirs.user_data_path("recorder", appauthor=False) / "staging"
     make_private_dir(root.parent, exist_ok=True)
     make_private_dir(root, exist_ok=True)
     return root
