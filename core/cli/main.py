@@ -236,10 +236,29 @@ def _logging(debug: bool) -> None:
                         format="recorder: %(levelname)s: %(name)s: %(message)s")
 
 
+def utf8_output() -> None:
+    """What recorder prints to a pipe or a file is UTF-8 on every system.
+
+    Windows gives a pipe the ANSI code page (cp1252, say), in which a label such as
+    "Łódź 東京" cannot be written at all, and a support tool reading the pipe could not
+    tell which code page it got: there, stdout and stderr that are not a console become
+    UTF-8, as ``python -X utf8`` (recorder.cmd) makes them. A console keeps its own
+    encoding (Python writes it through the console's UTF-16 API). Linux and macOS
+    already use UTF-8 (Python coerces the C locale). A character that cannot be
+    written (a lone surrogate in a file name) is escaped, never an error.
+    """
+    if sys.platform != "win32":
+        return
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure") and not stream.isatty():
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
     # Whatever a library creates on recorder's behalf (a muxer's file, a temporary
     # file) is private from its first byte, even where the code names no mode.
     os.umask(0o077)
+    utf8_output()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         result = cli.main(args=argv, prog_name="recorder", standalone_mode=False)
