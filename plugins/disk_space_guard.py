@@ -22,6 +22,7 @@ import attrs
 from recorder import ByteSize, UsageError, hookimpl, human_size, option, platform
 
 RESERVE = ".recorder-reserve"  # space set aside in the session folder; never a part
+PARTIAL = ".partial"  # a part while it is written (recorder's own suffix)
 
 
 @attrs.frozen
@@ -111,17 +112,28 @@ class DiskSpaceGuard:
             self.reserve_path.unlink(missing_ok=True)
             self.reserve_path = None
 
-    def _written(self) -> int:
+    def written(self) -> int:
+        """Bytes the session's parts hold, the write rate's measure: a sealed part's size as
+        recorder recorded it; the part being written measured through the file itself
+        (os.stat opens it on Windows). Never a folder listing's sizes, which NTFS does not
+        update while a file is open, and never a file someone else put in the folder."""
         total = 0
-        for entry in os.scandir(self.session.folder):
-            if entry.name != RESERVE and entry.is_file():
-                total += entry.stat().st_size
+        for part in list(self.session.parts):
+            if part.state == "sealed":
+                total += part.size
+                continue
+            for name in (part.file + PARTIAL, part.file):
+                try:
+                    total += os.stat(self.session.folder / name).st_size
+                    break
+                except OSError:
+                    continue
         return total
 
     def _watch(self) -> None:
-        last_bytes, last_time, rate = self._written(), time.monotonic(), 0.0
+        last_bytes, last_time, rate = self.written(), time.monotonic(), 0.0
         while not self.stopping.wait(self.options.interval):
-            written, now = self._written(), time.monotonic()
+            written, now = self.written(), time.monotonic()
             if now > last_time:
                 sample = max(0, written - last_bytes) / (now - last_time)
                 rate = sample if rate == 0 else 0.7 * rate + 0.3 * sample  # smooth the 1 s fragments
