@@ -47,6 +47,7 @@ _WHERE = {
     "write_private": ("recorder.store.files", "write_private"),
     "SaveError": ("recorder.store.saving", "SaveError"),
     "move_session": ("recorder.store.saving", "move_session"),
+    "delete_session_folder": ("recorder.store.saving", "delete_session_folder"),
     "StateFile": ("recorder.store.state", "StateFile"),
     "documents_dir": ("recorder.store.state", "documents_dir"),
     "plugin_state_dir": ("recorder.store.state", "plugin_state_dir"),
@@ -91,7 +92,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.store.catalog import forget as forget_session
     from recorder.store.catalog import sessions as known_sessions
     from recorder.store.files import create_private_file, make_private_dir, sha256_file, write_private
-    from recorder.store.saving import SaveError, move_session
+    from recorder.store.saving import SaveError, delete_session_folder, move_session
     from recorder.store.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
     from recorder.values import (ByteSize, Changes, Notification, PartStats, SaveChoice, VideoFormat, clock,
                                  human_size)
@@ -111,7 +112,8 @@ __all__ = [
     "RecorderError", "UsageError", "PluginError", "ManifestError", "SaveError", "SourceUnavailable",
     # helpers: private files and folders, state of your own, moving a session, text
     "make_private_dir", "create_private_file", "write_private", "sha256_file", "plugin_state_dir",
-    "StateFile", "documents_dir", "recordings_dir", "move_session", "console", "human_size", "clock",
+    "StateFile", "documents_dir", "recordings_dir", "move_session", "delete_session_folder", "console",
+    "human_size", "clock",
     # the operating system: its own __all__ says what plugins may use (docs/plugins.md)
     "platform",
     "__version__",

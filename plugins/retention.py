@@ -4,12 +4,12 @@ in-progress session, and never a folder that holds anything but a session."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import attrs
-from recorder import ByteSize, forget_session, hookimpl, human_size, known_sessions, option, platform, read_manifest
+from recorder import (ByteSize, delete_session_folder, forget_session, hookimpl, human_size, known_sessions, option,
+                      platform, read_manifest)
 
 MANIFEST = "session.json"
 
@@ -51,7 +51,11 @@ class Retention:
                 session.add_event("retention", f"kept {folder}: it holds files that are not the session's",
                                   level="warning", by="retention")
                 continue
-            shutil.rmtree(folder)
+            kept = delete_session_folder(folder)
+            if kept:
+                session.add_event("retention", f"kept {folder} for now: {kept}; retention tries again at the "
+                                  "next start", level="warning", by="retention")
+                continue
             forget_session(row.id)
             total -= row.size
             why = f"older than {self.options.keep_days:g} days" if too_old else \

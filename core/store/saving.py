@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -74,7 +75,7 @@ def move_session(folder: Path, destination: Path) -> Path:
     session_id = manifests.read(folder).session_id
     if _already_copied(folder, destination / folder.name):  # a copy that a crash cut short of deleting
         catalog.moved(session_id, destination / folder.name)
-        shutil.rmtree(folder)
+        delete_session_folder(folder)  # or at a later try, if a file in it is in use
         return destination / folder.name
     target = _free_name(destination / folder.name)
     # The catalog learns the new place first: whenever a crash comes, the session is
@@ -104,10 +105,62 @@ def _free_name(target: Path) -> Path:
 
 def drop_stale_copies(session_id: str, kept: Path, roots) -> None:
     """Delete what a crashed move left behind: other folders of the session that
-    ``kept`` is a complete, verified copy of."""
+    ``kept`` is a complete, verified copy of (one in use is left for a later call)."""
     for other in catalog.copies(session_id, roots):
         if other.resolve() != kept.resolve() and _already_copied(other, kept):
-            shutil.rmtree(other)
+            delete_session_folder(other)
+
+
+# Windows: a file another program holds open (an antivirus, the search indexer, `recorder
+# list` reading the manifest) cannot be deleted or renamed, nor its folder renamed, until
+# it is closed. ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION:
+SHARING_VIOLATIONS = (5, 32, 33)
+DELETE_ATTEMPTS, DELETE_DELAY = 10, 0.2  # about 2 s for a moment's hold to pass
+
+
+def _retrying(call, path: Path) -> None:
+    for attempt in range(DELETE_ATTEMPTS):
+        try:
+            call(path)
+            return
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) not in SHARING_VIOLATIONS or attempt == DELETE_ATTEMPTS - 1:
+                raise
+        time.sleep(DELETE_DELAY)
+
+
+def delete_session_folder(folder: Path) -> str | None:
+    """Delete a session folder whole, or leave it whole: None, or why it was kept.
+
+    Windows deletes no file, and renames no file or folder, that another program holds
+    open. So the folder is renamed aside, then every file in it, before anything is
+    deleted: a session in use is put back as it was (each rename retried for a few
+    seconds first). Then the files go, the manifest last; if one still cannot be deleted
+    (opened in between), the rest get their names back and the folder its own, so that
+    what is left is still a session folder, found and deleted at a later try."""
+    aside = folder.with_name(f".{folder.name}.deleting")
+    try:
+        platform.rename(folder, aside)
+    except OSError as exc:
+        return f"a file in it is in use ({exc.strerror or exc})"
+    renamed: list[tuple[Path, Path]] = []
+    try:
+        for path in sorted(aside.iterdir(), key=lambda p: (p.name == manifests.MANIFEST, p.name)):
+            platform.rename(path, path.with_name(path.name + ".deleting"))
+            renamed.append((path, path.with_name(path.name + ".deleting")))
+        while renamed:
+            _retrying(os.unlink, renamed[0][1])
+            renamed.pop(0)
+    except OSError as exc:
+        for path, moved in renamed:
+            os.rename(moved, path)
+        platform.rename(aside, folder)
+        return f"{Path(exc.filename or '?').name.removesuffix('.deleting')} is in use ({exc.strerror or exc})"
+    try:
+        _retrying(os.rmdir, aside)
+    except OSError:
+        pass  # the session is gone; an empty hidden folder is left to whoever holds it
+    return None
 
 
 def _already_copied(folder: Path, target: Path) -> bool:
@@ -141,7 +194,12 @@ def _copy_verify_delete(folder: Path, target: Path) -> Path:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SaveError(f"cannot copy the recording to {target.parent}: {reason}; "
                         f"it is still in {folder}") from None
-    shutil.rmtree(folder)
+    kept = delete_session_folder(folder)
+    if kept:
+        # The original cannot go now (a file of it is in use): the copy goes instead, so
+        # that the recording stays in one place recorder knows, rather than in two.
+        delete_session_folder(target)
+        raise SaveError(f"cannot move the recording to {target.parent}: {kept}; it is still in {folder}")
     crash_point("move:deleted")
     return target
 
