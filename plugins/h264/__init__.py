@@ -9,6 +9,7 @@ right and knows its duration.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -195,7 +196,14 @@ class H264PartWriter:
     def close(self) -> PartStats:
         tags.forget(self)
         try:
-            self._mux(self.stream.encode(None))
+            try:
+                self._mux(self.stream.encode(None))
+            except BaseException:
+                # FFmpeg's own handle on the file is closed even when the last write failed
+                # (a full disk): Windows renames no open file, and the part could not be sealed.
+                with contextlib.suppress(Exception):
+                    self.container.close()
+                raise
             self.container.close()
             if self.origin is None:
                 return PartStats(frames=0, duration=0.0)
