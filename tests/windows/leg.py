@@ -84,6 +84,7 @@ def main(argv: list[str]) -> int:
         subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-shared", "-Wl,--kill-at", "-o",
                         str(drive_c / "windows" / "system32" / "bcryptprimitives.dll"),
                         str(HERE / "wine" / "bcryptprimitives.c"), "-lbcrypt"], check=True)
+        _map_drives(work, env)
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(drive_c)
         [unpacked] = [p for p in drive_c.iterdir() if p.name.startswith("recorder-")]
@@ -110,9 +111,33 @@ def main(argv: list[str]) -> int:
         return run.wait()
     finally:
         subprocess.run(["wineserver", "-k"], env=env, stdin=subprocess.DEVNULL, check=False)
+        for point in DRIVES:
+            subprocess.run(["umount", "-l", str(work / "drives" / point)], capture_output=True, check=False)
         xvfb.send_signal(signal.SIGTERM)
         xvfb.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+# Drives of their own filesystem for the storage tests (tests/windows/test_storage.py):
+# D: for saving across drives (a move there is a copy, not a rename), T: small enough for
+# the disk-space guard to see it fill. Each a tmpfs (leg.py runs as root, as in CI), mapped
+# by the prefix's dosdevices link; the tests learn their letters from the environment.
+DRIVES = {"d": "256m", "t": "48m"}
+
+
+def _map_drives(work: Path, env: dict[str, str]) -> None:
+    for letter, size in DRIVES.items():
+        point = work / "drives" / letter
+        point.mkdir(parents=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(point)],
+                                 capture_output=True, text=True, encoding="utf-8")
+        if mounted.returncode != 0:
+            fail(f"cannot mount a tmpfs for drive {letter.upper()}: (run as root, as CI does): "
+                 f"{mounted.stderr.strip()}")
+        link = work / "prefix" / "dosdevices" / f"{letter}:"
+        link.unlink(missing_ok=True)  # wineboot may have mapped a drive there
+        link.symlink_to(point)
+    env.update(RECORDER_WINDOWS_OTHER_DRIVE="D:", RECORDER_WINDOWS_SMALL_DRIVE="T:")
 
 
 def _wheels(work: Path) -> Path:
