@@ -85,6 +85,7 @@ def main(argv: list[str]) -> int:
                         str(drive_c / "windows" / "system32" / "bcryptprimitives.dll"),
                         str(HERE / "wine" / "bcryptprimitives.c"), "-lbcrypt"], check=True)
         _map_drives(work, env)
+        _own_user_folders(work / "prefix")
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(drive_c)
         [unpacked] = [p for p in drive_c.iterdir() if p.name.startswith("recorder-")]
@@ -138,6 +139,17 @@ def _map_drives(work: Path, env: dict[str, str]) -> None:
         link.unlink(missing_ok=True)  # wineboot may have mapped a drive there
         link.symlink_to(point)
     env.update(RECORDER_WINDOWS_OTHER_DRIVE="D:", RECORDER_WINDOWS_SMALL_DRIVE="T:")
+
+
+def _own_user_folders(prefix: Path) -> None:
+    """wineboot links the user's Documents, Desktop... to the Linux home: every prefix
+    (each leg running at the same time, and the home itself) would share one
+    Documents\\SessionRecordings, which each test empties. Real folders instead."""
+    for user in (prefix / "drive_c" / "users").iterdir():
+        for entry in user.iterdir():
+            if entry.is_symlink():
+                entry.unlink()
+                entry.mkdir()
 
 
 def _wheels(work: Path) -> Path:
