@@ -1,6 +1,8 @@
-"""Save prompt as a folder dialog, and consent prompt as a yes/no window (tkinter),
-when the profile asks for a dialog (or, for consent, when there is no terminal) and a
-display exists."""
+"""Save prompt as a folder dialog, and consent prompt as a yes/no window, when the
+profile asks for a dialog (or, for consent, when there is no terminal) and a display
+exists. Tk (tkinter) on Linux and macOS; on Windows, Windows' own dialogs through
+ctypes (dialog_prompt_win32.py): the embeddable CPython of the Windows bundle has no
+tkinter, and a customer knows a Windows message box for what it is."""
 
 from __future__ import annotations
 
@@ -15,6 +17,15 @@ from recorder import SaveChoice, hookimpl
 def _display_available() -> bool:
     return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or
                                                         os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _terminal() -> bool:
+    """Whether the person can answer on a terminal."""
+    if sys.platform == "win32":
+        import recorder.plugins.dialog_prompt_win32 as win32
+
+        return win32.stdin_is_console()
+    return sys.stdin.isatty()
 
 
 def _tk():
@@ -41,6 +52,8 @@ def _collect_here() -> None:
 def recorder_prompt_save_location(session, default, problem, prefer, timeout):
     if prefer != "dialog" or timeout is not None or not _display_available():
         return None
+    if sys.platform == "win32":
+        return _windows_save_location(default, problem)
     tk = _tk()
     if tk is None:
         return None
@@ -51,10 +64,7 @@ def recorder_prompt_save_location(session, default, problem, prefer, timeout):
         root.withdraw()
         if problem:
             messagebox.showwarning("Session recording", problem, parent=root)
-        start = Path(default)
-        while not start.is_dir() and start != start.parent:
-            start = start.parent  # Tk can only open a folder that exists
-        answer = filedialog.askdirectory(parent=root, initialdir=str(start), mustexist=False,
+        answer = filedialog.askdirectory(parent=root, initialdir=str(_start_folder(default)), mustexist=False,
                                          title="Save the session recording to")
     finally:
         root.destroy()
@@ -70,8 +80,10 @@ WINDOW_TITLE = "Screen recording"
 def recorder_prompt_consent(session, question, prefer, timeout):
     # "auto": the terminal asks when there is one; a customer's recorder started by a
     # support tool has none, and the person to ask sits at the display.
-    if prefer == "terminal" or (prefer == "auto" and sys.stdin.isatty()) or not _display_available():
+    if prefer == "terminal" or (prefer == "auto" and _terminal()) or not _display_available():
         return None
+    if sys.platform == "win32":
+        return _windows_consent(question, timeout)
     tk = _tk()
     if tk is None:
         return None
@@ -120,3 +132,31 @@ def _consent_window(tkinter, root, question: str, timeout: float) -> str:
     finally:
         root.destroy()
     return answer[0]
+
+
+def _start_folder(default) -> Path:
+    start = Path(default)
+    while not start.is_dir() and start != start.parent:
+        start = start.parent  # a dialog can only open a folder that exists
+    return start
+
+
+def _windows_save_location(default, problem):
+    import recorder.plugins.dialog_prompt_win32 as win32
+
+    try:
+        if problem:
+            win32.warn("Session recording", problem)
+        answer = win32.ask_folder("Save the session recording to", str(_start_folder(default)))
+    except win32.Unavailable:
+        return None  # another prompt asks (the terminal, or the remembered location)
+    return SaveChoice(Path(answer) if answer else None, "dialog")
+
+
+def _windows_consent(question: str, timeout: float):
+    import recorder.plugins.dialog_prompt_win32 as win32
+
+    try:
+        return win32.ask_consent(WINDOW_TITLE, question, timeout), "dialog"
+    except win32.Unavailable:
+        return None

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import ctypes
 import json
+import shutil
+import time
 from ctypes import wintypes
 from pathlib import Path
 
 import av
 import numpy
+import pytest
 
 from conftest import run, sessions, status, wait_until
 
@@ -121,3 +124,102 @@ def test_without_a_mask_notepad_is_in_the_video(start, notepad, tmp_path):
     frame, (left, top, right, bottom) = _masked_notepad(start, notepad, tmp_path, "")
     inside = frame[top + 60:bottom - 30, left + 20:right - 20]
     assert (inside.min(axis=2) > 240).mean() > 0.9
+
+
+# -- the consent and save prompts: Windows' own dialogs (the embeddable CPython has no Tk) --
+
+for name, restype, argtypes in [
+        ("FindWindowExW", wintypes.HWND, [wintypes.HWND, wintypes.HWND, wintypes.LPCWSTR, wintypes.LPCWSTR]),
+        ("SendMessageW", ctypes.c_ssize_t, [wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM])]:
+    getattr(user32, name).restype, getattr(user32, name).argtypes = restype, argtypes
+
+CONSENT_TITLE = "Screen recording"  # dialog_prompt.WINDOW_TITLE
+BM_CLICK, DIALOG_CLASS = 0xF5, "#32770"
+from recorder.errors import EXIT_NO_CONSENT  # noqa: E402
+
+
+def consent_config(tmp_path: Path, timeout: float = 60) -> str:
+    return config(tmp_path, f'consent = "required"\nconsent_timeout = {timeout}\n')
+
+
+def click(dialog: int, label: str) -> None:
+    button = user32.FindWindowExW(dialog, None, "Button", label)
+    assert button, f"no {label!r} button in the dialog"
+    user32.SendMessageW(button, BM_CLICK, 0, 0)
+
+
+def consent_dialog() -> int | None:
+    return user32.FindWindowW(DIALOG_CLASS, CONSENT_TITLE) or None
+
+
+def test_yes_in_the_consent_dialog_records(start, tmp_path):
+    recording = start("--profile", "rep", "--duration", "3", "--config", consent_config(tmp_path))
+    dialog = wait_until("the consent dialog", consent_dialog, timeout=90)
+    assert not sessions(), "nothing may be recorded before the answer"
+    click(dialog, "&Yes")
+    assert recording.finish(90) == 0, recording.err
+    [folder] = sessions()
+    events = json.loads((folder / "session.json").read_text(encoding="utf-8"))["events"]
+    assert [e for e in events if e["kind"] == "consent"]
+
+
+def test_no_in_the_consent_dialog_records_nothing(start, tmp_path):
+    recording = start("--profile", "rep", "--duration", "3", "--config", consent_config(tmp_path))
+    dialog = wait_until("the consent dialog", consent_dialog, timeout=90)
+    click(dialog, "&No")
+    assert recording.finish(90) == EXIT_NO_CONSENT, recording.err
+    assert sessions() == []
+    assert "declined" in recording.err
+
+
+def test_no_answer_in_time_closes_the_dialog_and_records_nothing(start, tmp_path):
+    recording = start("--profile", "rep", "--duration", "3", "--config", consent_config(tmp_path, timeout=5))
+    wait_until("the consent dialog", consent_dialog, timeout=90)
+    assert recording.finish(90) == EXIT_NO_CONSENT, recording.err
+    assert consent_dialog() is None
+    assert sessions() == []
+
+
+def _saved_event(folder: Path) -> dict:
+    events = json.loads((folder / "session.json").read_text(encoding="utf-8"))["events"]
+    [saved] = [e for e in events if e["kind"] in ("saved", "unsaved")]
+    return saved
+
+
+def _save_with_the_picker(start, tmp_path, button: str):
+    """sink = prompt, ask = dialog, the default a folder remembered for the profile; the
+    picker answered with ``button``. Returns (the recorder's output, the remembered folder)."""
+    from recorder.plugins.prompt.locations import remember_location
+
+    chosen = Path("C:/recorder-picked") / tmp_path.name  # not under Temp: the picker hides it
+    chosen.mkdir(parents=True)
+    remember_location("rep", chosen)
+    recording = start("--profile", "rep", "--duration", "3", "--config",
+                      config(tmp_path, 'sink = "prompt"\n[profiles.rep.prompt]\nask = "dialog"\n'))
+    picker = wait_until("the folder picker", lambda: user32.FindWindowW(DIALOG_CLASS, None), timeout=120)
+    time.sleep(1)  # its tree is filled after it appears
+    click(picker, button)
+    assert recording.finish(90) == 0, recording.err
+    return Path(recording.out.strip().splitlines()[-1]), chosen
+
+
+def test_the_save_dialog_saves_where_the_person_says(start, tmp_path):
+    folder, chosen = _save_with_the_picker(start, tmp_path, "OK")
+    try:
+        saved = _saved_event(folder)
+        assert saved["kind"] == "saved" and saved["text"] == f"saved to {folder.parent} (dialog)", saved
+        assert (folder / "part-001.mp4").exists()
+        if folder.parent != chosen:
+            pytest.skip("Wine gap: SHBrowseForFolderW's BFFM_SETSELECTIONW selects no folder below My "
+                        f"Computer (the picker opened at {folder.parent}, not at {chosen}); the answer "
+                        "given was honoured")
+    finally:
+        if folder.parent != chosen:
+            shutil.rmtree(folder, ignore_errors=True)  # Wine's Desktop is the Linux home
+
+
+def test_cancel_in_the_save_dialog_leaves_the_recording_unsaved_in_staging(start, tmp_path):
+    folder, chosen = _save_with_the_picker(start, tmp_path, "Cancel")
+    assert folder.parent.name == "staging" and list(chosen.iterdir()) == []
+    unsaved = _saved_event(folder)
+    assert unsaved["kind"] == "unsaved" and "no location was chosen" in unsaved["text"], unsaved
