@@ -71,7 +71,6 @@ USER32 = {
     "PostMessageW": (B, [H, U, wintypes.WPARAM, wintypes.LPARAM]),
     "PostQuitMessage": (None, [I]),
     "ShowWindow": (B, [H, I]),
-    "IsWindowVisible": (B, [H]),
     "SetWindowPos": (B, [H, H, I, I, I, I, U]),
     "SetLayeredWindowAttributes": (B, [H, wintypes.COLORREF, wintypes.BYTE, wintypes.DWORD]),
     "BeginPaint": (wintypes.HDC, [H, ctypes.POINTER(PAINTSTRUCT)]),
