@@ -166,7 +166,8 @@ class IndicatorWindow:
 
     def _create(self) -> None:
         instance = kernel32.GetModuleHandleW(None)
-        self.background, self.red = gdi32.CreateSolidBrush(_rgb(0x20, 0x20, 0x20)), gdi32.CreateSolidBrush(_rgb(0xE0, 0x10, 0x10))
+        self.background = gdi32.CreateSolidBrush(_rgb(0x20, 0x20, 0x20))
+        self.red = gdi32.CreateSolidBrush(_rgb(0xE0, 0x10, 0x10))
         klass = WNDCLASSEXW(cbSize=ctypes.sizeof(WNDCLASSEXW), lpfnWndProc=self.procedure, hInstance=instance,
                             hbrBackground=self.background, lpszClassName=f"{CLASS_NAME}-{id(self):x}")
         # A class of its own per window: its procedure is this object's, and a class outlives its window.

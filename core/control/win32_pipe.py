@@ -130,7 +130,8 @@ class SecurityDescriptor:
     def __init__(self, sddl: str):
         self.pointer = ctypes.c_void_p()
         _check(advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            sddl, SDDL_REVISION_1, ctypes.byref(self.pointer), None), "ConvertStringSecurityDescriptorToSecurityDescriptorW")
+            sddl, SDDL_REVISION_1, ctypes.byref(self.pointer), None),
+            "ConvertStringSecurityDescriptorToSecurityDescriptorW")
         self.attributes = SECURITY_ATTRIBUTES(ctypes.sizeof(SECURITY_ATTRIBUTES), self.pointer, False)
 
     def free(self) -> None:

@@ -64,7 +64,8 @@ class WindowTracker:
             if user32.IsWindowVisible(hwnd) and not user32.IsIconic(hwnd):
                 user32.GetWindowTextW(hwnd, title, MAX_TEXT)
                 user32.GetClassNameW(hwnd, klass, MAX_TEXT)
-                if self.matcher.matches([title.value], [klass.value]) and user32.GetWindowRect(hwnd, ctypes.byref(rect)):
+                masked = self.matcher.matches([title.value], [klass.value])
+                if masked and user32.GetWindowRect(hwnd, ctypes.byref(rect)):
                     width, height = rect.right - rect.left, rect.bottom - rect.top
                     if width > 0 and height > 0:
                         found.append((rect.left, rect.top, width, height))
