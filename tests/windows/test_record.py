@@ -15,10 +15,21 @@ def test_records_notepad_for_20_s_and_answers_over_the_pipe(start, notepad):
     recording = start("--profile", "rep", "--duration", "120")
     state = wait_until("the recorder to answer status over the pipe", lambda: status("rep"))
     assert state["state"] == "recording"
+    follower = start("events", "--follow", "--json", "--profile", "rep")
+    assert run("pause", "--by", "customer", "--reason", "typing a password", "--profile", "rep",
+               check=0).stdout.strip() == "paused"
+    assert status("rep")["state"] == "paused"
+    assert run("resume", "--by", "customer", "--profile", "rep", check=0).stdout.strip() == "recording"
     run("mark", "notepad opened", "--profile", "rep", check=0)
+    assert "notepad opened" in run("events", "--profile", "rep", check=0).stdout
     wait_until("20 s of video", lambda: (status("rep") or {}).get("elapsed", 0) >= 20, timeout=90)
     run("stop", "--profile", "rep", check=0)
     assert recording.finish(60) == 0, recording.err
+    assert follower.finish(60) == 0, follower.err
+    followed = [json.loads(line) for line in follower.out.splitlines()]
+    texts = [m["event"]["text"] for m in followed if m.get("type") == "event"]
+    assert "notepad opened" in texts and any("typing a password" in t for t in texts), texts
+    assert followed[-1]["type"] == "ended"
     [folder] = sessions()
     assert folder.parent == RECORDINGS and str(folder) in recording.out
     assert run("verify", folder.name[-8:], check=0).stdout.strip().endswith("verified")
