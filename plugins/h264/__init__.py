@@ -95,6 +95,7 @@ class H264PartWriter:
         self.frames = 0
         self.bytes_written = 0  # encoded bytes, including what the muxer has not flushed yet
         self.packets = 0
+        self.mux_failed = False
         self.origin: float | None = None
         self.next_key: int | None = None
         self.key_ms = round(options.keyframe_interval * 1000)
@@ -149,7 +150,13 @@ class H264PartWriter:
         for packet in packets:
             self.bytes_written += packet.size
             self.packets += 1
-        self.container.mux(packets)
+        try:
+            self.container.mux(packets)
+        except BaseException:
+            # The output refused a write (a full disk, a failed encryption stream): FFmpeg's
+            # I/O context is left in error, and muxing into it again faults in libavformat.
+            self.mux_failed = True
+            raise
 
     def projected_bytes(self) -> int:
         """The part's size if it were closed after one more frame: libx264 holds
@@ -197,6 +204,8 @@ class H264PartWriter:
         tags.forget(self)
         try:
             try:
+                if self.mux_failed:
+                    raise OSError("the part's output failed earlier: nothing more is written to it")
                 self._mux(self.stream.encode(None))
             except BaseException:
                 # FFmpeg's own handle on the file is closed even when the last write failed
