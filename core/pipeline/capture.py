@@ -196,15 +196,20 @@ class Capture(threading.Thread):
         self.looked = (offset, wall)
         return offset
 
-    def _suspended(self, late: float) -> None:
-        """The loop did not run for ``late`` seconds: the part ends with the picture last
-        seen (never stretched over the sleep), the gap is an event, not dropped frames."""
+    def _end_part_here(self) -> None:
+        """The part ends with the picture last seen (a frame held back as unchanged is sent
+        first): what follows is a gap between parts, never a stale screen stretched over it."""
         self._still_ends()
         if self.held is not None:
             self.session.unchanged -= 1
             self._send(*self.held, wait=True)
             self.held = None
         self.frames.put(PAUSE)
+
+    def _suspended(self, late: float) -> None:
+        """The loop did not run for ``late`` seconds: the part ends with the picture last
+        seen (never stretched over the sleep), the gap is an event, not dropped frames."""
+        self._end_part_here()
         self.last = None  # the first frame after the wake is sent whatever it shows
         now = self.session.offset()
         log.warning("capture: not recording for %.0f s (the computer slept, or recorder was stopped)", late)
@@ -219,12 +224,7 @@ class Capture(threading.Thread):
         RETRY_UNAVAILABLE seconds. Returns the first frame grabbed after the outage, or
         None if the session ends (``--duration`` reached at ``deadline`` included) or a
         pause begins first."""
-        self._still_ends()
-        if self.held is not None:
-            self.session.unchanged -= 1
-            self._send(*self.held, wait=True)
-            self.held = None
-        self.frames.put(PAUSE)
+        self._end_part_here()
         self.last = None  # the first frame after the outage is sent whatever it shows
         began = self.session.offset()
         log.warning("capture: the screen cannot be grabbed for now (%s); trying again", reason)
