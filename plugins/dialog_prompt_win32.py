@@ -8,7 +8,7 @@ allows. It runs on a thread of its own; when the time is up recorder answers No 
 the box's place and reports "no answer". The save location is SHBrowseForFolderW
 (the new-style folder picker, which can make a folder), opened at the default.
 
-Every function is declared once, with its types, in the tables below.
+Every function is declared once, with its types, in ``recorder.platform.win32``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import threading
 import time
 from ctypes import wintypes
 
+from recorder.platform import win32
+
 MB_OK, MB_YESNO, MB_ICONWARNING, MB_ICONQUESTION = 0x0, 0x4, 0x30, 0x20
 MB_DEFBUTTON2, MB_SETFOREGROUND, MB_TOPMOST = 0x100, 0x10000, 0x40000
 IDYES, IDNO = 6, 7
@@ -32,47 +34,8 @@ BFFM_INITIALIZED, BFFM_SETSELECTIONW = 1, WM_USER + 103
 BIF_RETURNONLYFSDIRS, BIF_NEWDIALOGSTYLE = 0x1, 0x40
 MAX_PATH = 260  # SHGetPathFromIDListW's buffer: it writes at most this many characters
 
-BFFCALLBACK = ctypes.WINFUNCTYPE(ctypes.c_int, wintypes.HWND, wintypes.UINT, wintypes.LPARAM, wintypes.LPARAM)
-WNDENUMPROC = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
-
-
-class BROWSEINFOW(ctypes.Structure):
-    _fields_ = [("hwndOwner", wintypes.HWND), ("pidlRoot", ctypes.c_void_p), ("pszDisplayName", wintypes.LPWSTR),
-                ("lpszTitle", wintypes.LPCWSTR), ("ulFlags", wintypes.UINT), ("lpfn", BFFCALLBACK),
-                ("lParam", wintypes.LPARAM), ("iImage", ctypes.c_int)]
-
-
-USER32 = {
-    "MessageBoxW": (ctypes.c_int, [wintypes.HWND, wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.UINT]),
-    "EnumThreadWindows": (wintypes.BOOL, [wintypes.DWORD, WNDENUMPROC, wintypes.LPARAM]),
-    "PostMessageW": (wintypes.BOOL, [wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM]),
-    "SendMessageW": (ctypes.c_ssize_t, [wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM]),
-}
-KERNEL32 = {
-    "GetCurrentThreadId": (wintypes.DWORD, []),
-    "GetConsoleMode": (wintypes.BOOL, [wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD)]),
-}
-SHELL32 = {
-    "SHBrowseForFolderW": (ctypes.c_void_p, [ctypes.POINTER(BROWSEINFOW)]),
-    "SHGetPathFromIDListW": (wintypes.BOOL, [ctypes.c_void_p, wintypes.LPWSTR]),
-}
-OLE32 = {
-    "OleInitialize": (ctypes.c_long, [ctypes.c_void_p]),  # an HRESULT, read as such: S_FALSE is success too
-    "OleUninitialize": (None, []),
-    "CoTaskMemFree": (None, [ctypes.c_void_p]),
-}
-
-
-def _declare(name: str, table: dict) -> ctypes.WinDLL:
-    dll = ctypes.WinDLL(name, use_last_error=True)  # our own object: no clash with others' declarations
-    for function, (restype, argtypes) in table.items():
-        getattr(dll, function).restype = restype
-        getattr(dll, function).argtypes = argtypes
-    return dll
-
-
-user32, kernel32 = _declare("user32", USER32), _declare("kernel32", KERNEL32)
-shell32, ole32 = _declare("shell32", SHELL32), _declare("ole32", OLE32)
+user32, kernel32, shell32, ole32 = win32.user32, win32.kernel32, win32.shell32, win32.ole32
+BFFCALLBACK, WNDENUMPROC, BROWSEINFOW = win32.BFFCALLBACK, win32.WNDENUMPROC, win32.BROWSEINFOW
 
 
 def stdin_is_console() -> bool:

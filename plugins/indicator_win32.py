@@ -9,7 +9,7 @@ another topmost window or anyone hiding it get in the way. It is a tool window
 (layered and transparent to the mouse), and ignores WM_CLOSE from anyone but
 recorder: the customer's screen shows it for as long as recording goes on.
 
-Every user32, gdi32 and kernel32 function is declared once, in the tables below.
+Every user32, gdi32 and kernel32 function is declared once, in ``recorder.platform.win32``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ if sys.platform != "win32":  # before anything Windows-only: type checkers skip 
 import ctypes
 import threading
 from ctypes import wintypes
+
+from recorder.platform import win32
 
 TITLE = "recorder: recording"
 CLASS_NAME = "recorder-indicator"
@@ -42,68 +44,8 @@ SM_CXSCREEN, SM_CYSCREEN = 0, 1
 DEFAULT_GUI_FONT, TRANSPARENT = 17, 1
 ERROR_CLASS_ALREADY_EXISTS = 1410
 
-LRESULT = ctypes.c_ssize_t
-WNDPROC = ctypes.WINFUNCTYPE(LRESULT, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM)
-
-
-class WNDCLASSEXW(ctypes.Structure):
-    _fields_ = [("cbSize", wintypes.UINT), ("style", wintypes.UINT), ("lpfnWndProc", WNDPROC),
-                ("cbClsExtra", ctypes.c_int), ("cbWndExtra", ctypes.c_int), ("hInstance", wintypes.HINSTANCE),
-                ("hIcon", wintypes.HICON), ("hCursor", wintypes.HANDLE), ("hbrBackground", wintypes.HBRUSH),
-                ("lpszMenuName", wintypes.LPCWSTR), ("lpszClassName", wintypes.LPCWSTR), ("hIconSm", wintypes.HICON)]
-
-
-class PAINTSTRUCT(ctypes.Structure):
-    _fields_ = [("hdc", wintypes.HDC), ("fErase", wintypes.BOOL), ("rcPaint", wintypes.RECT),
-                ("fRestore", wintypes.BOOL), ("fIncUpdate", wintypes.BOOL), ("rgbReserved", ctypes.c_byte * 32)]
-
-
-H, U, B, I = wintypes.HWND, wintypes.UINT, wintypes.BOOL, ctypes.c_int
-USER32 = {
-    "RegisterClassExW": (wintypes.ATOM, [ctypes.POINTER(WNDCLASSEXW)]),
-    "CreateWindowExW": (H, [wintypes.DWORD, wintypes.LPCWSTR, wintypes.LPCWSTR, wintypes.DWORD, I, I, I, I,
-                            H, wintypes.HMENU, wintypes.HINSTANCE, wintypes.LPVOID]),
-    "DestroyWindow": (B, [H]),
-    "DefWindowProcW": (LRESULT, [H, U, wintypes.WPARAM, wintypes.LPARAM]),
-    "GetMessageW": (B, [ctypes.POINTER(wintypes.MSG), H, U, U]),
-    "TranslateMessage": (B, [ctypes.POINTER(wintypes.MSG)]),
-    "DispatchMessageW": (LRESULT, [ctypes.POINTER(wintypes.MSG)]),
-    "PostMessageW": (B, [H, U, wintypes.WPARAM, wintypes.LPARAM]),
-    "PostQuitMessage": (None, [I]),
-    "ShowWindow": (B, [H, I]),
-    "SetWindowPos": (B, [H, H, I, I, I, I, U]),
-    "SetLayeredWindowAttributes": (B, [H, wintypes.COLORREF, wintypes.BYTE, wintypes.DWORD]),
-    "BeginPaint": (wintypes.HDC, [H, ctypes.POINTER(PAINTSTRUCT)]),
-    "EndPaint": (B, [H, ctypes.POINTER(PAINTSTRUCT)]),
-    "InvalidateRect": (B, [H, ctypes.POINTER(wintypes.RECT), B]),
-    "UpdateWindow": (B, [H]),
-    "SetTimer": (ctypes.c_size_t, [H, ctypes.c_size_t, U, ctypes.c_void_p]),
-    "GetSystemMetrics": (I, [I]),
-}
-GDI32 = {
-    "CreateSolidBrush": (wintypes.HBRUSH, [wintypes.COLORREF]),
-    "DeleteObject": (B, [wintypes.HGDIOBJ]),
-    "GetStockObject": (wintypes.HGDIOBJ, [I]),
-    "SelectObject": (wintypes.HGDIOBJ, [wintypes.HDC, wintypes.HGDIOBJ]),
-    "Ellipse": (B, [wintypes.HDC, I, I, I, I]),
-    "SetTextColor": (wintypes.COLORREF, [wintypes.HDC, wintypes.COLORREF]),
-    "SetBkMode": (I, [wintypes.HDC, I]),
-    "TextOutW": (B, [wintypes.HDC, I, I, wintypes.LPCWSTR, I]),
-}
-KERNEL32 = {
-    "GetModuleHandleW": (wintypes.HMODULE, [wintypes.LPCWSTR]),
-}
-
-
-def _declare(name: str, table: dict) -> ctypes.WinDLL:
-    dll = ctypes.WinDLL(name, use_last_error=True)  # our own object: no clash with others' declarations
-    for function, (restype, argtypes) in table.items():
-        getattr(dll, function).restype = restype
-        getattr(dll, function).argtypes = argtypes
-    return dll
-
-
-user32, gdi32, kernel32 = _declare("user32", USER32), _declare("gdi32", GDI32), _declare("kernel32", KERNEL32)
+user32, gdi32, kernel32 = win32.user32, win32.gdi32, win32.kernel32
+WNDPROC, WNDCLASSEXW, PAINTSTRUCT = win32.WNDPROC, win32.WNDCLASSEXW, win32.PAINTSTRUCT
 
 
 def _rgb(red: int, green: int, blue: int) -> int:

@@ -1,7 +1,7 @@
 """The windows-shutdown guard's Win32 plumbing: a hidden top-level window and its
 message loop, and the console control handler, through ctypes.
 
-Every function called is declared once in ``USER32`` / ``KERNEL32`` below (restype,
+Every function called is declared once, in ``recorder.platform.win32`` (restype,
 argtypes), so that a handle is never cut to a 32-bit int (ctypes' default) and a
 wrong argument fails in Python rather than in user32. The window is top-level but
 never shown: a message-only window (HWND_MESSAGE) is not sent WM_QUERYENDSESSION.
@@ -9,38 +9,19 @@ never shown: a message-only window (HWND_MESSAGE) is not sent WM_QUERYENDSESSION
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import sys
 import threading
-from typing import Any, Callable
+from typing import Callable
+
+from recorder.platform import win32
 
 log = logging.getLogger("recorder.windows")
 
 CLASS_NAME = "RecorderShutdownWatcher"
 WM_CLOSE = 0x0010
-
-# name: (restype, argtypes), by type name in ctypes.wintypes (or "WNDCLASSW*", "MSG*",
-# "HANDLER"); resolved in ``_declare`` so that this module imports anywhere.
-USER32 = {
-    "RegisterClassW": ("ATOM", ["WNDCLASSW*"]),
-    "UnregisterClassW": ("BOOL", ["LPCWSTR", "HINSTANCE"]),
-    "CreateWindowExW": ("HWND", ["DWORD", "LPCWSTR", "LPCWSTR", "DWORD", "INT", "INT", "INT", "INT",
-                                 "HWND", "HMENU", "HINSTANCE", "LPVOID"]),
-    "DestroyWindow": ("BOOL", ["HWND"]),
-    "DefWindowProcW": ("LRESULT", ["HWND", "UINT", "WPARAM", "LPARAM"]),
-    "GetMessageW": ("BOOL", ["MSG*", "HWND", "UINT", "UINT"]),
-    "TranslateMessage": ("BOOL", ["MSG*"]),
-    "DispatchMessageW": ("LRESULT", ["MSG*"]),
-    "PostMessageW": ("BOOL", ["HWND", "UINT", "WPARAM", "LPARAM"]),
-    "PostQuitMessage": (None, ["INT"]),
-    "ShutdownBlockReasonCreate": ("BOOL", ["HWND", "LPCWSTR"]),
-    "ShutdownBlockReasonDestroy": ("BOOL", ["HWND"]),
-}
-KERNEL32 = {
-    "GetModuleHandleW": ("HMODULE", ["LPCWSTR"]),
-    "SetConsoleCtrlHandler": ("BOOL", ["HANDLER", "BOOL"]),
-}
 
 
 class Win32Window:
@@ -49,28 +30,10 @@ class Win32Window:
     messages."""
 
     def __init__(self, class_name: str = CLASS_NAME):
-        import ctypes
-        from ctypes import wintypes
-
-        WinDLL, WINFUNCTYPE, self.last_error = _windows_ctypes()
-        self.ctypes, self.wintypes = ctypes, wintypes
+        if sys.platform != "win32":
+            raise OSError(errno.ENOSYS, "the windows-shutdown guard's window exists on Windows only")
         self.class_name = class_name
-        LRESULT = ctypes.c_ssize_t  # pointer-sized, signed
-        self.WNDPROC = WINFUNCTYPE(LRESULT, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM)
-        self.HANDLER = WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)
-
-        class WNDCLASSW(ctypes.Structure):
-            _fields_ = [("style", wintypes.UINT), ("lpfnWndProc", self.WNDPROC), ("cbClsExtra", ctypes.c_int),
-                        ("cbWndExtra", ctypes.c_int), ("hInstance", wintypes.HINSTANCE),
-                        ("hIcon", wintypes.HICON), ("hCursor", wintypes.HANDLE), ("hbrBackground", wintypes.HBRUSH),
-                        ("lpszMenuName", wintypes.LPCWSTR), ("lpszClassName", wintypes.LPCWSTR)]
-
-        self.WNDCLASSW = WNDCLASSW
-        types: dict[str, Any] = {"LRESULT": LRESULT, "ATOM": wintypes.ATOM, "LPVOID": wintypes.LPVOID,
-                                 "WNDCLASSW*": ctypes.POINTER(WNDCLASSW), "MSG*": ctypes.POINTER(wintypes.MSG),
-                                 "HANDLER": self.HANDLER}
-        self.user32 = _declare(WinDLL("user32", use_last_error=True), USER32, types)
-        self.kernel32 = _declare(WinDLL("kernel32", use_last_error=True), KERNEL32, types)
+        self.user32, self.kernel32, self.last_error = win32.user32, win32.kernel32, win32.last_error
         self.hwnd: int | None = None
         self.callback = None  # kept while the window lives: a collected callback would crash the loop
 
@@ -82,7 +45,7 @@ class Win32Window:
         self.user32.ShutdownBlockReasonDestroy(hwnd)
 
     def console_handler(self, handler: Callable[[int], bool]):
-        installed = self.HANDLER(lambda event: bool(handler(event)))
+        installed = win32.HANDLER(lambda event: bool(handler(event)))
         if not self.kernel32.SetConsoleCtrlHandler(installed, True):
             log.warning("windows-shutdown: SetConsoleCtrlHandler failed (winerror %d): closing the console "
                         "window will not seal the recording", self.last_error())
@@ -96,7 +59,7 @@ class Win32Window:
         """Create the hidden window, answer its messages with ``procedure`` until
         ``close_window``, then destroy it and unregister its class. A failure is one
         log line: the recording goes on, without the shutdown guard."""
-        ctypes, wintypes, user32 = self.ctypes, self.wintypes, self.user32
+        user32 = self.user32
 
         def wndproc(hwnd, msg, wparam, lparam):
             try:
@@ -110,9 +73,9 @@ class Win32Window:
                 return 0
             return answer if answer is not None else user32.DefWindowProcW(hwnd, msg, wparam, lparam)
 
-        self.callback = self.WNDPROC(wndproc)
+        self.callback = win32.WNDPROC(wndproc)
         instance = self.kernel32.GetModuleHandleW(None)
-        window_class = self.WNDCLASSW(lpfnWndProc=self.callback, hInstance=instance, lpszClassName=self.class_name)
+        window_class = win32.WNDCLASSW(lpfnWndProc=self.callback, hInstance=instance, lpszClassName=self.class_name)
         try:
             if not user32.RegisterClassW(ctypes.byref(window_class)):
                 self._cannot_watch("RegisterClassW")
@@ -125,7 +88,7 @@ class Win32Window:
                     self._cannot_watch("CreateWindowExW")
                     return
                 ready.set()
-                message = wintypes.MSG()
+                message = win32.MSG()
                 while user32.GetMessageW(ctypes.byref(message), None, 0, 0) > 0:
                     user32.TranslateMessage(ctypes.byref(message))
                     user32.DispatchMessageW(ctypes.byref(message))
@@ -144,25 +107,3 @@ class Win32Window:
         hwnd = self.hwnd
         if hwnd:
             self.user32.PostMessageW(hwnd, WM_CLOSE, 0, 0)
-
-
-def _windows_ctypes() -> tuple[Any, Any, Callable[[], int]]:
-    """ctypes' Windows-only parts (an if, not an assert: type checkers skip it elsewhere)."""
-    if sys.platform == "win32":
-        import ctypes
-
-        return ctypes.WinDLL, ctypes.WINFUNCTYPE, ctypes.get_last_error
-    raise OSError(errno.ENOSYS, "the windows-shutdown guard's window exists on Windows only")
-
-
-def _declare(dll, table: dict[str, tuple[str | None, list[str]]], extra: dict[str, Any]):
-    from ctypes import wintypes
-
-    def resolve(name: str | None):
-        return None if name is None else extra.get(name) or getattr(wintypes, name)
-
-    for name, (restype, argtypes) in table.items():
-        function = getattr(dll, name)
-        function.restype = resolve(restype)
-        function.argtypes = [resolve(a) for a in argtypes]
-    return dll

@@ -181,7 +181,8 @@ def test_the_win32_tables_declare_ctypes_types_and_load_nothing_here():
 
     from recorder.platform import win32
 
-    kinds = (ctypes._SimpleCData, ctypes._Pointer, ctypes.Structure)  # type: ignore[attr-defined]
+    # values, pointers, structures and callbacks (WNDPROC...): a bare int is none of them
+    kinds = (ctypes._SimpleCData, ctypes._Pointer, ctypes.Structure, ctypes._CFuncPtr)  # type: ignore[attr-defined]
     for library in win32.LIBRARIES:
         for name, (restype, argtypes) in library.table.items():
             assert restype is None or issubclass(restype, kinds), f"{library.name}.{name}"

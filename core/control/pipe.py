@@ -41,6 +41,7 @@ from recorder import platform
 
 if sys.platform == "win32":
     from recorder.control import win32_pipe
+    from recorder.platform.windows import user_sid
 
 log = logging.getLogger("recorder")
 HANDSHAKE_DEADLINE = 5.0  # seconds a connecting client has to prove it holds the key
@@ -192,7 +193,7 @@ class _PipeInstances:
     def __init__(self, address: str):
         if sys.platform == "win32":  # an if, not an assert: type checkers skip it elsewhere
             self.address = address
-            self.security = win32_pipe.SecurityDescriptor(win32_pipe.owner_only_sddl(win32_pipe.user_sid()))
+            self.security = win32_pipe.SecurityDescriptor(win32_pipe.owner_only_sddl(user_sid()))
             self.stop = win32_pipe.Event()
             self.lock = threading.Lock()  # over ``spare``: close() may run while accept() waits
             self.closed = False

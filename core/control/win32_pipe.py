@@ -6,8 +6,9 @@ PIPE_REJECT_REMOTE_CLIENTS, so the instances are created here with CreateNamedPi
 what is done with a connected instance (overlapped reads and writes, the HMAC
 handshake) stays the standard library's (``_winapi``, ``multiprocessing.connection``).
 
-Every foreign function is declared once, with its argument and result types, in the
-tables below: a handle is a pointer-wide ``HANDLE``, never an int cut to 32 bits.
+Every foreign function is declared once, with its argument and result types, in
+``recorder.platform.win32``: a handle is a pointer-wide ``HANDLE``, never an int cut
+to 32 bits. The SID of the pipe's user is the platform's (``windows.user_sid``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 from ctypes import wintypes
 from multiprocessing import connection as mpc
 
+from recorder.platform.win32 import SECURITY_ATTRIBUTES, advapi32, kernel32, take_string
+
 PIPE_ACCESS_DUPLEX = 0x3
 FILE_FLAG_FIRST_PIPE_INSTANCE = 0x00080000
 FILE_FLAG_OVERLAPPED = 0x40000000
@@ -35,87 +38,15 @@ OPEN_EXISTING = 3
 # took the pipe's name first could otherwise impersonate the user who connects.
 SECURITY_SQOS_PRESENT, SECURITY_IDENTIFICATION = 0x00100000, 0x00010000
 ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT = 2, 231, 121
-TOKEN_QUERY, TOKEN_USER = 0x8, 1
 OWNER_SECURITY_INFORMATION, DACL_SECURITY_INFORMATION = 0x1, 0x4
 SE_KERNEL_OBJECT, SDDL_REVISION_1 = 6, 1
 INFINITE, WAIT_OBJECT_0 = 0xFFFFFFFF, 0
-
-
-class SECURITY_ATTRIBUTES(ctypes.Structure):
-    _fields_ = [("nLength", wintypes.DWORD), ("lpSecurityDescriptor", ctypes.c_void_p),
-                ("bInheritHandle", wintypes.BOOL)]
-
-
-PVOID_P = ctypes.POINTER(ctypes.c_void_p)
-KERNEL32 = {
-    "CreateNamedPipeW": (wintypes.HANDLE, [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, wintypes.DWORD,
-                                           wintypes.DWORD, wintypes.DWORD, wintypes.DWORD,
-                                           ctypes.POINTER(SECURITY_ATTRIBUTES)]),
-    "CreateEventW": (wintypes.HANDLE, [ctypes.c_void_p, wintypes.BOOL, wintypes.BOOL, wintypes.LPCWSTR]),
-    "SetEvent": (wintypes.BOOL, [wintypes.HANDLE]),
-    "CloseHandle": (wintypes.BOOL, [wintypes.HANDLE]),
-    "GetCurrentProcess": (wintypes.HANDLE, []),
-    "LocalFree": (ctypes.c_void_p, [ctypes.c_void_p]),
-}
-ADVAPI32 = {
-    "OpenProcessToken": (wintypes.BOOL, [wintypes.HANDLE, wintypes.DWORD, ctypes.POINTER(wintypes.HANDLE)]),
-    "GetTokenInformation": (wintypes.BOOL, [wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD,
-                                            ctypes.POINTER(wintypes.DWORD)]),
-    "ConvertSidToStringSidW": (wintypes.BOOL, [ctypes.c_void_p, ctypes.POINTER(wintypes.LPWSTR)]),
-    "ConvertStringSecurityDescriptorToSecurityDescriptorW": (
-        wintypes.BOOL, [wintypes.LPCWSTR, wintypes.DWORD, PVOID_P, ctypes.POINTER(wintypes.ULONG)]),
-    "ConvertSecurityDescriptorToStringSecurityDescriptorW": (
-        wintypes.BOOL, [ctypes.c_void_p, wintypes.DWORD, wintypes.DWORD, ctypes.POINTER(wintypes.LPWSTR),
-                        ctypes.POINTER(wintypes.ULONG)]),
-    "GetSecurityInfo": (wintypes.DWORD, [wintypes.HANDLE, ctypes.c_int, wintypes.DWORD, PVOID_P, PVOID_P,
-                                         PVOID_P, PVOID_P, PVOID_P]),
-}
-
-
-def _declare(name: str, table: dict) -> ctypes.WinDLL:
-    # A DLL object of our own: declarations made elsewhere on the shared ctypes.windll never clash.
-    dll = ctypes.WinDLL(name, use_last_error=True)
-    for function, (restype, argtypes) in table.items():
-        getattr(dll, function).restype = restype
-        getattr(dll, function).argtypes = argtypes
-    return dll
-
-
-kernel32 = _declare("kernel32", KERNEL32)
-advapi32 = _declare("advapi32", ADVAPI32)
 
 
 def _check(ok: object, what: str) -> None:
     if not ok:
         code = ctypes.get_last_error()
         raise ctypes.WinError(code, f"{what} failed: {ctypes.FormatError(code)}")
-
-
-def _take_string(text: wintypes.LPWSTR) -> str:
-    """The value of a string Windows allocated for us, which is then freed."""
-    try:
-        return text.value or ""
-    finally:
-        kernel32.LocalFree(text)
-
-
-def user_sid() -> str:
-    """The SID of the user this process runs as (its token's TokenUser), as text."""
-    token = wintypes.HANDLE()
-    _check(advapi32.OpenProcessToken(kernel32.GetCurrentProcess(), TOKEN_QUERY, ctypes.byref(token)),
-           "OpenProcessToken")
-    try:
-        size = wintypes.DWORD()
-        advapi32.GetTokenInformation(token, TOKEN_USER, None, 0, ctypes.byref(size))  # asks the size
-        buffer = ctypes.create_string_buffer(size.value)
-        _check(advapi32.GetTokenInformation(token, TOKEN_USER, buffer, size, ctypes.byref(size)),
-               "GetTokenInformation")
-        sid = ctypes.cast(buffer, PVOID_P)[0]  # TOKEN_USER.User.Sid
-        text = wintypes.LPWSTR()
-        _check(advapi32.ConvertSidToStringSidW(sid, ctypes.byref(text)), "ConvertSidToStringSidW")
-        return _take_string(text)
-    finally:
-        kernel32.CloseHandle(token)
 
 
 def owner_only_sddl(sid: str) -> str:
@@ -221,6 +152,6 @@ def security_of(handle: int) -> str:
         _check(advapi32.ConvertSecurityDescriptorToStringSecurityDescriptorW(
             descriptor, SDDL_REVISION_1, which, ctypes.byref(text), None),
             "ConvertSecurityDescriptorToStringSecurityDescriptorW")
-        return _take_string(text)
+        return take_string(text)
     finally:
         kernel32.LocalFree(descriptor)

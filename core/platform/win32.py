@@ -8,9 +8,12 @@ an AttributeError, never a silent int.
 
 Adding a function: a line in its DLL's table, ``"Name": (restype, [argtypes])``,
 with the types of the Windows headers (handles and pointers are ``HANDLE`` /
-``c_void_p``, never an int). Adding a DLL: ``gdi32 = Library("gdi32", {...})``
-below. Then call the new function once in tests/windows/test_win32_api.py, which
-runs under Wine and fails while a declared function has no call there.
+``c_void_p``, never an int). Adding a DLL: ``comctl32 = Library("comctl32", {...})``
+below, and in ``LIBRARIES``. Then call the new function once in
+tests/windows/test_win32_api.py, which runs under Wine and fails while a declared
+function has no call there (or, for one that shows a window or makes a pipe, no
+entry in its ``EXERCISED_ELSEWHERE`` naming the test that calls it). The structures
+and callback types these functions take are defined here too, once.
 
 Nothing is loaded on import: a DLL is loaded on the first call of one of its
 functions, on Windows only (elsewhere that call raises OSError ENOSYS).
@@ -31,12 +34,56 @@ LPWSTR, LPCWSTR = wintypes.LPWSTR, wintypes.LPCWSTR
 PSID = PACL = PSECURITY_DESCRIPTOR = HLOCAL = ctypes.c_void_p  # pointers Windows hands out
 
 
+LRESULT = ctypes.c_ssize_t  # pointer-sized, signed
+H, U, B, I = wintypes.HWND, wintypes.UINT, wintypes.BOOL, ctypes.c_int  # the tables' commonest types
+
+# Callbacks Windows calls are __stdcall (WINFUNCTYPE), which ctypes has on Windows only;
+# elsewhere CFUNCTYPE stands in so that this module and its structures import anywhere.
+if sys.platform == "win32":
+    FUNCTYPE = ctypes.WINFUNCTYPE
+else:
+    FUNCTYPE = ctypes.CFUNCTYPE
+WNDPROC = FUNCTYPE(LRESULT, H, U, wintypes.WPARAM, wintypes.LPARAM)
+WNDENUMPROC = FUNCTYPE(B, H, wintypes.LPARAM)
+HANDLER = FUNCTYPE(B, DWORD)  # a console control handler (SetConsoleCtrlHandler)
+BFFCALLBACK = FUNCTYPE(I, H, U, wintypes.LPARAM, wintypes.LPARAM)  # SHBrowseForFolderW's
+MSG, RECT = wintypes.MSG, wintypes.RECT
+
+
 class POINT(ctypes.Structure):
     _fields_ = [("x", wintypes.LONG), ("y", wintypes.LONG)]
 
 
 class CURSORINFO(ctypes.Structure):  # winuser.h
     _fields_ = [("cbSize", DWORD), ("flags", DWORD), ("hCursor", HANDLE), ("ptScreenPos", POINT)]
+
+
+class SECURITY_ATTRIBUTES(ctypes.Structure):
+    _fields_ = [("nLength", DWORD), ("lpSecurityDescriptor", ctypes.c_void_p), ("bInheritHandle", BOOL)]
+
+
+class WNDCLASSW(ctypes.Structure):
+    _fields_ = [("style", U), ("lpfnWndProc", WNDPROC), ("cbClsExtra", I), ("cbWndExtra", I),
+                ("hInstance", wintypes.HINSTANCE), ("hIcon", wintypes.HICON), ("hCursor", HANDLE),
+                ("hbrBackground", wintypes.HBRUSH), ("lpszMenuName", LPCWSTR), ("lpszClassName", LPCWSTR)]
+
+
+class WNDCLASSEXW(ctypes.Structure):
+    _fields_ = [("cbSize", U), ("style", U), ("lpfnWndProc", WNDPROC), ("cbClsExtra", I), ("cbWndExtra", I),
+                ("hInstance", wintypes.HINSTANCE), ("hIcon", wintypes.HICON), ("hCursor", HANDLE),
+                ("hbrBackground", wintypes.HBRUSH), ("lpszMenuName", LPCWSTR), ("lpszClassName", LPCWSTR),
+                ("hIconSm", wintypes.HICON)]
+
+
+class PAINTSTRUCT(ctypes.Structure):
+    _fields_ = [("hdc", wintypes.HDC), ("fErase", B), ("rcPaint", RECT), ("fRestore", B), ("fIncUpdate", B),
+                ("rgbReserved", ctypes.c_byte * 32)]
+
+
+class BROWSEINFOW(ctypes.Structure):
+    _fields_ = [("hwndOwner", H), ("pidlRoot", ctypes.c_void_p), ("pszDisplayName", LPWSTR),
+                ("lpszTitle", LPCWSTR), ("ulFlags", U), ("lpfn", BFFCALLBACK), ("lParam", wintypes.LPARAM),
+                ("iImage", I)]
 
 
 class Library:
@@ -94,6 +141,15 @@ kernel32 = Library("kernel32", {
     "GetExitCodeProcess": (BOOL, [HANDLE, LPDWORD]),
     "CloseHandle": (BOOL, [HANDLE]),
     "LocalFree": (HLOCAL, [HLOCAL]),
+    "GetTickCount64": (ctypes.c_ulonglong, []),  # 64 bits: GetTickCount wraps after 49 days
+    "CreateNamedPipeW": (HANDLE, [LPCWSTR, DWORD, DWORD, DWORD, DWORD, DWORD, DWORD,
+                                  ctypes.POINTER(SECURITY_ATTRIBUTES)]),
+    "CreateEventW": (HANDLE, [LPVOID, BOOL, BOOL, LPCWSTR]),
+    "SetEvent": (BOOL, [HANDLE]),
+    "GetModuleHandleW": (wintypes.HMODULE, [LPCWSTR]),
+    "SetConsoleCtrlHandler": (BOOL, [HANDLER, BOOL]),
+    "GetCurrentThreadId": (DWORD, []),
+    "GetConsoleMode": (BOOL, [HANDLE, LPDWORD]),
 })
 
 advapi32 = Library("advapi32", {
@@ -105,14 +161,73 @@ advapi32 = Library("advapi32", {
     "ConvertSecurityDescriptorToStringSecurityDescriptorW":
         (BOOL, [PSECURITY_DESCRIPTOR, DWORD, DWORD, ctypes.POINTER(LPWSTR), LPDWORD]),
     "SetFileSecurityW": (BOOL, [LPCWSTR, DWORD, PSECURITY_DESCRIPTOR]),
-    # Returns a Win32 error code (0: success), not a BOOL.
+    # These two return a Win32 error code (0: success), not a BOOL.
     "GetNamedSecurityInfoW": (DWORD, [LPCWSTR, ctypes.c_int, DWORD, ctypes.POINTER(PSID), ctypes.POINTER(PSID),
                                       ctypes.POINTER(PACL), ctypes.POINTER(PACL),
                                       ctypes.POINTER(PSECURITY_DESCRIPTOR)]),
+    "GetSecurityInfo": (DWORD, [HANDLE, ctypes.c_int, DWORD, ctypes.POINTER(PSID), ctypes.POINTER(PSID),
+                                ctypes.POINTER(PACL), ctypes.POINTER(PACL), ctypes.POINTER(PSECURITY_DESCRIPTOR)]),
 })
 
 user32 = Library("user32", {
     "GetCursorInfo": (BOOL, [ctypes.POINTER(CURSORINFO)]),
+    # windows, their classes and their message loops
+    "RegisterClassW": (wintypes.ATOM, [ctypes.POINTER(WNDCLASSW)]),
+    "RegisterClassExW": (wintypes.ATOM, [ctypes.POINTER(WNDCLASSEXW)]),
+    "UnregisterClassW": (B, [LPCWSTR, wintypes.HINSTANCE]),
+    "CreateWindowExW": (H, [DWORD, LPCWSTR, LPCWSTR, DWORD, I, I, I, I, H, wintypes.HMENU, wintypes.HINSTANCE,
+                            LPVOID]),
+    "DestroyWindow": (B, [H]),
+    "DefWindowProcW": (LRESULT, [H, U, wintypes.WPARAM, wintypes.LPARAM]),
+    "GetMessageW": (B, [ctypes.POINTER(MSG), H, U, U]),
+    "TranslateMessage": (B, [ctypes.POINTER(MSG)]),
+    "DispatchMessageW": (LRESULT, [ctypes.POINTER(MSG)]),
+    "PostMessageW": (B, [H, U, wintypes.WPARAM, wintypes.LPARAM]),
+    "SendMessageW": (LRESULT, [H, U, wintypes.WPARAM, wintypes.LPARAM]),
+    "PostQuitMessage": (None, [I]),
+    "ShutdownBlockReasonCreate": (B, [H, LPCWSTR]),
+    "ShutdownBlockReasonDestroy": (B, [H]),
+    # showing and painting (the indicator)
+    "ShowWindow": (B, [H, I]),
+    "SetWindowPos": (B, [H, H, I, I, I, I, U]),
+    "SetLayeredWindowAttributes": (B, [H, wintypes.COLORREF, wintypes.BYTE, DWORD]),
+    "BeginPaint": (wintypes.HDC, [H, ctypes.POINTER(PAINTSTRUCT)]),
+    "EndPaint": (B, [H, ctypes.POINTER(PAINTSTRUCT)]),
+    "InvalidateRect": (B, [H, ctypes.POINTER(RECT), B]),
+    "UpdateWindow": (B, [H]),
+    "SetTimer": (ctypes.c_size_t, [H, ctypes.c_size_t, U, LPVOID]),
+    "GetSystemMetrics": (I, [I]),
+    # other programs' windows (the masks, the consent box)
+    "EnumWindows": (B, [WNDENUMPROC, wintypes.LPARAM]),
+    "EnumThreadWindows": (B, [DWORD, WNDENUMPROC, wintypes.LPARAM]),
+    "IsWindowVisible": (B, [H]),
+    "IsIconic": (B, [H]),
+    "GetWindowTextW": (I, [H, LPWSTR, I]),
+    "GetClassNameW": (I, [H, LPWSTR, I]),
+    "GetWindowRect": (B, [H, ctypes.POINTER(RECT)]),
+    "MessageBoxW": (I, [H, LPCWSTR, LPCWSTR, U]),
 })
 
-LIBRARIES = (kernel32, advapi32, user32)
+gdi32 = Library("gdi32", {
+    "CreateSolidBrush": (wintypes.HBRUSH, [wintypes.COLORREF]),
+    "DeleteObject": (B, [wintypes.HGDIOBJ]),
+    "GetStockObject": (wintypes.HGDIOBJ, [I]),
+    "SelectObject": (wintypes.HGDIOBJ, [wintypes.HDC, wintypes.HGDIOBJ]),
+    "Ellipse": (B, [wintypes.HDC, I, I, I, I]),
+    "SetTextColor": (wintypes.COLORREF, [wintypes.HDC, wintypes.COLORREF]),
+    "SetBkMode": (I, [wintypes.HDC, I]),
+    "TextOutW": (B, [wintypes.HDC, I, I, LPCWSTR, I]),
+})
+
+shell32 = Library("shell32", {
+    "SHBrowseForFolderW": (LPVOID, [ctypes.POINTER(BROWSEINFOW)]),
+    "SHGetPathFromIDListW": (B, [LPVOID, LPWSTR]),
+})
+
+ole32 = Library("ole32", {
+    "OleInitialize": (ctypes.c_long, [LPVOID]),  # an HRESULT, read as such: S_FALSE is success too
+    "OleUninitialize": (None, []),
+    "CoTaskMemFree": (None, [LPVOID]),
+})
+
+LIBRARIES = (kernel32, advapi32, user32, gdi32, shell32, ole32)

@@ -3,7 +3,6 @@ labels (ticket, customer, rep, portal...), checked once, wherever they come from
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import re
@@ -109,14 +108,9 @@ def restarted_since(recorded: str) -> bool:
 
 
 def _windows_boot_time() -> float:
-    if sys.platform == "win32":  # an if, not an assert: type checkers skip it elsewhere
-        import ctypes
+    from recorder.platform import win32  # OSError ENOSYS off Windows, from the call
 
-        kernel32 = ctypes.WinDLL("kernel32")
-        kernel32.GetTickCount64.argtypes = []
-        kernel32.GetTickCount64.restype = ctypes.c_ulonglong  # 64 bits: GetTickCount wraps after 49 days
-        return time.time() - kernel32.GetTickCount64() / 1000
-    raise OSError(errno.ENOSYS, "GetTickCount64 is Windows'")
+    return time.time() - win32.kernel32.GetTickCount64() / 1000
 
 
 def _macos_boot_time(sysctlbyname=None) -> float:

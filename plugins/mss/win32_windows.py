@@ -22,26 +22,11 @@ if sys.platform != "win32":  # before anything Windows-only: type checkers skip 
 import ctypes
 from ctypes import wintypes
 
+from recorder.platform import win32
 from recorder.plugins.mss.masks import Matcher, Rect
 
-WNDENUMPROC = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
+WNDENUMPROC = win32.WNDENUMPROC
 MAX_TEXT = 512
-USER32 = {
-    "EnumWindows": (wintypes.BOOL, [WNDENUMPROC, wintypes.LPARAM]),
-    "IsWindowVisible": (wintypes.BOOL, [wintypes.HWND]),
-    "IsIconic": (wintypes.BOOL, [wintypes.HWND]),
-    "GetWindowTextW": (ctypes.c_int, [wintypes.HWND, wintypes.LPWSTR, ctypes.c_int]),
-    "GetClassNameW": (ctypes.c_int, [wintypes.HWND, wintypes.LPWSTR, ctypes.c_int]),
-    "GetWindowRect": (wintypes.BOOL, [wintypes.HWND, ctypes.POINTER(wintypes.RECT)]),
-}
-
-
-def _declare() -> ctypes.WinDLL:
-    dll = ctypes.WinDLL("user32", use_last_error=True)  # our own object: no clash with others' declarations
-    for name, (restype, argtypes) in USER32.items():
-        getattr(dll, name).restype = restype
-        getattr(dll, name).argtypes = argtypes
-    return dll
 
 
 class WindowTracker:
@@ -50,7 +35,7 @@ class WindowTracker:
 
     def __init__(self, matcher: Matcher):
         self.matcher = matcher
-        self.user32 = _declare()
+        self.user32 = win32.user32  # its functions declared in recorder.platform.win32
         self.before: frozenset[Rect] = frozenset()
         self.last: frozenset[Rect] = self.masked()  # fails here, not mid-recording, if user32 does
 

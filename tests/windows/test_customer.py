@@ -225,20 +225,21 @@ def test_cancel_in_the_save_dialog_leaves_the_recording_unsaved_in_staging(start
     assert unsaved["kind"] == "unsaved" and "no location was chosen" in unsaved["text"], unsaved
 
 
-def test_every_function_these_windows_modules_declare_exists_in_its_dll():
-    """A misspelled name in a table would fail only when its call comes; here, at once.
-    (The calls themselves are made by the tests above and by test_pipe.py.)"""
+def test_every_function_these_windows_modules_call_is_declared_in_its_dll():
+    """A misspelled name in a table would fail only when its call comes; here, at once,
+    for the tables of recorder.platform.win32 these modules call through (the calls
+    themselves are made by the tests above and by test_pipe.py)."""
     import recorder.plugins.dialog_prompt_win32 as dialogs
     import recorder.plugins.indicator_win32 as indicator
     import recorder.plugins.mss.win32_windows as masks
     from recorder.control import win32_pipe
+    from recorder.platform import win32
 
-    tables = [(indicator.user32, indicator.USER32), (indicator.gdi32, indicator.GDI32),
-              (indicator.kernel32, indicator.KERNEL32), (dialogs.user32, dialogs.USER32),
-              (dialogs.kernel32, dialogs.KERNEL32), (dialogs.shell32, dialogs.SHELL32), (dialogs.ole32, dialogs.OLE32),
-              (masks._declare(), masks.USER32), (win32_pipe.kernel32, win32_pipe.KERNEL32),
-              (win32_pipe.advapi32, win32_pipe.ADVAPI32)]
-    for dll, table in tables:
-        for name, (restype, argtypes) in table.items():
-            function = getattr(dll, name)
+    assert (indicator.user32, indicator.gdi32, indicator.kernel32) == (win32.user32, win32.gdi32, win32.kernel32)
+    assert (dialogs.user32, dialogs.kernel32, dialogs.shell32, dialogs.ole32) == (
+        win32.user32, win32.kernel32, win32.shell32, win32.ole32)
+    assert masks.win32 is win32 and (win32_pipe.kernel32, win32_pipe.advapi32) == (win32.kernel32, win32.advapi32)
+    for library in win32.LIBRARIES:
+        for name, (restype, argtypes) in library.table.items():
+            function = getattr(library, name)
             assert function.restype is restype and list(function.argtypes) == list(argtypes), name

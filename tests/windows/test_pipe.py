@@ -21,6 +21,7 @@ import pytest
 from conftest import kill_tree, run, sessions, status, wait_until
 from recorder import platform
 from recorder.control import pipe, win32_pipe
+from recorder.platform import windows
 from recorder.control.client import Client, endpoint
 
 ADDRESS = platform.pipe_name("rep")
@@ -71,18 +72,18 @@ def test_the_pipe_admits_only_its_user(recording):
     finally:
         conn.close()
     assert "D:P" in sddl, sddl  # protected: nothing inherited from a default
-    assert sids_with_access(sddl) == {win32_pipe.user_sid(), SYSTEM}, sddl  # no Everyone, no Anonymous Logon
+    assert sids_with_access(sddl) == {windows.user_sid(), SYSTEM}, sddl  # no Everyone, no Anonymous Logon
 
 
 def test_the_pipes_key_file_admits_only_its_user(recording, tmp_path):
     probe = tmp_path / "probe"
     probe.write_bytes(b"x")
     platform.make_owner_only(probe, folder=False)
-    if sids_with_access(file_sddl(probe)) != {win32_pipe.user_sid(), SYSTEM}:
+    if sids_with_access(file_sddl(probe)) != {windows.user_sid(), SYSTEM}:
         pytest.skip("Wine gap: Wine 8 keeps no DACL for a file, it makes one from the Unix mode (a DACL set "
                     "with SetNamedSecurityInfoW becomes mode bits and reads back with Everyone:read)")
     sddl = file_sddl(endpoint("rep"))
-    assert sids_with_access(sddl) == {win32_pipe.user_sid(), SYSTEM}, sddl
+    assert sids_with_access(sddl) == {windows.user_sid(), SYSTEM}, sddl
 
 
 def test_silent_broken_and_many_clients_never_stall_status_or_stop(recording):
@@ -136,7 +137,7 @@ def test_a_silent_squatter_on_the_pipe_costs_the_client_seconds_not_forever():
     key = endpoint("rep")
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_text("00" * 32, encoding="ascii")
-    security = win32_pipe.SecurityDescriptor(win32_pipe.owner_only_sddl(win32_pipe.user_sid()))
+    security = win32_pipe.SecurityDescriptor(win32_pipe.owner_only_sddl(windows.user_sid()))
     squatter = win32_pipe.create_instance(ADDRESS, security, first=True)
     try:
         began = time.monotonic()
@@ -153,7 +154,7 @@ def test_a_silent_squatter_on_the_pipe_costs_the_client_seconds_not_forever():
 def test_a_recorder_never_joins_a_pipe_someone_else_created(start):
     """The first instance claims the name (FILE_FLAG_FIRST_PIPE_INSTANCE): with the name
     taken, the recording goes on without a control channel and says so."""
-    security = win32_pipe.SecurityDescriptor(win32_pipe.owner_only_sddl(win32_pipe.user_sid()))
+    security = win32_pipe.SecurityDescriptor(win32_pipe.owner_only_sddl(windows.user_sid()))
     squatter = win32_pipe.create_instance(ADDRESS, security, first=True)
     try:
         try:
