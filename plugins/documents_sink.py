@@ -8,6 +8,7 @@ the opposite of why they are made locally: unless the administrator allows it
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import attrs
@@ -55,13 +56,34 @@ class DocumentsSink:
 
     def prepare(self, session, folder_name: str) -> Path:
         root = self.root(session)
-        make_private_dir(root, exist_ok=True)
-        folder = root / folder_name
-        make_private_dir(folder)
-        return folder
+        try:
+            return _session_folder(root, folder_name)
+        except PermissionError as exc:
+            if session.output_dir or root == local_recordings() or not _refused_by_macos_privacy(exc):
+                raise
+        # macOS asks the user once whether this terminal app may use Documents; until it is
+        # allowed, every write there fails with EPERM. The recording is not lost for that.
+        local = local_recordings()
+        console().print(f"recorder: macOS does not let this app write in {root.parent}: recording to {local} "
+                        "instead (allow it in System Settings > Privacy & Security > Files and Folders)",
+                        markup=False, highlight=False)
+        return _session_folder(local, folder_name)
 
     def finish(self, session) -> Path:
         return session.folder
+
+
+def _session_folder(root: Path, folder_name: str) -> Path:
+    make_private_dir(root, exist_ok=True)
+    folder = root / folder_name
+    make_private_dir(folder)
+    return folder
+
+
+def _refused_by_macos_privacy(exc: PermissionError) -> bool:
+    """macOS's privacy control (TCC) refuses with EPERM ("Operation not permitted");
+    a folder's own mode bits refuse with EACCES, which stays an error."""
+    return platform.is_macos() and exc.errno == errno.EPERM
 
 
 @hookimpl

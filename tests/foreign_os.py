@@ -14,7 +14,8 @@ the Win32 edges of recorder.platform.windows (the token's SID, reading and
 setting a DACL, process liveness) are replaced by an in-memory ACL store.
 
 ``macos(patch)``: no os.posix_fallocate; fcntl has F_FULLFSYNC (recorded, then
-a plain fsync); recorder.platform is told it runs on darwin (recorder.platform.system's sys).
+a plain fsync); a Unix socket path of 104 bytes or more is refused (sun_path), and
+/proc/self/fd names do not exist; recorder.platform is told it runs on darwin (recorder.platform.system's sys).
 
 ``main()`` applies either to a ``recorder`` command run as a subprocess
 (``python foreign_os.py windows LOG -- ARGS``), so that the CLI paths (record,
@@ -233,7 +234,31 @@ def macos(patch, sim: Simulation | None = None) -> Simulation:
     fake.fcntl = fcntl
     patch.setitem(sys.modules, "fcntl", fake)
     patch.setattr(system, "sys", types.SimpleNamespace(platform="darwin"))
+    _macos_sun_path(patch)
     return sim
+
+
+MACOS_SUN_PATH = 104  # sizeof(sockaddr_un.sun_path) on macOS, the terminating NUL included
+
+
+def _macos_sun_path(patch) -> None:
+    """A Unix socket path of 104 bytes or more is refused, as Python refuses it on macOS
+    ("AF_UNIX path too long"); Linux's /proc/self/fd short names do not exist there."""
+    import socket
+
+    def limited(real):
+        def call(self, address):
+            if self.family == socket.AF_UNIX and isinstance(address, (str, bytes)):
+                raw = os.fsencode(address)
+                if raw.startswith(b"/proc/self/fd/"):
+                    raise FileNotFoundError(errno.ENOENT, "no /proc on macOS", address)
+                if not raw.startswith(b"\0") and len(raw) >= MACOS_SUN_PATH:
+                    raise OSError("AF_UNIX path too long")
+            return real(self, address)
+        return call
+
+    patch.setattr(socket.socket, "bind", limited(socket.socket.bind))
+    patch.setattr(socket.socket, "connect", limited(socket.socket.connect))
 
 
 def main() -> None:

@@ -36,7 +36,11 @@ class BadRequest(ValueError):
 
 
 def socket_path(runtime_dir: Path, profile: str) -> Path:
-    return runtime_dir / f"{profile}.sock"
+    """Where the recorder of ``profile`` listens (on macOS a short stand-in when the
+    runtime dir is too long for a socket there: control/address.py)."""
+    from recorder.control.address import fitting  # imported here: this module stays free of the OS
+
+    return fitting(runtime_dir / f"{profile}.sock")
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -17,19 +17,36 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from recorder import platform
 from recorder.plugins.archive import queue, s3
 
 log = logging.getLogger("recorder")
 BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)
 
 
+# macOS's <sys/resource.h>: "#define PRIO_DARWIN_THREAD 3 /* Second argument is always 0
+# (current thread) */" and "#define PRIO_DARWIN_BG 0x1000" (background: lowest CPU and I/O
+# priority). Python names them only from 3.12 on.
+PRIO_DARWIN_THREAD = 3
+PRIO_DARWIN_BG = 0x1000
+
+
 def lowest_priority() -> None:
-    """This thread only (Linux schedules threads as tasks): recording keeps the CPU."""
-    if sys.platform != "win32":  # Windows has no setpriority; the thread keeps normal priority
-        try:
+    """This thread only, so that recording keeps the CPU. Linux schedules threads as
+    tasks: PRIO_PROCESS with the thread's id is nice 19 for it alone. macOS: a thread id
+    is a Mach id, no process id, so the same call would target the wrong process or fail
+    (ESRCH); PRIO_DARWIN_THREAD puts the calling thread in the background band instead.
+    Windows has no setpriority: the thread keeps normal priority."""
+    if sys.platform == "win32" or platform.is_windows():
+        return
+    try:
+        if platform.is_macos():
+            os.setpriority(getattr(os, "PRIO_DARWIN_THREAD", PRIO_DARWIN_THREAD), 0,
+                           getattr(os, "PRIO_DARWIN_BG", PRIO_DARWIN_BG))
+        else:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:
-            pass
+    except OSError:
+        pass
 
 
 class CpuBudget:
