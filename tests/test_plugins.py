@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,8 +233,13 @@ def test_the_lazy_package_root_gives_every_public_name_and_no_submodule_shadows_
 
     for found in pkgutil.walk_packages(recorder.__path__, "recorder."):
         if not found.name.startswith("recorder.plugins.") and found.name != "recorder.__main__":
-            importlib.import_module(found.name)
+            try:
+                importlib.import_module(found.name)
+            except ImportError as exc:
+                # a Win32 edge (recorder.control.win32_pipe) refuses to import elsewhere, as msvcrt does
+                assert sys.platform != "win32" and str(exc).endswith("is Windows-only"), exc
     for name in recorder.__all__:
         value = getattr(recorder, name)
-        assert not inspect.ismodule(value), f"recorder.{name} is a module"
+        # recorder.platform is declared as a module of the API (docs/plugins.md); no other name is one
+        assert inspect.ismodule(value) == (name == "platform"), f"recorder.{name}: {value!r}"
         assert name in dir(recorder)
