@@ -95,6 +95,8 @@ def start():
     for one in started:
         if one.proc.poll() is None:
             kill_tree(one.proc.pid)
+            one.proc.kill()  # TerminateProcess on our own handle: Wine's taskkill can miss it
+            one.proc.wait(30)
 
 
 def kill_tree(pid: int) -> None:

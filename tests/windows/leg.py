@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -106,10 +107,15 @@ def main(argv: list[str]) -> int:
                                 "-p", "no:cacheprovider", "-ra", *options],
                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                cwd=work)
-        for line in run.stdout:
-            sys.stdout.buffer.write(line)
-            sys.stdout.flush()
-        return run.wait()
+        # The output is copied on a thread: a Windows process a test left running (or
+        # explorer.exe) holds the pipe open after pytest ends, so its end is the exit of
+        # pytest's interpreter, not the pipe's end of file.
+        copier = threading.Thread(target=_copy, args=(run.stdout,), daemon=True)
+        copier.start()
+        code = run.wait()
+        subprocess.run(["wineserver", "-k"], env=env, stdin=subprocess.DEVNULL, check=False)
+        copier.join(30)
+        return code
     finally:
         subprocess.run(["wineserver", "-k"], env=env, stdin=subprocess.DEVNULL, check=False)
         for point in DRIVES:
@@ -150,6 +156,12 @@ def _own_user_folders(prefix: Path) -> None:
             if entry.is_symlink():
                 entry.unlink()
                 entry.mkdir()
+
+
+def _copy(stream) -> None:
+    for line in stream:
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
 
 
 def _wheels(work: Path) -> Path:
