@@ -265,6 +265,15 @@ class IndicatorWindow:
             self.conn = None
 
 
+def unshown(session, options: IndicatorOptions, exc: Exception) -> None:
+    """No indicator can be shown (X11 or Windows alike): refuse to record when the
+    administrator requires one, otherwise say so on the timeline."""
+    if options.required:
+        raise UsageError(f"indicator: cannot show the recording indicator: {exc} (required = true)") from None
+    session.add_event("indicator-unavailable", f"no recording indicator on the screen: {exc}",
+                      level="warning", by="indicator")
+
+
 class IndicatorGuard:
     def __init__(self, options: IndicatorOptions):
         self.options = options
@@ -282,11 +291,7 @@ class IndicatorGuard:
         try:
             self.window = IndicatorWindow(os.environ.get("DISPLAY"), self.options)
         except Unshown as exc:
-            if self.options.required:
-                raise UsageError(f"indicator: cannot show the recording indicator: {exc} "
-                                 f"(required = true)") from None
-            session.add_event("indicator-unavailable", f"no recording indicator on the screen: {exc}",
-                              level="warning", by="indicator")
+            unshown(session, self.options, exc)
 
     def start(self, session) -> None:
         self.session = session
@@ -404,11 +409,7 @@ class WindowsIndicatorGuard:
         try:
             self.window = Win32Window(self.options.label, self.options.corner)
         except Win32Unshown as exc:
-            if self.options.required:
-                raise UsageError(f"indicator: cannot show the recording indicator: {exc} "
-                                 f"(required = true)") from None
-            session.add_event("indicator-unavailable", f"no recording indicator on the screen: {exc}",
-                              level="warning", by="indicator")
+            unshown(session, self.options, exc)
 
     def start(self, session) -> None:
         self.session = session
