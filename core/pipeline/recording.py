@@ -32,6 +32,10 @@ from recorder.store.state import data_dir
 from recorder.values import SaveChoice
 
 log = logging.getLogger("recorder")
+# Lifecycle hooks also delivered to the session's guards as methods of the same name
+# without the prefix (``guard.part_sealed(session, part)``), when the guard has one.
+GUARD_LIFECYCLE = ("recorder_session_event", "recorder_part_sealed", "recorder_session_receipt",
+                   "recorder_session_ended")
 DISK_FULL = "disk-full"
 FOLDER_LOST = "folder-lost"
 ENDS_SUPPORT_SESSION = ("disk-space", DISK_FULL)
@@ -101,7 +105,10 @@ class Recording:
 
     # -- wiring -------------------------------------------------------------
     def _hook(self, name: str, **kwargs: Any) -> Any:
-        return self.host.call(name, session=self.session, **kwargs)
+        result = self.host.call(name, session=self.session, **kwargs)
+        if name in GUARD_LIFECYCLE:  # guards hear their own session's lifecycle: no state keyed by session id
+            self.built.each(self.built.guards, name.removeprefix("recorder_"), self.session, *kwargs.values())
+        return result
 
     def _plugin_failed(self, failure: Failure) -> None:
         if getattr(self._quiet, "active", False):  # a failing event hook must not loop
