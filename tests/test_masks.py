@@ -237,3 +237,61 @@ def test_a_window_moved_without_pause_during_grabs_never_leaks(still_display, ho
     frames = frames_of(folder / "part-001.mp4")
     assert len(frames) >= 30
     assert [t for t, picture in frames if pixels_like(picture, SECRET)] == []
+
+
+LOCKED_MASKS = ('[profiles.rep.mss]\nmask_titles = ["*Online Banking*"]\n'
+                '[profiles.rep]\nlocked = ["mss.mask_titles"]\n')
+
+
+@pytest.mark.parametrize("choice", ["flag", "config", "portal"])
+def test_masks_with_a_source_that_cannot_mask_refuse_to_record(run_cli, home, choice):
+    """Issue 30 item 19: masks the site locked are not dropped because another source
+    was chosen (by flag or config): one line naming profile, source and key, exit 2."""
+    site = home / "site-config" / "recorder"
+    site.mkdir(parents=True)
+    (site / "recorder.toml").write_text(LOCKED_MASKS, encoding="utf-8")
+    args = ["--profile", "rep", "--duration", "1", "--new-session"]
+    source = {"flag": "synthetic", "config": "synthetic", "portal": "portal"}[choice]
+    if choice == "flag":
+        args += ["--source", "synthetic"]
+    else:
+        user = home / "user.toml"
+        user.write_text(f'[profiles.rep]\nsource = "{source}"\n', encoding="utf-8")
+        args += ["--config", str(user)]
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert ("profile 'rep'" in line and f"source '{source}'" in line and "'mss.mask_titles'" in line
+            and "cannot mask" in line), line
+    assert not list(home.rglob("session.json"))
+
+
+def test_a_source_that_declares_masks_can_mask_and_no_other():
+    """Whether a source can mask is declared by its options (``metadata={"mask": True}``),
+    not guessed from names: a third-party source's own masks are accepted, mss's masks
+    with that source are refused, whatever the source."""
+    import attrs
+    from recorder import UsageError, hookimpl, option
+    from recorder.testing import make_host, make_profile
+
+    @attrs.frozen
+    class PaintedOptions:
+        hide: list[str] = option(attrs.Factory(list), "Painted over.", metadata={"mask": True})
+
+    class Painted:
+        name = "painted"
+
+        @hookimpl
+        def recorder_register_sources(self, register):
+            register("painted", object, options=PaintedOptions, description="masks its own way")
+
+    host = make_host(Painted())
+    assert make_profile(host, {"source": "painted", "painted": {"hide": ["*Bank*"]}}).settings.source == "painted"
+    assert make_profile(host, {"source": "mss", "mss": {"mask_rects": [[0, 0, 8, 8]]}}).settings.source == "mss"
+    assert make_profile(host, {"source": "synthetic", "mss": {"mask_titles": []}})  # set, but empty: no mask
+    for source, table, key in [("synthetic", "painted", "painted.hide"), ("painted", "mss", "mss.mask_rects"),
+                               ("synthetic", "mss", "mss.mask_rects")]:
+        value = ["x"] if table == "painted" else [[0, 0, 8, 8]]
+        with pytest.raises(UsageError, match=rf"source '{source}' cannot mask") as refused:
+            make_profile(host, {"source": source, table: {key.split(".")[1]: value}})
+        assert f"'{key}'" in str(refused.value) and "\n" not in str(refused.value)

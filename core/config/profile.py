@@ -33,6 +33,7 @@ NAME_MAX = 255  # bytes in a file name, on every filesystem a session may go to
 CONSENT = ("none", "required")
 CONSENT_PROMPTS = ("auto", "terminal", "dialog")
 AUTO_SOURCE = "auto"
+MASK = "mask"  # option metadata: this key hides part of the screen, painted by the source that declares it
 
 
 def auto_source(environ: dict[str, str] | None = None) -> str:
@@ -153,15 +154,9 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
     core_names = {a.name for a in attrs.fields(ProfileSettings)}
     core_table = {k: v for k, v in table.items() if k in core_names}
     settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
-    if settings.source == AUTO_SOURCE:
+    automatic = settings.source == AUTO_SOURCE
+    if automatic:
         settings = attrs.evolve(settings, source=auto_source())
-        # Masks are mss options; the portal cannot apply them yet: refuse rather than record unmasked.
-        mss_table = table.get("mss") if isinstance(table.get("mss"), dict) else {}
-        masks = [key for key, value in mss_table.items() if key.startswith("mask_") and value]
-        if settings.source == "portal" and masks:
-            raise UsageError(f"{origin(masks[0], 'mss')}: profile '{name}': key 'mss.{masks[0]}': masks are set, "
-                             "but on this Wayland session source \"auto\" is the portal, which cannot mask yet; "
-                             "set source = \"mss\" (XWayland windows only) or remove the masks")
     try:  # now, before anything is written; the session's own values are checked again for its folder
         folder_name_from(settings.folder_template, start=datetime.now().astimezone(), profile=name,
                          role=settings.role, short_id="0123abcd", host=socket.gethostname(),
@@ -193,7 +188,26 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
             options[component.name] = _options_for(component, sub, name, origin)
         elif component.kind == "options" and _all_defaulted(component.options):
             options[component.name] = component.options()  # a hook-only plugin's defaults
+    _refuse_unapplied_masks(registry, options, settings.source, name, origin, automatic)
     return ResolvedProfile(name, settings, options, config)
+
+
+def _refuse_unapplied_masks(registry: Registry, options: dict[str, Any], source: str, profile: str, origin,
+                            automatic: bool) -> None:
+    """Masks are options a source declares (``metadata={"mask": True}``) and paints itself: set
+    for any other component, nothing would paint them. Refuse rather than record unmasked."""
+    for component in registry:
+        instance = options.get(component.name)
+        if component.name == source or instance is None:
+            continue
+        for field in attrs.fields(type(instance)):
+            if not field.metadata.get(MASK) or not getattr(instance, field.name):
+                continue
+            chosen = f"source '{source}'" + (' (what "auto" chose here)' if automatic else "")
+            remedy = (f"only the source '{component.name}' paints them: set source = \"{component.name}\" "
+                      "or remove the masks" if component.kind == "source" else "remove the masks")
+            raise UsageError(f"{origin(field.name, component.name)}: profile '{profile}': key "
+                             f"'{component.name}.{field.name}': masks are set, but {chosen} cannot mask; {remedy}")
 
 
 def _all_defaulted(cls: type) -> bool:

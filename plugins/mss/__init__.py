@@ -18,6 +18,10 @@ MERGE_GAP = 32  # rows: changes closer than this are grabbed together
 GRAB_ROWS = 512  # rows grabbed at a time: mss's shared memory is touched (made resident) only that far
 
 
+# Declared as masks: core refuses a profile that sets them for another source (nothing would paint them).
+MASK = {"mask": True}
+
+
 def _region(instance, attribute, value):
     if value and (len(value) != 4 or value[2] <= 0 or value[3] <= 0):
         raise ValueError("must be [left, top, width, height] with a positive width and height")
@@ -39,14 +43,14 @@ class MssOptions:
     mask_titles: list[str] = option(attrs.Factory(list),
                                     "Windows whose title matches one of these are painted over before a frame "
                                     "leaves the source: shell globs (*Bank*), or re:REGEX; case is ignored.",
-                                    validator=check_patterns)
+                                    validator=check_patterns, metadata=MASK)
     mask_classes: list[str] = option(attrs.Factory(list),
                                      "Windows whose WM_CLASS (instance or class) matches one of these are "
                                      "painted over: globs or re:REGEX; case is ignored.",
-                                     validator=check_patterns)
+                                     validator=check_patterns, metadata=MASK)
     mask_rects: list[list[int]] = option(attrs.Factory(list),
                                          "Screen rectangles [left, top, width, height] always painted over.",
-                                         validator=check_rects)
+                                         validator=check_rects, metadata=MASK)
 
 
 NO_SCREEN = ("no screen to capture{why}: run inside a desktop session, under xvfb-run "
