@@ -4,6 +4,11 @@ Every connection has a reader thread; a subscription adds a writer thread fed
 by a bounded queue. Publishing only puts into those queues, never waits, so a
 slow or stuck subscriber cannot delay capture, encoding or sealing: when its
 queue overflows it is told so (if it can still take a line) and dropped.
+
+A connection that has not subscribed and sends nothing for IDLE_TIMEOUT is told
+so and closed, and when all MAX_CLIENTS places are taken the one idle longest
+makes room: connections that say nothing cannot lock the support tool out.
+Marks are counted here against protocol.MAX_MARKS and MAX_MARK_BYTES.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ MAX_CLIENTS = 32
 BACKLOG = 1000  # messages a subscriber may fall behind by before it is dropped
 SEND_TIMEOUT = 2.0  # a subscriber that takes no data for this long is dropped
 CLOSE_WAIT = 0.5  # at the end, how long subscribers get to take the last lines
+IDLE_TIMEOUT = 60.0  # a connection that has not subscribed and sends nothing this long is closed
+EVICT_IDLE = 2.0  # with every place taken, a connection idle this long makes room for a new one
 
 
 def me() -> int | None:
@@ -56,18 +63,31 @@ class Connection:
         self.send_lock = threading.Lock()
         self.outbox: queue.Queue | None = None  # set by subscribe
         self.closed = threading.Event()
+        self.last_active = time.monotonic()
         # A send blocks at most this long: the reader answers requests, and a
         # client that does not read its answers is dropped, not waited for.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(SEND_TIMEOUT), 0))
 
     def send(self, message: dict[str, Any]) -> bool:
+        line = protocol.encode(message)
         try:
             with self.send_lock:
-                self.conn.sendall(protocol.encode(message))
+                self.conn.sendall(line)
             return True
         except OSError:
             self.close()
             return False
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last request; 0 for a subscriber (it listens, it need not speak)."""
+        return 0.0 if self.outbox is not None else now - self.last_active
+
+    def send_off(self, why: str) -> None:
+        """Tell the client why it is closed (if it can take one line at once), and close."""
+        with contextlib.suppress(OSError):
+            self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 100_000))
+        self.send({"id": None, "ok": False, "error": why})
+        self.close()
 
     def close(self) -> None:
         if self.closed.is_set():
@@ -96,6 +116,7 @@ class Connection:
                 if len(line) > protocol.MAX_LINE:
                     self.send({"ok": False, "error": f"request longer than {protocol.MAX_LINE} bytes"})
                     break
+                self.last_active = time.monotonic()
                 if line.strip():
                     self.answer(line)
         except OSError:
@@ -113,9 +134,13 @@ class Connection:
                 self.send({"id": ident, "ok": True, "result": result})  # before the first streamed line
                 threading.Thread(target=self.write_stream, name="recorder-control-out", daemon=True).start()
                 return
-            result = self.server.handler(command, args)
+            if command == "mark":
+                result = self.server.mark(args)
+            else:
+                result = self.server.handler(command, args)
             self.send({"id": ident, "ok": True, "result": result})
         except BadRequest as exc:
+            ident = ident if exc.ident is None else exc.ident
             self.send({"id": ident, "ok": False, "error": str(exc)})
         except Exception as exc:  # the recorder goes on whatever a request does
             log.exception("control request failed")
@@ -156,15 +181,19 @@ class Connection:
     def write_stream(self) -> None:
         # Answers to this connection's own requests are sent by its reader thread:
         # the stream is written here, so neither waits for the other's reader.
-        last_seq = -1
-        while (message := self.outbox.get()) is not None:
-            seq = message.get("seq")
-            if isinstance(seq, int):
-                if seq <= last_seq:
-                    continue
-                last_seq = seq
-            if not self.send(message):
-                return
+        try:
+            last_seq = -1
+            while (message := self.outbox.get()) is not None:
+                seq = message.get("seq")
+                if isinstance(seq, int):
+                    if seq <= last_seq:
+                        continue
+                    last_seq = seq
+                if not self.send(message):
+                    return
+        except Exception as exc:  # a subscriber is never left connected and silent
+            log.exception("control channel: a subscriber's stream failed")
+            self.send_off(f"dropped: the stream failed ({type(exc).__name__}); subscribe again")
 
 
 class ControlServer:
@@ -178,6 +207,8 @@ class ControlServer:
         self.subscribers: set[Connection] = set()
         self.sock: socket.socket | pipe.PipeListener | None = None
         self.thread: threading.Thread | None = None
+        self.marks, self.mark_bytes = 0, 0  # this session's marks so far (seed_marks)
+        self._ended = threading.Event()
 
     def hello(self) -> dict:
         return {"recorder": "control", "protocol": protocol.PROTOCOL, "version": __version__, **self._hello()}
@@ -195,6 +226,39 @@ class ControlServer:
             self.sock = sock
         self.thread = threading.Thread(target=self._accept, name="recorder-control", daemon=True)
         self.thread.start()
+        threading.Thread(target=self._close_idle, name="recorder-control-idle", daemon=True).start()
+
+    def seed_marks(self, marks: list[dict]) -> None:
+        """The marks the session has from before (a resumed session): they count against the cap."""
+        self.marks, self.mark_bytes = len(marks), sum(protocol.mark_size(m) for m in marks)
+
+    def mark(self, args: dict) -> Any:
+        """A mark request: refused past the session's cap, else handed to the handler and counted."""
+        size = protocol.mark_size(args)
+        with self.lock:
+            if self.marks >= protocol.MAX_MARKS:
+                raise BadRequest(f"marks: this session has its {protocol.MAX_MARKS} marks, the most it "
+                                 "keeps; this one is refused")
+            if self.mark_bytes + size > protocol.MAX_MARK_BYTES:
+                raise BadRequest(f"marks: this session has {self.mark_bytes} bytes of marks, and this one "
+                                 f"would pass the {protocol.MAX_MARK_BYTES} it keeps; it is refused")
+            self.marks += 1  # counted before the handler: two clients at once cannot both pass the cap
+            self.mark_bytes += size
+        try:
+            return self.handler("mark", args)
+        except BaseException:
+            with self.lock:
+                self.marks -= 1
+                self.mark_bytes -= size
+            raise
+
+    def _close_idle(self) -> None:
+        while not self._ended.wait(min(1.0, IDLE_TIMEOUT / 4)):
+            now = time.monotonic()
+            with self.lock:
+                idle = [c for c in self.connections if c.idle_for(now) > IDLE_TIMEOUT]
+            for connection in idle:
+                connection.send_off(f"idle for {IDLE_TIMEOUT:g} s without a request: closed")
 
     def _remove_stale(self) -> None:
         """Holding the profile's lock, any socket here is a dead recorder's: remove it,
@@ -240,9 +304,18 @@ class ControlServer:
             conn.close()
             return
         with self.lock:
-            if len(self.connections) >= MAX_CLIENTS:
+            now = time.monotonic()
+            idlest = max(self.connections, key=lambda c: c.idle_for(now), default=None)
+            full = len(self.connections) >= MAX_CLIENTS
+            if full and (idlest is None or idlest.idle_for(now) < EVICT_IDLE):
+                with contextlib.suppress(OSError):
+                    conn.sendall(protocol.encode({"ok": False, "error": f"busy: {MAX_CLIENTS} clients are "
+                                                  "connected; try again in a moment"}))
                 conn.close()
                 return
+        if full and idlest is not None:
+            idlest.send_off(f"closed while idle: all {MAX_CLIENTS} places were taken")
+        with self.lock:
             connection = Connection(self, conn)
             self.connections.add(connection)
         threading.Thread(target=connection.serve, name="recorder-control-in", daemon=True).start()
@@ -263,6 +336,7 @@ class ControlServer:
         sock, self.sock = self.sock, None  # None first: the accept loop knows the end is no failure
         if sock is None:
             return
+        self._ended.set()
         sock.close()
         try:
             if stat.S_ISSOCK(os.lstat(self.path).st_mode):
