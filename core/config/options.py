@@ -115,5 +115,16 @@ def structure(cls: type, table: dict[str, Any], where: str, origin: Callable[[st
 def reason(exc: BaseException) -> str:
     while isinstance(exc, cattrs.BaseValidationError) and exc.exceptions:
         exc = exc.exceptions[0]
+    args = exc.args
+    if len(args) == 4 and isinstance(args[1], attrs.Attribute):
+        # attrs' own validators raise (message, attribute, expected, value): str() of that
+        # is a tuple with the whole Attribute(...) in it. Say it as a user would.
+        expected, value = args[2], args[3]
+        if isinstance(expected, (tuple, list, set, frozenset, dict)):  # in_(): the allowed values
+            choices = ", ".join(repr(c) if c == "" else str(c) for c in expected)
+            return f"{shown(value).split(' ', 1)[1]} is not one of: {choices}"
+        return " ".join(str(args[0]).splitlines())
+    if len(args) > 1 and isinstance(args[0], str):
+        return " ".join(args[0].splitlines())  # a validator's message without the rest of its args
     # one line even if a plugin's validator puts the value in unquoted
     return " ".join((str(exc) or type(exc).__name__).splitlines())
