@@ -18,6 +18,14 @@ from recorder.version import __version__
 # otherwise replace the package's ``console`` (the function) with the module.
 from recorder.console import console  # noqa: E402
 
+# The component protocols (recorder.components): the kinds first, then the capabilities.
+_INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter",
+               "BindsSession", "Paced", "Repairs", "WritesToStream", "CountsFrames",
+               "ProjectsSize", "TakesChangedRows", "TakesChangedRects", "NamesDestinations",
+               "Preflights", "RequiresPreflight", "BeforeSeal", "StartsWithSession", "Stops",
+               "KeepsReceipt", "HearsPartSealed", "HearsSessionEvent", "HearsSessionReceipt",
+               "HearsSessionEnded")
+
 # Where each name lives. They are imported when first used, not with the
 # package: every ``recorder`` command imports this package, and most of them
 # (``--version``, ``status``, ``mark``, ``stop``) need none of PyAV, the
@@ -52,6 +60,8 @@ _WHERE = {
     "documents_dir": ("recorder.store.state", "documents_dir"),
     "plugin_state_dir": ("recorder.store.state", "plugin_state_dir"),
     "recordings_dir": ("recorder.store.state", "recordings_dir"),
+    # what each kind of component has, and what only some have (docs/plugins.md)
+    **{name: ("recorder.components", name) for name in _INTERFACES},
     **{name: ("recorder.values", name) for name in ("ByteSize", "Changes", "Notification", "PartStats",
                                                     "SaveChoice", "VideoFormat", "clock", "human_size")},
 }
@@ -80,6 +90,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and editors see: the same names, imported
     from recorder import platform
     from recorder.config.options import option
+    from recorder.components import (Source, Encoder, PartWriter, Sink, Guard, Notifier, Exporter,
+                                     BindsSession, Paced, Repairs, WritesToStream, CountsFrames,
+                                     ProjectsSize, TakesChangedRows, TakesChangedRects, NamesDestinations,
+                                     Preflights, RequiresPreflight, BeforeSeal, StartsWithSession, Stops,
+                                     KeepsReceipt, HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
+                                     HearsSessionEnded)
     from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob
     from recorder.playback.export import encode as encode_export
@@ -108,6 +124,8 @@ __all__ = [
     "check_age_recipient",
     # exporters
     "ExportJob", "Timeline", "encode_export",
+    # what each kind of component has (the kinds), and what only some have (the capabilities)
+    *_INTERFACES,
     # errors
     "RecorderError", "UsageError", "PluginError", "ManifestError", "SaveError", "SourceUnavailable",
     # helpers: private files and folders, state of your own, moving a session, text

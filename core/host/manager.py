@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable
 
 import pluggy
+from recorder.components import Repairs
 from recorder.console import warn
 from recorder.errors import UsageError, describe
 from recorder.host import specs
@@ -113,9 +114,9 @@ class PluginHost:
                 instance = component.factory(component.options() if component.options else None)
         except Exception as exc:
             return None, f"encoder '{encoder}' could not be created: {describe(exc)}"
-        repair = getattr(instance, "repair", None)
-        if repair is None:
+        if not isinstance(instance, Repairs):
             return None, f"encoder '{encoder}' has no repair()"
+        repair = instance.repair
 
         def run(path, fps):
             with running(component.plugin):
