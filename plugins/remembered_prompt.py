@@ -1,5 +1,7 @@
 """Fallback save prompt for when nobody can be asked (no terminal, e.g. a service):
-the remembered location, once; the sink says so in the log and the manifest.
+``default`` once, which is the location remembered for the profile or, if nobody
+ever answered a prompt, the default folder; the sink says which in the log and
+the manifest.
 
 There is deliberately no such fallback for consent (``recorder_prompt_consent``):
 when nobody can be asked, nobody said yes, and nothing is recorded."""

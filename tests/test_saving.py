@@ -97,12 +97,12 @@ def test_giving_up_keeps_the_recording_unsaved_until_saved_later(spawn_cli, run_
     assert json.loads(run_cli("list", "--json", check=0).stdout)[0]["state"] == "saved"
 
 
-def test_without_a_terminal_the_remembered_location_is_used_and_said(run_cli, home):
-    result = run_cli(*RECORD, check=0)
-    assert "no one to ask where to save; saving to the remembered location" in result.stderr
+def test_without_a_terminal_the_default_location_is_used_and_said(run_cli, home):
+    result = run_cli(*RECORD, check=0)  # nothing remembered: the default, named as such (issue 30, item 11)
+    assert "no one to ask where to save; saving to the default location" in result.stderr
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     events = json.loads((folder / "session.json").read_text(encoding="utf-8"))["events"]
-    assert events[-1]["kind"] == "saved" and "(remembered)" in events[-1]["text"]
+    assert events[-1]["kind"] == "saved" and "(default)" in events[-1]["text"]
 
 
 def test_save_to_answers_in_advance_and_is_checked_before_recording(run_cli, home):

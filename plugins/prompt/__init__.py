@@ -1,9 +1,14 @@
 """Sink ``prompt``: record into private staging, then ask the user where to save.
 
-The answer is remembered per profile and offered next time. If the user gives
-up, the session stays in staging, listed by ``recorder list`` as unsaved, and
-``recorder save SESSION DIR`` saves it later. With ``--output-dir`` the
-session is recorded there directly and nobody is asked.
+The answer is remembered per profile and offered next time; when nobody can
+be asked (no terminal), the session goes there too, or to the default folder
+(Documents/SessionRecordings) if no one ever answered, and the message says
+which. Only an answer given at the prompt (terminal or dialog) is remembered:
+``--save-to DIR`` and ``recorder save SESSION DIR`` choose for one session, and a
+folder used once that way must not become where every unattended run goes.
+If the user gives up, the session stays in staging, listed by ``recorder
+list`` as unsaved, and ``recorder save SESSION DIR`` saves it later. With
+``--output-dir`` the session is recorded there directly and nobody is asked.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from recorder import SaveError, hookimpl, make_private_dir, move_session, option
 from recorder.plugins.prompt.locations import remember_location, remembered_location, staging_root
 
 ASK = ("auto", "terminal", "dialog")
+ANSWERED = ("asked", "dialog")  # how a SaveChoice a person gave at a prompt says so: remembered
 
 
 @attrs.frozen
@@ -64,16 +70,20 @@ class PromptSink:
             return session.folder
         if choice.path is None:
             return self._left_in_staging(session, "no location was chosen")
-        if choice.how == "remembered":
-            self._tell_user(session, "info", f"no one to ask where to save; saving to the remembered "
+        how = choice.how
+        if how == "remembered":
+            if remembered_location(session.profile) is None:
+                how = "default"  # nobody ever answered: it is the default, not a memory
+            self._tell_user(session, "info", f"no one to ask where to save; saving to the {how} "
                                              f"location {choice.path}")
         try:
             folder = move_session(session.folder, choice.path)
         except SaveError as exc:
             return self._left_in_staging(session, str(exc))
         # core rewrites the manifest in the new folder after finish(), with this event
-        session.add_event("saved", f"saved to {choice.path} ({choice.how})")
-        remember_location(session.profile, choice.path)
+        session.add_event("saved", f"saved to {choice.path} ({how})")
+        if how in ANSWERED:
+            remember_location(session.profile, choice.path)
         return folder
 
     def _left_in_staging(self, session, why: str) -> Path:
@@ -99,7 +109,3 @@ def recorder_register_sinks(register):
 def recorder_session_roots():
     return [staging_root()]
 
-
-@hookimpl
-def recorder_session_saved(session):
-    remember_location(session.profile, session.folder.parent)
