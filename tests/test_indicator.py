@@ -130,3 +130,23 @@ def test_bad_indicator_options_are_one_line_naming_the_key(run_cli, home, line, 
     [message] = result.stderr.strip().splitlines()
     assert f"'{key}'" in message, message
     assert not (home / "Documents").exists()
+
+
+def test_the_guard_follows_pauses_of_its_session_only_while_it_runs():
+    """Pauses reach the guard as its own ``session_event`` (no module state keyed by
+    session id); before start() and after stop() (its wake-up pipe closed) they are ignored."""
+    from types import SimpleNamespace
+
+    import recorder.plugins.indicator as indicator
+
+    assert not hasattr(indicator, "ACTIVE") and not hasattr(indicator, "recorder_session_event")
+    guard = indicator.IndicatorGuard(indicator.IndicatorOptions())
+    guard.session_event(None, SimpleNamespace(kind="paused"))
+    assert guard.commands.empty()
+    guard.listening = True  # what start() sets, without its thread
+    for kind in ("paused", "mark", "unpaused"):
+        guard.session_event(None, SimpleNamespace(kind=kind))
+    assert [guard.commands.get_nowait() for _ in range(2)] == ["hide", "show"] and guard.commands.empty()
+    guard.stop()
+    guard.session_event(None, SimpleNamespace(kind="paused"))
+    assert guard.commands.empty()

@@ -61,9 +61,9 @@ class MssSource:
     def __init__(self, options: MssOptions):
         self.options = options
         self.sct = None
-        self.damage = None  # recorder.xdamage.ScreenDamage when the X server tracks changes for us
+        self.damage = None  # recorder.plugins.x11.damage.ScreenDamage when the X server tracks changes for us
         self.cursor_at = None  # the cursor at the last grab (() when not drawn); None before the first grab
-        self.windows = None  # recorder.plugins.mss.windows.WindowTracker when windows are masked
+        self.windows = None  # a WindowTracker (x11.window_tracker, or window_tracker_win32) when windows are masked
         self.masked: frozenset = frozenset()  # the windows' rectangles painted over in the last grab
         self.linux = sys.platform.startswith("linux")
         self.cursor_painter = None  # recorder.plugins.mss.cursor.CursorPainter where mss draws no cursor
@@ -145,13 +145,13 @@ class MssSource:
 
     def _watch_windows(self, matcher: Matcher) -> None:
         """Window masks need to know where windows are; without that, refuse rather than record them."""
-        if sys.platform == "win32":  # EnumWindows around each grab (win32_windows.py)
-            from recorder.plugins.mss.win32_windows import WindowTracker as Win32Tracker
+        if sys.platform == "win32":  # EnumWindows around each grab
+            from recorder.plugins.mss.window_tracker_win32 import WindowTracker as Win32Tracker
 
             self.windows = Win32Tracker(matcher)
             return
-        from recorder.plugins.mss.windows import WindowTracker
-        from recorder.plugins.mss.xdamage import Unavailable
+        from recorder.plugins.x11.window_tracker import WindowTracker
+        from recorder.plugins.x11.xcb import Unavailable
 
         if not sys.platform.startswith("linux"):
             raise UsageError("mss: mask_titles and mask_classes need X11 or Windows (mask_rects work everywhere)")
@@ -161,7 +161,8 @@ class MssSource:
             raise UsageError(f"mss: cannot follow windows for mask_titles and mask_classes: {exc}") from None
 
     def _watch_damage(self) -> None:
-        from recorder.plugins.mss.xdamage import ScreenDamage, Unavailable
+        from recorder.plugins.x11.damage import ScreenDamage
+        from recorder.plugins.x11.xcb import Unavailable
 
         try:
             self.damage = ScreenDamage(os.environ.get("DISPLAY"))
@@ -171,7 +172,7 @@ class MssSource:
     def grab(self) -> bytearray | Changes:
         """Masks are painted over every row grabbed. The windows' masks are the union of
         every place a masked window was from the last grab's round trip to this one's
-        (windows.py), so whatever the grab saw of them is covered."""
+        (recorder.plugins.x11.window_tracker), so whatever the grab saw of them is covered."""
         moved = self.windows.begin() if self.windows is not None else self.masked
         if self.damage is None:
             try:

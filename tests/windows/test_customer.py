@@ -231,7 +231,7 @@ def test_every_function_these_windows_modules_call_is_declared_in_its_dll():
     themselves are made by the tests above and by test_pipe.py)."""
     import recorder.plugins.dialog_prompt_win32 as dialogs
     import recorder.plugins.indicator_win32 as indicator
-    import recorder.plugins.mss.win32_windows as masks
+    import recorder.plugins.mss.window_tracker_win32 as masks
     from recorder.control import win32_pipe
     from recorder.platform import win32
 

@@ -33,9 +33,10 @@ from __future__ import annotations
 import collections
 import ctypes
 import struct
+from typing import Iterable, Protocol
 
-from recorder.plugins.mss.masks import Matcher, Rect
-from recorder.plugins.mss.xdamage import Unavailable, _Cookie, _declare, _load, _ScreenIterator, connect
+from recorder.plugins.x11 import xcb
+from recorder.plugins.x11.xcb import Rect, Unavailable
 
 CREATE, DESTROY, UNMAP, MAP, REPARENT, CONFIGURE, GRAVITY, PROPERTY = 16, 17, 18, 19, 21, 22, 24, 28
 SUBSTRUCTURE_NOTIFY, PROPERTY_CHANGE = 1 << 19, 1 << 22
@@ -45,43 +46,15 @@ DEPTH = 2  # levels below a top-level window searched: a window manager's frame 
 MAX_MEMBERS = 64
 
 
+class Matcher(Protocol):
+    """Which windows are followed: the ``mss`` source's masks (recorder.plugins.mss.masks)."""
+
+    def matches(self, titles: Iterable[str], classes: Iterable[str]) -> bool: ...
+
+
 def _before(event_sequence: int, request: int) -> bool:
     """The event was generated before the server carried out ``request`` (16-bit sequence arithmetic)."""
     return (event_sequence - request) & 0xFFFF >= 0x8000
-
-
-class _Libraries:
-    def __init__(self):
-        p, u32, u8, u16 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint8, ctypes.c_uint16
-        self.xcb, self.c = _load("xcb"), ctypes.CDLL(None)
-        x = self.xcb
-        _declare(x, "xcb_connect", p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int))
-        _declare(x, "xcb_connection_has_error", ctypes.c_int, p)
-        _declare(x, "xcb_disconnect", None, p)
-        _declare(x, "xcb_flush", ctypes.c_int, p)
-        _declare(x, "xcb_get_setup", p, p)
-        _declare(x, "xcb_setup_roots_iterator", _ScreenIterator, p)
-        _declare(x, "xcb_screen_next", None, ctypes.POINTER(_ScreenIterator))
-        _declare(x, "xcb_poll_for_event", p, p)
-        _declare(x, "xcb_poll_for_queued_event", p, p)
-        _declare(x, "xcb_change_window_attributes", _Cookie, p, u32, u32, p)
-        _declare(x, "xcb_get_input_focus", _Cookie, p)
-        _declare(x, "xcb_get_input_focus_reply", p, p, _Cookie, p)
-        _declare(x, "xcb_query_tree", _Cookie, p, u32)
-        _declare(x, "xcb_query_tree_reply", p, p, _Cookie, p)
-        _declare(x, "xcb_query_tree_children", ctypes.POINTER(u32), p)
-        _declare(x, "xcb_query_tree_children_length", ctypes.c_int, p)
-        _declare(x, "xcb_get_geometry", _Cookie, p, u32)
-        _declare(x, "xcb_get_geometry_reply", p, p, _Cookie, p)
-        _declare(x, "xcb_get_window_attributes", _Cookie, p, u32)
-        _declare(x, "xcb_get_window_attributes_reply", p, p, _Cookie, p)
-        _declare(x, "xcb_get_property", _Cookie, p, u8, u32, u32, u32, u32, u32)
-        _declare(x, "xcb_get_property_reply", p, p, _Cookie, p)
-        _declare(x, "xcb_get_property_value", p, p)
-        _declare(x, "xcb_get_property_value_length", ctypes.c_int, p)
-        _declare(x, "xcb_intern_atom", _Cookie, p, u8, u16, ctypes.c_char_p)
-        _declare(x, "xcb_intern_atom_reply", p, p, _Cookie, p)
-        _declare(self.c, "free", None, p)
 
 
 class _Top:
@@ -101,7 +74,8 @@ class WindowTracker:
     def __init__(self, display: str | None, matcher: Matcher):
         self.matcher = matcher
         self.conn = None  # until connected: close() then has nothing to do
-        self.lib, self.conn, screen = connect(_Libraries, display)
+        self.xcb, self.conn, screen = xcb.connect(display)
+        self.free = xcb.libc().free
         self.tops: dict[int, _Top] = {}
         self.owner: dict[int, int] = {}  # watched window -> its top-level window
         self.props: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # window -> (titles, classes)
@@ -109,7 +83,7 @@ class WindowTracker:
         self.union: set[Rect] = set()
         self.started = False  # before the first grab, nothing shown so far is in question
         try:
-            self._start(screen.value)
+            self._start(screen)
         except BaseException:
             self.close()
             raise
@@ -118,7 +92,7 @@ class WindowTracker:
     def begin(self) -> frozenset[Rect]:
         """Take in what arrived so far; the rectangles masked since the last ``end()``."""
         self._check()
-        self._receive(self.lib.xcb.xcb_poll_for_event)
+        self._receive(self.xcb.xcb_poll_for_event)
         while self.backlog:
             self._process(self.backlog.popleft())
         return frozenset(self.union)
@@ -126,11 +100,11 @@ class WindowTracker:
     def end(self) -> frozenset[Rect]:
         """After the grab: a round trip, then every state up to it. Returns the union, and
         starts the next one from the state at the round trip."""
-        lib, conn = self.lib, self.conn
-        cookie = lib.xcb.xcb_get_input_focus(conn)
-        self._reply(lib.xcb.xcb_get_input_focus_reply, cookie)
+        lib, conn = self.xcb, self.conn
+        cookie = lib.xcb_get_input_focus(conn)
+        self._reply(lib.xcb_get_input_focus_reply, cookie)
         sync = cookie.sequence
-        self._receive(lib.xcb.xcb_poll_for_queued_event)
+        self._receive(lib.xcb_poll_for_queued_event)
         while self.backlog and _before(self._sequence(self.backlog[0]), sync):
             self._process(self.backlog.popleft())
         for top in self.tops.values():
@@ -142,11 +116,7 @@ class WindowTracker:
 
     # -- setting up
     def _start(self, screen: int) -> None:
-        lib, conn = self.lib, self.conn
-        roots = lib.xcb.xcb_setup_roots_iterator(lib.xcb.xcb_get_setup(conn))
-        for _ in range(screen):
-            lib.xcb.xcb_screen_next(ctypes.byref(roots))
-        self.root = roots.data.contents.root
+        self.root = xcb.screen(self.xcb, self.conn, screen).root
         self.net_wm_name = self._atom(b"_NET_WM_NAME")
         self.atoms = {WM_NAME, WM_CLASS, self.net_wm_name}
         self._select(self.root, SUBSTRUCTURE_NOTIFY)  # first: nothing that happens after the query is missed
@@ -156,8 +126,8 @@ class WindowTracker:
         self.started = True
 
     def _atom(self, name: bytes) -> int:
-        reply = self._reply(self.lib.xcb.xcb_intern_atom_reply,
-                            self.lib.xcb.xcb_intern_atom(self.conn, 0, len(name), name))
+        reply = self._reply(self.xcb.xcb_intern_atom_reply,
+                            self.xcb.xcb_intern_atom(self.conn, 0, len(name), name))
         if reply is None:
             raise Unavailable("the X server did not answer an atom query")
         return struct.unpack_from("=I", reply, 8)[0]
@@ -170,7 +140,7 @@ class WindowTracker:
     def _receive(self, poll) -> None:
         while event := poll(self.conn):
             self.backlog.append(ctypes.string_at(event, 32))
-            self.lib.c.free(event)
+            self.free(event)
 
     def _process(self, event: bytes) -> None:
         kind, sequence = event[0] & 0x7F, self._sequence(event)
@@ -226,10 +196,10 @@ class WindowTracker:
     def _add_top(self, window: int, rect: Rect | None = None, mapped: bool | None = None) -> None:
         self._select(window, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
         if rect is None or mapped is None:
-            geometry = self._reply(self.lib.xcb.xcb_get_geometry_reply, self.lib.xcb.xcb_get_geometry(
+            geometry = self._reply(self.xcb.xcb_get_geometry_reply, self.xcb.xcb_get_geometry(
                 self.conn, window))
-            attributes = self._reply(self.lib.xcb.xcb_get_window_attributes_reply,
-                                     self.lib.xcb.xcb_get_window_attributes(self.conn, window))
+            attributes = self._reply(self.xcb.xcb_get_window_attributes_reply,
+                                     self.xcb.xcb_get_window_attributes(self.conn, window))
             if geometry is None or attributes is None:
                 return  # gone already; its DestroyNotify follows
             x, y, w, h, border = struct.unpack_from("=hhHHH", geometry, 12)
@@ -275,25 +245,25 @@ class WindowTracker:
         """Read titles and classes; returns the last request. A change that arrived
         before that request's reply means the value read may not be the one the
         event being processed stands for: the window is in flux until then."""
-        lib, conn = self.lib, self.conn
-        cookies = [(window, atom, lib.xcb.xcb_get_property(conn, 0, window, atom, 0, 0, 1024))
+        lib, conn = self.xcb, self.conn
+        cookies = [(window, atom, lib.xcb_get_property(conn, 0, window, atom, 0, 0, 1024))
                    for window in windows for atom in (WM_NAME, self.net_wm_name, WM_CLASS)]
         values: dict[int, dict[int, bytes]] = collections.defaultdict(dict)
         last = 0
         for window, atom, cookie in cookies:
             last = cookie.sequence
-            reply = self._reply(lib.xcb.xcb_get_property_reply, cookie, keep=True)
+            reply = self._reply(lib.xcb_get_property_reply, cookie, keep=True)
             if reply is not None:
-                size = lib.xcb.xcb_get_property_value_length(reply)
-                values[window][atom] = ctypes.string_at(lib.xcb.xcb_get_property_value(reply), size)
-                lib.c.free(reply)
+                size = lib.xcb_get_property_value_length(reply)
+                values[window][atom] = ctypes.string_at(lib.xcb_get_property_value(reply), size)
+                self.free(reply)
         for window in windows:
             got = values.get(window, {})
             titles = tuple(got[a].decode("utf-8" if a != WM_NAME else "latin-1", "replace")
                            for a in (WM_NAME, self.net_wm_name) if got.get(a))
             classes = tuple(part.decode("latin-1") for part in got.get(WM_CLASS, b"").split(b"\0") if part)
             self.props[window] = (titles, classes)
-        self._receive(lib.xcb.xcb_poll_for_queued_event)
+        self._receive(lib.xcb_poll_for_queued_event)
         watched = set(windows)
         for event in self.backlog:
             if event[0] & 0x7F == PROPERTY and _before(self._sequence(event), last):
@@ -317,18 +287,18 @@ class WindowTracker:
     # -- X requests
     def _select(self, window: int, mask: int) -> None:
         value = ctypes.c_uint32(mask)
-        self.lib.xcb.xcb_change_window_attributes(self.conn, window, CW_EVENT_MASK, ctypes.byref(value))
+        self.xcb.xcb_change_window_attributes(self.conn, window, CW_EVENT_MASK, ctypes.byref(value))
 
     def _children(self, window: int) -> list[int] | None:
-        lib = self.lib
-        reply = self._reply(lib.xcb.xcb_query_tree_reply, lib.xcb.xcb_query_tree(self.conn, window), keep=True)
+        lib = self.xcb
+        reply = self._reply(lib.xcb_query_tree_reply, lib.xcb_query_tree(self.conn, window), keep=True)
         if reply is None:
             return None
         try:
-            count = lib.xcb.xcb_query_tree_children_length(reply)
-            return list(lib.xcb.xcb_query_tree_children(reply)[:count])  # bottom to top
+            count = lib.xcb_query_tree_children_length(reply)
+            return list(lib.xcb_query_tree_children(reply)[:count])  # bottom to top
         finally:
-            lib.c.free(reply)
+            self.free(reply)
 
     def _reply(self, function, cookie, keep: bool = False):
         """The reply's bytes (or the pointer, with ``keep``: the caller frees it); None for an
@@ -336,7 +306,7 @@ class WindowTracker:
         error = ctypes.c_void_p()
         reply = function(self.conn, cookie, ctypes.byref(error))
         if error.value:
-            self.lib.c.free(error)
+            self.free(error)
         if not reply:
             self._check()
             return None
@@ -346,13 +316,13 @@ class WindowTracker:
         try:
             return ctypes.string_at(reply, length)
         finally:
-            self.lib.c.free(reply)
+            self.free(reply)
 
     def _check(self) -> None:
-        if self.lib.xcb.xcb_connection_has_error(self.conn):
+        if self.xcb.xcb_connection_has_error(self.conn):
             raise OSError("lost the connection to the X server (window masks)")
 
     def close(self) -> None:
         if self.conn:
-            self.lib.xcb.xcb_disconnect(self.conn)
+            self.xcb.xcb_disconnect(self.conn)
             self.conn = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 if sys.platform != "win32":  # before anything Windows-only: type checkers skip the rest elsewhere
-    raise ImportError("recorder.plugins.mss.win32_windows is Windows-only")
+    raise ImportError("recorder.plugins.mss.window_tracker_win32 is Windows-only")
 
 import ctypes
 from ctypes import wintypes
@@ -31,7 +31,7 @@ MAX_TEXT = 512
 
 class WindowTracker:
     """``begin()`` before a grab and ``end()`` after it return the rectangles to paint
-    over, as the X11 tracker (windows.py) does."""
+    over, as the X11 tracker (recorder.plugins.x11.window_tracker) does."""
 
     def __init__(self, matcher: Matcher):
         self.matcher = matcher
