@@ -22,8 +22,8 @@ from recorder.console import console  # noqa: E402
 _INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter",
                "BindsSession", "Paced", "Repairs", "WritesToStream", "CountsFrames",
                "ProjectsSize", "TakesChangedRows", "TakesChangedRects", "NamesDestinations",
-               "Preflights", "RequiresPreflight", "BeforeSeal", "StartsWithSession", "Stops",
-               "KeepsReceipt", "HearsPartSealed", "HearsSessionEvent", "HearsSessionReceipt",
+               "Preflights", "RequiresPreflight", "EndsSupportSession", "BeforeSeal", "StartsWithSession",
+               "Stops", "KeepsReceipt", "HearsPartSealed", "HearsSessionEvent", "HearsSessionReceipt",
                "HearsSessionEnded")
 
 # Where each name lives. They are imported when first used, not with the
@@ -93,9 +93,9 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.components import (Source, Encoder, PartWriter, Sink, Guard, Notifier, Exporter,
                                      BindsSession, Paced, Repairs, WritesToStream, CountsFrames,
                                      ProjectsSize, TakesChangedRows, TakesChangedRects, NamesDestinations,
-                                     Preflights, RequiresPreflight, BeforeSeal, StartsWithSession, Stops,
-                                     KeepsReceipt, HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
-                                     HearsSessionEnded)
+                                     Preflights, RequiresPreflight, EndsSupportSession, BeforeSeal,
+                                     StartsWithSession, Stops, KeepsReceipt, HearsPartSealed, HearsSessionEvent,
+                                     HearsSessionReceipt, HearsSessionEnded)
     from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob
     from recorder.playback.export import encode as encode_export

@@ -187,6 +187,15 @@ class RequiresPreflight(Protocol):
 
 
 @runtime_checkable
+class EndsSupportSession(Protocol):
+    """A guard whose end reasons end the support session too: ``{reason: why}``, the why
+    shown to both sides ("not enough disk space where it is recorded")."""
+
+    @property
+    def ends_support_session(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
 class BeforeSeal(Protocol):
     """A guard told that capture has ended and sealing begins (a disk guard frees its reserve)."""
 

@@ -31,6 +31,12 @@ KNOWN: set[tuple[str, str]] = {
     # has no start(session) / stop(); give it both as no-ops, as docs/plugins.md says.
     ("guard", "encrypt"),
 }
+# Component kinds whose interface is still being settled, without a protocol yet:
+# part_stream (recorder_register_part_streams, the part-stream seam being built): a
+# PartStream protocol (suffix, label, protects, open, recover, verify) with a Protects
+# capability (describe, load_key, read, needs_whole, protect) goes into
+# recorder/components.py once it holds; its factory then needs a class or a return annotation.
+UNDECLARED_KINDS = {"part_stream"}
 CAPABILITIES = [name for name in recorder.__all__
                 if isinstance(getattr(components, name, None), type) and name not in
                 {p.__name__ for p in components.KIND_INTERFACES.values()} | {"PartWriter"}]
@@ -115,6 +121,12 @@ def _mypy(tree: Path, cache: Path) -> list[str]:
     assert result.returncode in (0, 1), result.stdout + result.stderr
     # an error and the notes under it (which member is missing, which signature differs)
     return [line for line in result.stdout.splitlines() if line.startswith("check_components.py:")]
+
+
+def test_every_kind_has_a_protocol():
+    from recorder.host.registry import KINDS
+
+    assert set(KINDS) - set(components.KIND_INTERFACES) == UNDECLARED_KINDS
 
 
 def test_every_builtin_component_has_its_kinds_interface(tmp_path):
