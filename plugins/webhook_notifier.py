@@ -5,6 +5,11 @@ Delivery happens on a thread of its own, with a timeout and retries with
 exponential backoff, so a slow or dead endpoint never touches capture. A
 delivery that fails after every retry is recorded in the manifest
 (``notifier-failure`` events, counted in ``notifier_failures``).
+
+Redirects are not followed: urllib would resend the request, bearer token and
+all, to wherever the answer points (another host, a plain-http port), and turn
+the POST into a GET that "succeeds" without reaching the chat. A redirect is a
+failed delivery, recorded like any other.
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ def _http_url(instance, attribute, value):
         raise ValueError(f"must be an http:// or https:// URL (got one starting "
                          f"{urlparse(value).scheme[:10]!r})" if urlparse(value).scheme else
                          "must be an http:// or https:// URL")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises the 3xx answer as an HTTPError
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def endpoint(url: str) -> str:
@@ -115,11 +128,17 @@ class WebhookNotifier:
                 delay *= 2
             request = urllib.request.Request(self.options.url, data=body, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.options.timeout) as response:
+                with _opener.open(request, timeout=self.options.timeout) as response:
                     response.read()
                 return None
             except urllib.error.HTTPError as exc:
                 error = f"HTTP {exc.code} {exc.reason}"
+                if 300 <= exc.code < 400:
+                    # where to, by origin only: a Location's path may carry a token as the URL's does
+                    location = urlparse(exc.headers.get("Location", "") if exc.headers else "")
+                    target = f" to {endpoint(location.geturl())}" if location.hostname else ""
+                    error += f": redirect{target} not followed"
+                    break  # the URL is the configuration's: retrying will not change the answer
                 if 400 <= exc.code < 500 and exc.code not in (408, 429):
                     break  # the request itself is wrong: retrying will not help
             except (OSError, ValueError) as exc:
