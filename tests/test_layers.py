@@ -1,6 +1,6 @@
 """Core's folders are a stack (docs/architecture.md, "Layers"): a module imports only
 from its own layer or the layers below it. Read from the source (ast), imports inside
-functions included; ``from recorder import X`` counts as an import of the module the
+functions and ``import_module("recorder.x")`` included; ``from recorder import X`` counts as an import of the module the
 root's lazy table takes X from. Imports under ``if TYPE_CHECKING:`` are for annotations
 only, never run, and are not counted."""
 
@@ -100,6 +100,9 @@ def imports(path: Path, core: Path = CORE) -> list[tuple[int, str]]:
             continue
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
+        elif (isinstance(node, ast.Call) and ast.unparse(node.func).endswith("import_module") and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.append((node.lineno, node.args[0].value))  # importlib.import_module("recorder.x")
         elif isinstance(node, ast.ImportFrom):
             base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
             module = ".".join(p for p in (base, node.module or "") if p)
@@ -153,16 +156,18 @@ def test_the_layers_are_those_documented():
 
 def test_the_check_finds_an_import_going_up(tmp_path):
     """Not a check that cannot fail: an import inside a function, one through the root's
-    lazy table and a relative one, each from a lower layer to a higher one, are found."""
+    lazy table, a relative one and one by name, each going up a layer, are found."""
     fake = tmp_path / "core"
     (fake / "store").mkdir(parents=True)
     (fake / "store" / "probe.py").write_text(
         "from recorder import SessionSummary\n\n"  # the store's own catalog: allowed
         "def later():\n    from recorder.pipeline import recording\n\n"
         "from recorder import encode_export\n"
-        "from ..cli import main\n", encoding="utf-8")
+        "from ..cli import main\n"
+        "importlib.import_module('recorder.control.server')\n", encoding="utf-8")
     backward, _ = backward_imports(fake)
     assert [message for _, _, message in backward] == [
         "core/store/probe.py:4: store imports recorder.pipeline (pipeline, a higher layer)",
         "core/store/probe.py:6: store imports recorder.playback.export (playback, a higher layer)",
-        "core/store/probe.py:7: store imports recorder.cli (cli, a higher layer)"]
+        "core/store/probe.py:7: store imports recorder.cli (cli, a higher layer)",
+        "core/store/probe.py:8: store imports recorder.control.server (control, a higher layer)"]
