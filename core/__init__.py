@@ -22,8 +22,8 @@ from recorder.console import console  # noqa: E402
 _INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter",
                "BindsSession", "Paced", "Repairs", "WritesToStream", "CountsFrames",
                "ProjectsSize", "TakesChangedRows", "TakesChangedRects", "NamesDestinations",
-               "Preflights", "RequiresPreflight", "EndsSupportSession", "BeforeSeal", "StartsWithSession",
-               "Stops", "KeepsReceipt", "HearsPartSealed", "HearsSessionEvent", "HearsSessionReceipt",
+               "Preflights", "RequiresPreflight", "BeforeSeal", "StartsWithSession", "Stops",
+               "KeepsReceipt", "HearsPartSealed", "HearsSessionEvent", "HearsSessionReceipt",
                "HearsSessionEnded")
 
 # Where each name lives. They are imported when first used, not with the
@@ -54,6 +54,11 @@ _WHERE = {
     "sha256_file": ("recorder.store.files", "sha256_file"),
     "write_private": ("recorder.store.files", "write_private"),
     "SaveError": ("recorder.store.saving", "SaveError"),
+    # plugin commands (recorder_register_commands): the configuration, session ids and labels, notes
+    "profiles_using": ("recorder.config.configured", "profiles_using"),
+    "check_support_id": ("recorder.session.identity", "check_support_id"),
+    "parse_labels": ("recorder.session.identity", "parse_labels"),
+    "SessionNote": ("recorder.values", "SessionNote"),
     "move_session": ("recorder.store.saving", "move_session"),
     "delete_session_folder": ("recorder.store.saving", "delete_session_folder"),
     "StateFile": ("recorder.store.state", "StateFile"),
@@ -93,9 +98,9 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.components import (Source, Encoder, PartWriter, Sink, Guard, Notifier, Exporter,
                                      BindsSession, Paced, Repairs, WritesToStream, CountsFrames,
                                      ProjectsSize, TakesChangedRows, TakesChangedRects, NamesDestinations,
-                                     Preflights, RequiresPreflight, EndsSupportSession, BeforeSeal,
-                                     StartsWithSession, Stops, KeepsReceipt, HearsPartSealed, HearsSessionEvent,
-                                     HearsSessionReceipt, HearsSessionEnded)
+                                     Preflights, RequiresPreflight, BeforeSeal, StartsWithSession, Stops,
+                                     KeepsReceipt, HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
+                                     HearsSessionEnded)
     from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob
     from recorder.playback.export import encode as encode_export
@@ -109,6 +114,9 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.store.catalog import sessions as known_sessions
     from recorder.store.files import create_private_file, make_private_dir, sha256_file, write_private
     from recorder.store.saving import SaveError, delete_session_folder, move_session
+    from recorder.config.configured import profiles_using
+    from recorder.session.identity import check_support_id, parse_labels
+    from recorder.values import SessionNote
     from recorder.store.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
     from recorder.values import (ByteSize, Changes, Notification, PartStats, SaveChoice, VideoFormat, clock,
                                  human_size)
@@ -120,6 +128,8 @@ __all__ = [
     "ByteSize", "Changes", "Notification", "PartStats", "SaveChoice", "VideoFormat",
     "Session", "Event", "Part", "Manifest", "read_manifest", "SessionSummary", "known_sessions",
     "forget_session",
+    # plugin commands
+    "profiles_using", "check_support_id", "parse_labels", "SessionNote",
     # privacy
     "check_age_recipient",
     # exporters

@@ -43,6 +43,20 @@ class SaveChoice:
 
 
 @attrs.frozen
+class SessionNote:
+    """What a plugin knows about a session, for ``recorder list`` and ``recorder info``
+    (the ``recorder_session_notes`` hook): ``key`` and ``value`` go into the row of
+    ``list --json``; ``tag`` ("archive: 2 queued") into the row's [tags], and ``line``
+    is a line of ``info``; an empty one is not shown."""
+
+    session_id: str
+    key: str
+    value: object
+    tag: str = ""
+    line: str = ""
+
+
+@attrs.frozen
 class VideoFormat:
     """What a source produces: every grab is one frame of this size and pixel format."""
 

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 import click
-from recorder.cli.params import GROUP_OPTIONS, PathParam, finite
+from recorder.cli.params import CONTROL_VERBS, GROUP_OPTIONS, PathParam, finite
 from recorder.console import console, say, warn
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, NoConsent, RecorderError, UsageError
 from recorder.version import __version__
@@ -22,20 +22,61 @@ from recorder.version import __version__
 LAZY_COMMANDS = {
     **{name: f"recorder.cli.sessions:{name}_cmd" for name in
        ("list", "info", "verify", "save", "recover", "export", "play")},
-    **{name: f"recorder.cli.control:{name}_cmd" for name in ("status", "pause", "resume", "mark", "events", "stop")},
-    "archive": "recorder.cli.archive:archive_cmd",
+    **{name: f"recorder.cli.control:{name}_cmd" for name in CONTROL_VERBS},
 }
 
 
 class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+    """recorder's commands, imported when run, and the commands plugins add
+    (recorder_register_commands): plugins are loaded for any command but the control verbs."""
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugins_asked = False
+        self.broken: dict[str, str] = {}  # plugins that could not be loaded, and why
+        self.owners: dict[str, str] = {}  # command name -> the plugin that added it
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.ask_plugins()
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in CONTROL_VERBS:
+            self.ask_plugins()
         if name in LAZY_COMMANDS and name not in self.commands:
             module, attribute = LAZY_COMMANDS[name].split(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
-        return super().get_command(ctx, name)
+            super().add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)  # type: ignore[arg-type]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if self.get_command(ctx, name) is None and self.broken and not name.startswith("-"):
+            raise UsageError(f"no such command '{name}' (plugins not loaded: {', '.join(self.broken)})")
+        return super().resolve_command(ctx, args)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """A plugin's command: refused (its hook fails, named in one line) if it takes a name in use."""
+        name = name or cmd.name
+        isolation = sys.modules.get("recorder.host.isolation")  # not loaded: no plugin is running
+        plugin = isolation.running_plugin.get() if isolation else "recorder"
+        if plugin != "recorder":
+            if name in self.commands or name in LAZY_COMMANDS:
+                owner = self.owners.get(name)
+                raise UsageError(f"command '{name}' is already " + (f"added by plugin \"{owner}\""
+                                                                   if owner else "recorder's own"))
+            self.owners[name] = plugin
+        super().add_command(cmd, name)
+
+    def ask_plugins(self) -> None:
+        """Once: let plugins add their commands and extend recorder's (a failure is named, never raised)."""
+        if self.plugins_asked:
+            return
+        self.plugins_asked = True
+        from recorder.host.manager import load_plugins
+
+        host = load_plugins()
+        self.broken = dict(host.broken)
+        host.call("recorder_register_commands", cli=self)
 
 
 PROFILE = click.option("--profile", "-p", envvar="RECORDER_PROFILE", metavar="NAME",
@@ -176,7 +217,11 @@ def cli(ctx, debug, **options):
     if ctx.invoked_subcommand == "record":
         ctx.obj["given"] = given
         return
-    accepted = GROUP_OPTIONS.get(ctx.invoked_subcommand, ())
+    accepted = GROUP_OPTIONS.get(ctx.invoked_subcommand)
+    if accepted is None:  # a plugin's command: those of the group's options it has too
+        command = ctx.command.get_command(ctx, ctx.invoked_subcommand)
+        accepted = tuple(opt[2:] for param in (command.params if command else ()) for opt in param.opts
+                         if opt.startswith("--") and any(opt in own.opts for own in ctx.command.params))
     for name in given:
         if name not in accepted:
             raise UsageError(f"--{name} does not apply to 'recorder {ctx.invoked_subcommand}'"

@@ -7,8 +7,11 @@ import math
 import click
 
 MAX_FPS = 240.0
+# The control channel's verbs: support tools call them often, so they run without loading plugins.
+CONTROL_VERBS = ("status", "pause", "resume", "mark", "events", "stop")
 # Which options given before the command name (recorder --profile rep list) a command takes.
-GROUP_OPTIONS = {"list": ("profile",), "archive": ("profile",), "stop": ("profile",), "recover": ("profile",),
+# (A plugin's command takes those it has an option for.)
+GROUP_OPTIONS = {"list": ("profile",), "stop": ("profile",), "recover": ("profile",),
                  "status": ("profile",), "pause": ("profile",), "resume": ("profile",), "mark": ("profile",),
                  "events": ("profile",), "config": ("profile", "config")}
 

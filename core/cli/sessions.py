@@ -10,7 +10,6 @@ import webbrowser
 from pathlib import Path
 
 import click
-from recorder.cli import archive
 from recorder.cli.params import MAX_FPS, PathParam, finite, profile_name
 from recorder.cli.report import describe_session
 from recorder.config import layers
@@ -23,8 +22,9 @@ from recorder.session import journal, manifest as manifests, receipt as receipts
 from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
 from recorder.store.verify import verify
-from recorder.store.files import folder_size, sha256_file
-from recorder.values import clock, human_size
+from recorder.store.files import folder_size, make_private_dir, sha256_file
+from recorder.store.state import cache_dir
+from recorder.values import SessionNote, clock, human_size
 from rich.progress import (
     BarColumn,
     Progress,
@@ -69,19 +69,14 @@ def progress_bar(label: str) -> Progress:
 @click.option("--session-id", metavar="ID", help="Only the recording of this support session.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Only sessions with this label "
                                                                          "(repeatable: all must match).")
-@click.option("--archive", "in_archive", is_flag=True, help="The sessions in the archive's bucket instead "
-                                                             "(from every machine that uploads there).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def list_cmd(ctx, profile, session_id, labels, in_archive, as_json):
+def list_cmd(ctx, profile, session_id, labels, as_json):
     """List the sessions recorder knows about: saved, unsaved, in progress, incomplete."""
     profile = _profile(ctx, profile)
     wanted = parse_labels(labels)
     if session_id:
         check_support_id(session_id)
-    if in_archive:
-        _list_archive(profile, session_id, wanted, as_json)
-        return
     host = load_plugins()
     everything = catalog.sessions(roots=roots(host))
     if profile is not None:
@@ -89,10 +84,10 @@ def list_cmd(ctx, profile, session_id, labels, in_archive, as_json):
     rows = [row for row in everything if (profile is None or row.profile == profile)
             and (not session_id or row.support_session_id == session_id)
             and all(row.labels.get(key) == value for key, value in wanted.items())]
-    queued = archive.queued(host)
+    noted = notes(host, [row.id for row in rows])
     if as_json:
-        click.echo(json.dumps([row.to_dict() | {"archive_queued": queued.get(row.id, 0)} for row in rows],
-                              indent=2))
+        click.echo(json.dumps([row.to_dict() | {note.key: note.value for note in noted.get(row.id, [])}
+                               for row in rows], indent=2))
         return
     if not rows:
         click.echo("no sessions")
@@ -100,7 +95,7 @@ def list_cmd(ctx, profile, session_id, labels, in_archive, as_json):
     for row in rows:
         tags = " ".join([*([f"id={row.support_session_id}"] if row.support_session_id else []),
                          *(f"{key}={value}" for key, value in row.labels.items()),
-                         *([f"archive: {queued[row.id]} queued"] if row.id in queued else [])])
+                         *(note.tag for note in noted.get(row.id, []) if note.tag)])
         click.echo(f"{row.id[:8]}  {row.started_at[:19].replace('T', ' ')}  {row.profile:<9} "
                    f"{clock(row.duration)}  {human_size(row.size):>9}  {row.parts} part(s)  "
                    f"{row.state:<11}  {row.folder}" + (f"  [{tags}]" if tags else ""))
@@ -109,20 +104,14 @@ def list_cmd(ctx, profile, session_id, labels, in_archive, as_json):
         click.echo(f"save an unsaved session with: recorder save {unsaved[0].id[:8]} DIR")
 
 
-def _list_archive(profile, session_id, wanted, as_json) -> None:
-    rows = [row for row in archive.archived_rows(profile)
-            if (not session_id or row["support_session_id"] == session_id)
-            and all(row["labels"].get(key) == value for key, value in wanted.items())]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        tags = " ".join([*([f"id={row['support_session_id']}"] if row["support_session_id"] else []),
-                         *(f"{key}={value}" for key, value in row["labels"].items())])
-        click.echo(f"{row['id'][:8]}  {row['started_at'][:19].replace('T', ' ')}  {row['profile']:<9} "
-                   f"{clock(row['duration'])}  {row['parts']} part(s)  {row['state']:<11}  {row['key']}"
-                   + (f"  [{tags}]" if tags else ""))
-    click.echo(f"{len(rows)} session(s) in the archive" if rows else "no sessions in the archive")
+def notes(host: PluginHost, session_ids: list[str]) -> dict[str, list[SessionNote]]:
+    """What plugins know about these sessions (recorder_session_notes), by session id."""
+    found: dict[str, list[SessionNote]] = {}
+    for answer in host.call("recorder_session_notes", session_ids=session_ids):
+        for note in answer or ():
+            if isinstance(note, SessionNote):
+                found.setdefault(note.session_id, []).append(note)
+    return found
 
 
 @click.command("info")
@@ -148,9 +137,9 @@ def info_cmd(session, identity):
                 click.echo(f"decrypts  {part.file}: {frames} frames" + (f" (joined with {part.tail})" if part.tail
                                                                          else ""))
                 plaintext.release(path)
-    waiting = archive.queued(host).get(manifest.session_id)
-    if waiting:
-        click.echo(f"archive   {waiting} object(s) waiting to be uploaded (recorder archive --status)")
+    for note in notes(host, [manifest.session_id]).get(manifest.session_id, []):
+        if note.line:
+            click.echo(note.line)
 
 
 @click.command("verify")
@@ -422,17 +411,17 @@ def _refuse_live(manifest: manifests.Manifest, what: str) -> None:
 
 
 def _find(ref: str, host: PluginHost | None = None) -> Path:
-    """A session on this machine, or else one in a configured archive (fetched into the private cache)."""
+    """A session on this machine, or else a copy a plugin fetched (recorder_find_session)."""
     host = host or load_plugins()
     try:
         return catalog.find(ref, roots=roots(host))
     except UsageError as exc:
-        if not re.fullmatch(r"[0-9a-f]{4,32}", ref):
-            raise
-        fetched = archive.fetch(host, ref)
+        cache = cache_dir() / "found"
+        make_private_dir(cache, exist_ok=True)
+        fetched = host.call("recorder_find_session", ref=ref, cache=cache)
         if fetched is None:
             raise exc from None
-        return fetched
+        return Path(fetched)
 
 
 COMMANDS = [list_cmd, info_cmd, verify_cmd, save_cmd, recover_cmd, export_cmd, play_cmd]

@@ -153,3 +153,31 @@ def recorder_session_roots():
     """Return a list of folders that hold session folders of yours (staging,
     for example), so that ``recorder list`` finds a session even if the
     catalog lost it."""
+
+
+# -- the command line: when a command other than the control verbs runs (main thread) --
+
+
+@hookspec
+def recorder_register_commands(cli):
+    """Add commands to ``recorder``: ``cli`` is its click group, so
+    ``cli.add_command(command)`` or ``@cli.command()``. ``cli.get_command(ctx, name)``
+    returns one of recorder's commands, to which an option may be added. A name
+    recorder or another plugin already uses is refused. Not called for ``status``,
+    ``pause``, ``resume``, ``mark``, ``events`` and ``stop``, which stay fast."""
+
+
+@hookspec(firstresult=True)
+def recorder_find_session(ref, cache):
+    """A session that is not on this machine: ``ref`` is what the user typed (an
+    id or its prefix, untrusted). Return the folder of a copy you fetched into
+    ``cache`` (recorder's private cache folder for such copies), or None.
+    ``info``, ``verify``, ``play``, ``export`` and ``save`` ask, and the user
+    waits for the answer."""
+
+
+@hookspec
+def recorder_session_notes(session_ids):
+    """Return a list of ``recorder.SessionNote``: what your plugin knows about
+    these sessions, added to their rows by ``recorder list`` (``--json`` too)
+    and to ``recorder info``."""

@@ -13,13 +13,69 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import attrs
 from recorder import UsageError
 
 CHUNK = 1 << 20
+
+
+MANIFEST_LIMIT = 16 * 2**20  # a session.json larger than this in the bucket is not one of ours
+
+
+def _text(value: Any, limit: int = 200) -> str:
+    """A string from the bucket, fit for a terminal: no control characters (escape sequences)."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(c if c.isprintable() else "?" for c in value[:limit])
+
+
+@attrs.frozen
+class ArchivedSession:
+    """A session in the bucket, as ``recorder list --archive`` shows it and a fetch finds it.
+
+    The bucket is untrusted input (anyone who may write to it, any machine that uploads
+    there): every field is checked for its type, text is made printable, and a
+    ``session.json`` without a session id made of letters and digits is not a session.
+    """
+
+    key: str  # the prefix of the session's objects
+    session_id: str
+    profile: str = ""
+    started_at: str = ""
+    state: str = ""
+    duration: float = 0.0
+    parts: int = 0
+    support_session_id: str = ""
+    labels: dict[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def parse(cls, key: str, body: bytes) -> "ArchivedSession | None":
+        try:
+            data = json.loads(body)
+        except ValueError:  # not JSON, or not UTF-8
+            return None
+        if not isinstance(data, dict):
+            return None
+        session_id = data.get("session_id")
+        if not isinstance(session_id, str) or not (session_id.isascii() and session_id.isalnum()) \
+                or len(session_id) > 64:
+            return None
+        duration = data.get("duration")
+        labels = data.get("labels")
+        return cls(key=key, session_id=session_id, profile=_text(data.get("profile")),
+                   started_at=_text(data.get("started_at"), 40), state=_text(data.get("state"), 40),
+                   duration=float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool)
+                   and math.isfinite(duration) and duration >= 0 else 0.0,
+                   parts=len(data["parts"]) if isinstance(data.get("parts"), list) else 0,
+                   support_session_id=_text(data.get("support_session_id")),
+                   labels={_text(k): _text(v) for k, v in labels.items() if isinstance(v, str)}
+                   if isinstance(labels, dict) else {})
 
 
 class StoreError(Exception):
@@ -165,8 +221,9 @@ def _same(sha, expected: str, path: Path) -> None:
 
 def _verify(s3, bucket: str, key: str, expected_etag: str, sha256: str, how: str) -> None:
     head = s3.head_object(Bucket=bucket, Key=key)
-    etag = head.get("ETag", "").strip('"')
-    if head.get("Metadata", {}).get("sha256") != sha256:
+    etag = str(head.get("ETag") or "").strip('"')
+    metadata = head.get("Metadata")
+    if not isinstance(metadata, dict) or metadata.get("sha256") != sha256:
         raise StoreError(f"{key}: the stored object does not carry the part's SHA-256")
     if how == "read-back" or (how == "auto" and not _md5_style(etag)):
         found = hashlib.sha256()
@@ -191,19 +248,20 @@ def abort(s3, target: dict[str, str], key: str, upload_id: str) -> None:
         pass  # already completed or gone: nothing is left to clean up
 
 
-def manifests(s3, target: dict[str, str], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """(key prefix, parsed session.json) for every session in the bucket."""
-    import json
-
+def manifests(s3, target: dict[str, str], prefix: str = "") -> Iterator[ArchivedSession]:
+    """Every session in the bucket whose ``session.json`` reads as one (see ArchivedSession)."""
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=target["bucket"], Prefix=prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith("/session.json"):
-                body = s3.get_object(Bucket=target["bucket"], Key=item["Key"])["Body"].read()
-                try:
-                    yield item["Key"].rsplit("/", 1)[0], json.loads(body)
-                except ValueError:
-                    continue
+        for item in page.get("Contents") or []:
+            key = item.get("Key") if isinstance(item, dict) else None
+            if not isinstance(key, str) or not key.endswith("/session.json") or not key.isprintable():
+                continue
+            if not isinstance(item.get("Size"), int) or item["Size"] > MANIFEST_LIMIT:
+                continue
+            body = s3.get_object(Bucket=target["bucket"], Key=key)["Body"].read(MANIFEST_LIMIT + 1)
+            found = ArchivedSession.parse(key.rsplit("/", 1)[0], body)
+            if found is not None:
+                yield found
 
 
 def download(s3, target: dict[str, str], prefix: str, into: Path, write: Callable[[Path, bytes], None],
@@ -212,7 +270,8 @@ def download(s3, target: dict[str, str], prefix: str, into: Path, write: Callabl
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=target["bucket"], Prefix=prefix + "/"):
         for item in page.get("Contents", []):
-            name = item["Key"][len(prefix) + 1:]
-            if "/" in name or name.startswith(".") or not name:
-                continue  # only the session's own files, never a path out of the cache folder
-            write(beside.get(name, into / name), s3.get_object(Bucket=target["bucket"], Key=item["Key"])["Body"].read())
+            key = item.get("Key") if isinstance(item, dict) else None
+            name = key[len(prefix) + 1:] if isinstance(key, str) and key.startswith(prefix + "/") else ""
+            if not name or any(c in name for c in "/\\:") or name.startswith(".") or not name.isprintable():
+                continue  # only the session's own files, never a path out of the cache folder (nor C:)
+            write(beside.get(name, into / name), s3.get_object(Bucket=target["bucket"], Key=key)["Body"].read())
