@@ -19,7 +19,8 @@ def recorder_register_sources(register):
 
     ``factory(options)`` returns an object with ``open() -> VideoFormat``,
     ``grab() -> bytes-like`` (one frame in the announced pixel format), or
-    ``recorder.Changes`` (only the rows that changed), and ``close()``.
+    ``recorder.Changes`` (only the rows that changed), and ``close()``: a
+    ``recorder.Source`` (its optional capabilities: recorder/components.py).
     """
 
 
@@ -29,7 +30,8 @@ def recorder_register_encoders(register):
     ``extension`` (".mp4"), ``open_part(path, video_format, fps) -> PartWriter``
     and optionally ``repair(path, fps) -> PartStats | None``; the part writer
     has ``write(frame, pts)`` (with ``takes_changed_rows = True``,
-    ``write(frame, pts, changed=rows)``) and ``close() -> PartStats``."""
+    ``write(frame, pts, changed=rows)``) and ``close() -> PartStats``: a
+    ``recorder.Encoder`` and its ``recorder.PartWriter``."""
 
 
 @hookspec
@@ -37,7 +39,7 @@ def recorder_register_sinks(register):
     """Register sinks: ``factory(options)`` returns an object with
     ``prepare(session, folder_name) -> Path`` (creates, 0700, and returns the
     folder parts are written to), optionally ``part_sealed(session, part)``
-    and ``destinations(session)``, and ``finish(session) -> Path``."""
+    and ``destinations(session)``, and ``finish(session) -> Path``: a ``recorder.Sink``."""
 
 
 @hookspec
@@ -45,13 +47,14 @@ def recorder_register_guards(register):
     """Register guards: ``factory(options)`` returns an object with
     ``start(session)`` and ``stop()``, optionally ``preflight(session)`` and
     ``before_seal()``. A guard watches something outside the pipeline and
-    calls ``session.warn(...)`` or ``session.request_end(...)``."""
+    calls ``session.warn(...)`` or ``session.request_end(...)``: a ``recorder.Guard``."""
 
 
 @hookspec
 def recorder_register_notifiers(register):
     """Register notifiers: ``factory(options)`` returns an object with
-    ``notify(notification)`` and optionally ``start(session)`` and ``stop()``."""
+    ``notify(notification)`` and optionally ``start(session)`` and ``stop()``: a
+    ``recorder.Notifier``."""
 
 
 @hookspec
@@ -59,7 +62,8 @@ def recorder_register_exporters(register):
     """Register export formats: ``factory(options)`` returns an object with an
     ``extension`` (".wmv") and ``export(job)``, which writes the session to
     ``job.output``; ``recorder.encode_export(job, container=..., codec=...,
-    pix_fmt=...)`` does the decoding, range, gaps, scaling and frame rate."""
+    pix_fmt=...)`` does the decoding, range, gaps, scaling and frame rate: a
+    ``recorder.Exporter``."""
 
 
 @hookspec
