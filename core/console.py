@@ -25,5 +25,12 @@ def warn(text: str) -> None:
     console().print(f"[yellow]recorder: warning:[/] {escape(text)}", highlight=False, markup=True, soft_wrap=True)
 
 
+def library_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """For ``warnings.showwarning``: a library's warning as one line of recorder's own, without
+    the library's source file and line (which mean nothing to the user)."""
+    text = " ".join(str(message).split()) or category.__name__
+    warn(text)
+
+
 def say(text: str) -> None:
     console().print(f"recorder: {text}", highlight=False, markup=False)

@@ -8,6 +8,9 @@ knows what a plugin keeps there.
 from __future__ import annotations
 
 import json
+import os
+import sys
+import warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +26,12 @@ APP = "recorder"
 # Every platformdirs call passes appauthor=False: on Windows the author defaults to the app's
 # name, which doubles it (AppData\Local\recorder\recorder, C:\ProgramData\recorder\recorder)
 # where the docs name one folder. Linux and macOS paths have no author part: unchanged.
+
+# platformdirs warns (RuntimeDirWarning, printed with its source file and line) when
+# XDG_RUNTIME_DIR is no usable folder and it falls back to another one. recorder copes
+# (runtime_path: its own state folder then), so there is nothing for the user to see.
+if hasattr(platformdirs, "RuntimeDirWarning"):  # platformdirs 4.4 and later
+    warnings.filterwarnings("ignore", category=platformdirs.RuntimeDirWarning)
 
 
 def own_folder(path: Path, variable: str) -> Path:
@@ -44,6 +53,19 @@ def plugin_state_dir(plugin: str) -> Path:
     """A private folder for one plugin's state (``recorder.plugin_state_dir("prompt")``)."""
     own_folder(state_dir() / "plugins", "XDG_STATE_HOME")
     return own_folder(state_dir() / "plugins" / plugin, "XDG_STATE_HOME")
+
+
+def runtime_path() -> Path | None:
+    """The user's runtime folder for recorder; None on Linux where XDG_RUNTIME_DIR is unset or
+    is no folder platformdirs accepts (a file, another user's, not 0700): platformdirs would
+    then fall back to a folder shared by every HOME of the user, and recorder uses its state
+    folder instead (``state_dir() / "run"``)."""
+    path = platformdirs.user_runtime_path(APP, appauthor=False)
+    if sys.platform.startswith("linux"):
+        variable = os.environ.get("XDG_RUNTIME_DIR")
+        if not variable or path.parent != Path(variable):
+            return None
+    return path
 
 
 def data_dir() -> Path:
