@@ -227,3 +227,41 @@ def test_credentials_the_server_refuses_or_none_at_all_are_refused_before_record
     finally:
         strict.stop()
 
+
+
+def test_what_the_bucket_holds_is_read_as_untrusted_input():
+    """A session.json in the bucket may come from anyone who can write there: each field is
+    checked for its type and made printable, and one without a plain session id is no session."""
+    from recorder.plugins.archive.s3 import ArchivedSession
+
+    hostile = json.dumps({"session_id": "ab12cd34", "profile": "rep\x1b]0;owned\x07", "duration": "long",
+                          "parts": {"not": "a list"}, "labels": {"ticket": "INC-1", "n": 3, "x": "\x1b[2J"},
+                          "support_session_id": ["A-1"], "started_at": 20260101}).encode()
+    session = ArchivedSession.parse("site-a/rep/ab12cd34", hostile)
+    assert session == ArchivedSession(key="site-a/rep/ab12cd34", session_id="ab12cd34", profile="rep?]0;owned?",
+                                      labels={"ticket": "INC-1", "x": "?[2J"})
+    for body in [b"not json", b"\xff\xfe", b"[1, 2]", json.dumps({"profile": "rep"}).encode(),
+                 json.dumps({"session_id": "../../etc"}).encode(), json.dumps({"session_id": 42}).encode()]:
+        assert ArchivedSession.parse("k", body) is None, body
+
+
+def test_only_the_sessions_own_plainly_named_files_are_downloaded(tmp_path):
+    from recorder.plugins.archive import s3 as store
+
+    class Bucket:
+        names = ["part-001.mp4", "session.json", "receipt.json", "..\\evil", "C:evil", ".hidden", "sub/x", "ok\x1b"]
+
+        def get_paginator(self, name):
+            return self
+
+        def paginate(self, Bucket, Prefix):
+            return [{"Contents": [{"Key": Prefix + name} for name in self.names] + [{"Key": 7}, "junk"]}]
+
+        def get_object(self, Bucket, Key):
+            return {"Body": type("Body", (), {"read": lambda self: Key.encode()})()}
+
+    written = {}
+    store.download(Bucket(), {"bucket": BUCKET}, "p/s", tmp_path, lambda path, data: written.__setitem__(path, data),
+                   beside={"receipt.json": tmp_path / "s.receipt.json"})
+    assert written == {tmp_path / "part-001.mp4": b"p/s/part-001.mp4", tmp_path / "session.json": b"p/s/session.json",
+                       tmp_path / "s.receipt.json": b"p/s/receipt.json"}
