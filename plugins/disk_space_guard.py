@@ -58,6 +58,9 @@ def distinct_filesystems(paths: list[Path]) -> list[Path]:
 
 
 class DiskSpaceGuard:
+    # Ending for lack of space, the support session must end too: core asks the support tool.
+    ends_support_session = {"disk-space": "not enough disk space where it is recorded"}
+
     def __init__(self, options: DiskSpaceOptions):
         self.options = options
         self.stopping = threading.Event()

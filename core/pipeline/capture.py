@@ -309,6 +309,27 @@ class Encode(threading.Thread):
             pass
 
 
+def capture_until_end(session: Session, source, parts, *, fps: float, duration: float | None, heartbeat: float,
+                      source_failed: Callable[[BaseException], None],
+                      encoder_failed: Callable[[BaseException], None], tick: Callable[[], None],
+                      budget: float, source_stuck: Callable[[], None]) -> None:
+    """Capture and encode until the session is asked to end, then let the encoder take
+    every frame captured. A source still stuck in ``grab()`` after ``budget`` seconds is
+    left behind (``source_stuck`` says so): what was captured is sealed without it."""
+    frames = FrameQueue(fps)
+    capture = Capture(session, source, fps, frames, duration, source_failed, heartbeat=heartbeat)
+    encode = Encode(frames, parts, encoder_failed)
+    encode.start()
+    capture.start()
+    wait_for_end(session, tick)
+    capture.stop.set()
+    capture.join(budget)
+    if capture.is_alive():
+        source_stuck()
+        frames.put(None)
+    encode.join()
+
+
 def wait_for_end(session: Session, tick: Callable[[], None], period: float = 0.5) -> None:
     """Block the main thread until the session is asked to end, calling ``tick`` for the status line."""
     while not session.wait_end(period):

@@ -1,4 +1,5 @@
-"""Saving a finished session somewhere else: checking the place, asking, moving.
+"""Saving a finished session somewhere else: checking the place, asking, moving,
+and the whole of ``recorder save`` (``save``) with what it records and announces.
 
 A move within a filesystem is a rename. Across filesystems the folder is
 copied under a temporary name, every part's hash is checked against the
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 from recorder import platform
-from recorder.session import manifest as manifests
+from recorder.errors import RecorderError, UsageError
+from recorder.host.manager import PluginHost
+from recorder.session import journal, manifest as manifests
 from recorder.store import catalog
 from recorder.store.crashpoints import crash_point
-from recorder.store.files import FILE_MODE, fsync_folder, make_private_dir, sha256_file, shared_with_others
+from recorder.store.files import FILE_MODE, folder_size, fsync_folder, make_private_dir, sha256_file, \
+    shared_with_others
 from recorder.values import SaveChoice, human_size
 
 
@@ -66,6 +70,34 @@ def choose(ask: Callable[[Path, str | None], SaveChoice | None], default: Path, 
         problem = check_destination(path, needed, source)
         if problem is None:
             return SaveChoice(path, choice.how)
+
+
+def save(folder: Path, directory: Path, host: PluginHost, roots: list[Path]) -> Path:
+    """Save the finished session in ``folder`` into ``directory`` (``recorder save``); returns
+    where it now is. The manifest and the journal learn the new place and a ``saved`` event
+    (when it moved, or had been left unsaved), the catalog follows it, copies a crashed
+    earlier move left in ``roots`` go, and the plugins hear of the event and the save."""
+    manifest = manifests.read(folder)
+    target_dir = directory.expanduser().absolute()
+    problem = check_destination(target_dir, folder_size(folder), folder)
+    if problem:
+        raise UsageError(problem)
+    try:
+        target = move_session(folder, target_dir)
+    except SaveError as exc:
+        raise RecorderError(str(exc)) from None
+    saved = None
+    if target != folder or manifest.unsaved:
+        saved = manifest.add_event("saved", f"saved to {target_dir} (recorder save)", t=manifest.recorded_until())
+        manifests.write(target, manifest)
+        journal.update(manifest.profile, manifest.session_id, folder=str(target))  # an interrupted one resumes there
+    catalog.moved(manifest.session_id, target)
+    drop_stale_copies(manifest.session_id, target, roots)
+    moved = manifests.to_session(manifest, target)
+    if saved is not None:
+        host.call("recorder_session_event", session=moved, event=saved)
+    host.call("recorder_session_saved", session=moved)
+    return target
 
 
 def move_session(folder: Path, destination: Path) -> Path:
