@@ -204,28 +204,8 @@ def save_cmd(session, directory):
     """Save a session (for example one left unsaved in staging) into DIRECTORY."""
     host = load_plugins()
     folder = _find(session, host)
-    manifest = manifests.read(folder)
-    _refuse_live(manifest, "saved")
-    target_dir = directory.expanduser().absolute()
-    problem = saving.check_destination(target_dir, folder_size(folder), folder)
-    if problem:
-        raise UsageError(problem)
-    try:
-        target = saving.move_session(folder, target_dir)
-    except saving.SaveError as exc:
-        raise RecorderError(str(exc)) from None
-    saved = None
-    if target != folder or manifest.unsaved:
-        saved = manifest.add_event("saved", f"saved to {target_dir} (recorder save)", t=manifest.recorded_until())
-        manifests.write(target, manifest)
-        journal.update(manifest.profile, manifest.session_id, folder=str(target))  # an interrupted one resumes there
-    catalog.moved(manifest.session_id, target)
-    saving.drop_stale_copies(manifest.session_id, target, roots(host))
-    moved = manifests.to_session(manifest, target)
-    if saved is not None:
-        host.call("recorder_session_event", session=moved, event=saved)
-    host.call("recorder_session_saved", session=moved)
-    click.echo(str(target))
+    _refuse_live(manifests.read(folder), "saved")
+    click.echo(str(saving.save(folder, directory, host, roots(host))))
 
 
 @click.command("recover")
