@@ -54,8 +54,8 @@ class NotResponding(Exception):
 # without it. Capture starts, the end and sealing keep their bounds whatever a
 # plugin does (a network call without a timeout, a sleep).
 BUDGET = 1.0
-# Hooks whose answer is the point (the user is being asked): waited for.
-UNBOUNDED_HOOKS = {"recorder_prompt_save_location", "recorder_prompt_consent"}
+# Hooks whose answer is the point (the user is being asked, or waits for a fetch): waited for.
+UNBOUNDED_HOOKS = {"recorder_prompt_save_location", "recorder_prompt_consent", "recorder_find_session"}
 
 
 class PluginThread:
