@@ -36,7 +36,7 @@ _WHERE = {
     "RecorderError": ("recorder.errors", "RecorderError"),
     "UsageError": ("recorder.errors", "UsageError"),
     "SourceUnavailable": ("recorder.errors", "SourceUnavailable"),
-    "check_age_recipient": ("recorder.privacy.keys", "check_recipient"),
+    "RecoveredPart": ("recorder.session.streams", "RecoveredPart"),
     "ExportJob": ("recorder.playback.export", "ExportJob"),
     "encode_export": ("recorder.playback.export", "encode"),
     "Timeline": ("recorder.playback.timeline", "Timeline"),
@@ -105,7 +105,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.playback.export import ExportJob
     from recorder.playback.export import encode as encode_export
     from recorder.playback.timeline import Timeline
-    from recorder.privacy.keys import check_recipient as check_age_recipient
+    from recorder.session.streams import RecoveredPart
     from recorder.session.manifest import Manifest, ManifestError
     from recorder.session.manifest import read as read_manifest
     from recorder.session.model import Event, Part, Session
@@ -130,8 +130,8 @@ __all__ = [
     "forget_session",
     # plugin commands
     "profiles_using", "check_support_id", "parse_labels", "SessionNote",
-    # privacy
-    "check_age_recipient",
+    # part streams (recorder_register_part_streams)
+    "RecoveredPart",
     # exporters
     "ExportJob", "Timeline", "encode_export",
     # what each kind of component has (the kinds), and what only some have (the capabilities)

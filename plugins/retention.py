@@ -46,7 +46,7 @@ class Retention:
                 continue
             folder = Path(row.folder)
             parts = read_manifest(folder).parts
-            files = {MANIFEST} | {part.file for part in parts} | {part.tail for part in parts if part.tail}
+            files = {MANIFEST} | {part.file for part in parts} | {name for part in parts for name in part.sidecars}
             if not _only_a_session(folder, files):
                 session.add_event("retention", f"kept {folder}: it holds files that are not the session's",
                                   level="warning", by="retention")

@@ -181,11 +181,11 @@ def check_encrypted_folder(folder: Path, identity) -> list[int]:
 
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     listed = {"session.json"} | {part["file"] for part in manifest["parts"]}
-    listed |= {part["tail"] for part in manifest["parts"] if part["tail"]}
+    listed |= {name for part in manifest["parts"] for name in part["sidecars"]}
     assert sorted(p.name for p in folder.iterdir()) == sorted(listed), "stray or missing files"
     numbers, previous = [], ""
     for part in manifest["parts"]:
-        assert part["state"] == "sealed" and part["encrypted_to"], part
+        assert part["state"] == "sealed" and part["stream"] == "age", part
         assert part["sha256"] == sha256_file(folder / part["file"]) and part["previous_sha256"] == previous
         previous = part["sha256"]
         plain = folder.parent / "plain.mp4"
@@ -237,13 +237,13 @@ def test_a_crash_while_the_key_holder_joins_a_part_and_its_tail_is_finished_by_t
     assert run(home, "recover").returncode == 0
     folder = session_folder(home)
     [part] = json.loads((folder / "session.json").read_text(encoding="utf-8"))["parts"]
-    assert part["tail"], "the kill left a tail"
+    assert part["sidecars"], "the kill left a tail"
     crashed = run(home, "recover", "--identity", str(key), crash=point)
     assert crashed.returncode == -9, crashed.stderr
     finished = run(home, "recover", "--identity", str(key))
     assert finished.returncode == 0, finished.stderr
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
-    assert not manifest["parts"][0]["tail"]
+    assert not manifest["parts"][0]["sidecars"]
     numbers = check_encrypted_folder(folder, identity)
     assert numbers == list(range(len(numbers))) and len(numbers) >= 10, "killed 2.5 s in: at least 1 s kept"
     assert run(home, "recover", "--identity", str(key)).stdout.strip() == "nothing to recover"

@@ -99,7 +99,8 @@ def test_an_auditor_decrypts_every_part_with_the_age_tool(home, run_cli, keys, t
     assert len(manifest["parts"]) >= 2
     numbers = []
     for part in manifest["parts"]:
-        assert part["file"].endswith(".mp4.age") and part["encrypted_to"] == [keys["recipient"]]
+        assert part["file"].endswith(".mp4.age") and part["stream"] == "age"
+        assert part["stream_meta"] == {"recipients": [keys["recipient"]]}
         ciphertext = (folder / part["file"]).read_bytes()
         assert ciphertext.startswith(b"age-encryption.org/v1\n")
         assert os.stat(folder / part["file"]).st_mode & 0o777 == 0o600
@@ -137,7 +138,7 @@ def test_without_the_key_play_export_and_info_say_to_whom_it_is_encrypted(home, 
     # the key from the environment
     with_key = run_cli("info", session, "--identity", "env:AUDITOR_KEY",
                        env={"AUDITOR_KEY": keys["identity"].read_text(encoding="utf-8")}, check=0)
-    assert "decrypts  part-001.mp4.age: 20 frames" in with_key.stdout
+    assert "opens     part-001.mp4.age: 20 frames with the key" in with_key.stdout
 
 
 def test_exports_stay_encrypted_unless_the_key_holder_asks(home, run_cli, keys, tmp_path):
@@ -217,10 +218,10 @@ def test_a_kill_loses_about_a_second_and_the_key_holder_recovers_the_rest(home, 
     made = run_cli("recover", "--identity", str(keys["identity"]), check=0)
     assert "part-001.mp4.age: whole" in made.stdout
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
-    assert len(manifest["parts"]) == 2 and all(p["file"].endswith(".mp4.age") and p["encrypted_to"]
+    assert len(manifest["parts"]) == 2 and all(p["file"].endswith(".mp4.age") and p["stream_meta"]["recipients"]
                                                for p in manifest["parts"]), "the resumed part is encrypted too"
     first = manifest["parts"][0]
-    assert not first["tail"] and sorted(p.name for p in folder.iterdir()) == sorted(
+    assert not first["sidecars"] and sorted(p.name for p in folder.iterdir()) == sorted(
         ["session.json"] + [p["file"] for p in manifest["parts"]])
     numbers = frame_numbers(age_decrypt(folder / first["file"], keys["identity"]), tmp_path)
     assert numbers == list(range(len(numbers))) and len(numbers) == first["frames"]
@@ -344,8 +345,8 @@ def test_recipients_from_a_file_and_a_manifest_naming_a_tail_outside_the_folder_
     run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", check=0)
     folder = only_session(home)
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
-    assert manifest["parts"][0]["encrypted_to"] == [keys["recipient"]]
-    manifest["parts"][0]["tail"] = "../../../etc/passwd"
+    assert manifest["parts"][0]["stream_meta"]["recipients"] == [keys["recipient"]]
+    manifest["parts"][0]["sidecars"] = {"../../../etc/passwd": "0" * 64}
     (folder / "session.json").write_text(json.dumps(manifest), encoding="utf-8")
     refused = run_cli("verify", str(folder))
     assert refused.returncode == 2 or "refused" in refused.stdout
@@ -353,3 +354,26 @@ def test_recipients_from_a_file_and_a_manifest_naming_a_tail_outside_the_folder_
     listing.write_text("AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n", encoding="utf-8")
     bad = run_cli("--profile", "rep", "--source", "synthetic", "--duration", "1", "--new-session", check=2)
     assert "recipients_file" in bad.stderr and "line 1 is a private key" in bad.stderr
+
+
+def test_a_version_5_manifest_reads_as_parts_of_the_age_stream_with_their_tails():
+    """Sessions encrypted before part streams (format 5: encrypted_to, tail) still read, verify and open."""
+    from recorder.session import manifest as manifests
+
+    part = {"index": 1, "file": "part-001.mp4.age", "start": 0.0, "state": "sealed", "frames": 10, "duration": 1.0,
+            "size": 5, "sha256": "a" * 64, "previous_sha256": "", "encoder": "h264",
+            "encrypted_to": ["age1example"], "tail": "part-001.mp4.age.tail", "tail_sha256": "b" * 64}
+    plain = dict(part, file="part-002.mp4", encrypted_to=[], tail="", tail_sha256="", index=2)
+    old = {"format_version": 5, "session_id": "abc123", "profile": "rep", "role": "rep", "host": "h",
+           "started_at": "2026-01-01T00:00:00+00:00", "parts": [part, plain], "events": []}
+    manifest = manifests.parse(json.dumps(old))
+    assert manifest.format_version == manifests.FORMAT_VERSION == 6
+    first, second = manifest.parts
+    assert (first.stream, first.stream_meta, first.sidecars) == (
+        "age", {"recipients": ["age1example"]}, {"part-001.mp4.age.tail": "b" * 64})
+    assert (second.stream, second.stream_meta, second.sidecars) == ("", {}, {})
+    again = json.loads(manifests.dumps(manifest))["parts"][0]
+    assert "encrypted_to" not in again and again["stream"] == "age"
+    outside = dict(old, parts=[dict(part, tail="../../etc/passwd")])
+    with pytest.raises(manifests.ManifestError, match="is not a plain file name"):
+        manifests.parse(json.dumps(outside))

@@ -579,7 +579,7 @@ def test_older_manifests_read_with_no_still_spans(tmp_path):
     folder = tmp_path / "v1"
     shutil.copytree(Path(__file__).parent / "data" / "v1-complete", folder)
     manifest = manifests.read(folder)
-    assert manifest.format_version == manifests.FORMAT_VERSION and manifest.still == [] and not manifest.parts[0].encrypted_to
+    assert manifest.format_version == manifests.FORMAT_VERSION and manifest.still == [] and not manifest.parts[0].stream
     data = json.loads(manifests.dumps(manifest))
     del data["still"]
     assert manifests.parse(json.dumps(dict(data, format_version=3))).still == []

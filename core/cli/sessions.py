@@ -17,7 +17,8 @@ from recorder.console import console
 from recorder.errors import EXIT_RUNTIME, RecorderError, UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.playback import export, replay, timeline
-from recorder.privacy import keys, plaintext, whole
+from recorder.session import streams, whole
+from recorder.store import memory
 from recorder.session import journal, manifest as manifests, receipt as receipts, recovery
 from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
@@ -50,13 +51,10 @@ def _known_profile(profile: str, rows: list[catalog.Summary]) -> None:
 
 
 def identity_option(purpose: str):
-    return click.option("--identity", "-i", metavar="FILE", help=f"For an encrypted session: the age identity "
-                        f"(private key) file {purpose}, '-' for standard input, or env:NAME for an environment "
-                        "variable holding it. Never kept anywhere.")
-
-
-def _identities(identity: str | None) -> list | None:
-    return keys.load_identities(identity) if identity else None
+    return click.option("--identity", "-i", metavar="FILE", help=f"For a session whose parts are protected (by a "
+                        f"part stream: the encrypt guard's, say): the key that opens them, {purpose}; a file, "
+                        "'-' for standard input, or env:NAME for an environment variable holding it. Passed to "
+                        "the part streams, never kept anywhere.")
 
 
 def progress_bar(label: str) -> Progress:
@@ -116,27 +114,27 @@ def notes(host: PluginHost, session_ids: list[str]) -> dict[str, list[SessionNot
 
 @click.command("info")
 @click.argument("session")
-@identity_option("that decrypts it, to check that every part decrypts and count its frames")
+@identity_option("to check that every part opens and count its frames")
 def info_cmd(session, identity):
     """Show a session's manifest in human form: parts, events, end reason."""
     host = load_plugins()
     folder = _find(session, host)
-    identities = _identities(identity)
-    click.echo(describe_session(folder), nl=False)
     manifest = manifests.read(folder)
-    recipients = plaintext.encrypted(manifest)
-    if recipients:
-        click.echo(f"encrypted to {keys.names(recipients)}"
-                   + ("" if identities else " (the pictures need --identity FILE: play, export, info)"))
-    if recipients and identities:
+    keys = streams.load_keys(manifest, host, identity)
+    click.echo(describe_session(folder), nl=False)
+    protected = streams.protected(manifest, host)
+    for said in protected:
+        click.echo(said + ("" if keys else " (the pictures need --identity FILE: play, export, info)"))
+    if protected and keys:
         for part in manifest.parts:
-            if part.encrypted_to and part.state == "sealed":
+            if part.stream and part.state == "sealed" and streams.require(host, part.stream).protects:
                 repair, _ = host.repairer(part.encoder)
-                path, stats = plaintext.materialize(folder, part, identities, repair, manifest.fps)
+                path, stats = streams.materialize(host, folder, part, keys.get(part.stream), repair, manifest.fps)
                 frames = stats.frames if stats else "?"
-                click.echo(f"decrypts  {part.file}: {frames} frames" + (f" (joined with {part.tail})" if part.tail
-                                                                         else ""))
-                plaintext.release(path)
+                joined = f" (joined with {', '.join(part.sidecars)})" if part.sidecars else ""
+                click.echo(f"opens     {part.file}: {frames} frames with the key{joined}")
+                if path is not None:
+                    memory.release(path)
     for note in notes(host, [manifest.session_id]).get(manifest.session_id, []):
         if note.line:
             click.echo(note.line)
@@ -157,8 +155,9 @@ def verify_cmd(session, receipt, every):
         return
     if not session:
         raise UsageError("give a SESSION to verify (a folder or an id from 'recorder list'), or --all")
-    folder = _find(session)
-    ok, problems = verify(folder)
+    host = load_plugins()
+    folder = _find(session, host)
+    ok, problems = verify(folder, host)
     if receipt:
         manifest = manifests.read(folder)
         expected = _receipt(receipt, manifest.session_id)
@@ -178,12 +177,13 @@ def verify_cmd(session, receipt, every):
 
 def _verify_all() -> None:
     damaged = 0
-    rows = catalog.sessions(roots=roots(load_plugins()))
+    host = load_plugins()
+    rows = catalog.sessions(roots=roots(host))
     for row in rows:
         if row.state not in ("saved", "unsaved", "damaged"):
             click.echo(f"skipped  {row.id[:8]}  {row.state} (verify it once it has ended)  {row.folder}")
             continue
-        _, problems = verify(Path(row.folder))
+        _, problems = verify(Path(row.folder), host)
         if problems:
             damaged += 1
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -210,14 +210,14 @@ def save_cmd(session, directory):
 
 @click.command("recover")
 @click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="Only this profile's sessions.")
-@identity_option("of a recipient: encrypted parts a crash cut short are then joined with their tails "
-                 "and encrypted again, whole")
+@identity_option("of a recipient: protected parts a crash cut short are then joined with what it left "
+                 "beside them and protected again, whole")
 @click.pass_context
 def recover_cmd(ctx, profile, identity):
     """Recover sessions a crash left unsealed: each part repaired by its encoder, sealed and hashed."""
     profile = _profile(ctx, profile)
     host = load_plugins()
-    identities = _identities(identity)
+    identities = streams.load_every_key(host, identity)
     found = 0
     for row in catalog.sessions(profile, roots=roots(host)):
         if row.state == "interrupted":  # recovered by a run a crash cut short before its journal
@@ -237,8 +237,8 @@ def recover_cmd(ctx, profile, identity):
         click.echo("nothing to recover")
 
 
-def _make_whole(profile: str | None, host, identities: list) -> int:
-    """Encrypted parts with a tail, in every session the key opens; returns how many sessions."""
+def _make_whole(profile: str | None, host, identities: dict) -> int:
+    """Protected parts a crash cut short, in every session the key opens; returns how many sessions."""
     done = 0
     for row in catalog.sessions(profile, roots=roots(host)):
         if row.state in ("incomplete", "recording"):
@@ -248,7 +248,7 @@ def _make_whole(profile: str | None, host, identities: list) -> int:
             manifest = manifests.read(folder)
         except manifests.ManifestError:
             continue
-        if not any(p.encrypted_to for p in manifest.parts):
+        if not any(p.stream in identities for p in manifest.parts):
             continue
         if catalog.held_by_its_recorder(manifest):
             continue  # still being recorded (resumed): its recorder owns the manifest
@@ -274,27 +274,27 @@ def _make_whole(profile: str | None, host, identities: list) -> int:
               help="Constant output frame rate.")
 @click.option("--keep-gaps", is_flag=True, help="Show restarts as a still frame of their length.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@identity_option("that decrypts it; the export is then encrypted to the session's recipients (FILE.age)")
-@click.option("--decrypted", is_flag=True, help="With --identity: write the export in the clear instead "
+@identity_option("to read it; the export is then protected as the parts are (FILE.age for encrypted ones)")
+@click.option("--decrypted", is_flag=True, help="With --identity: write the export unprotected instead "
                                                 "(it then leaves recorder's custody: keep it safe).")
 def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force, identity, decrypted):
     """Export a session (all its parts) to one file."""
     host = load_plugins()
     line = timeline.load(_find(session, host))
-    recipients = plaintext.encrypted(line.manifest)
-    encrypt_to: list[str] = []
-    if recipients:
+    protection = streams.export_protection(line.manifest, host)
+    protect = None
+    if protection is not None:
         if not identity:
-            plaintext.refuse_without_key(line.manifest, "export")
-        line = plaintext.decrypted(line, keys.load_identities(identity), host)
-        encrypt_to = [] if decrypted else recipients
+            streams.refuse_without_key(line.manifest, host, "export")
+        line = streams.read_back(line, host, streams.load_keys(line.manifest, host, identity))
+        protect = None if decrypted else export.Protection(*protection)
     elif decrypted:
-        raise UsageError("--decrypted: the session is not encrypted")
+        raise UsageError("--decrypted: the session's parts are not protected")
     job = dict(start=start, stop=stop, scale=scale, fps=fps, keep_gaps=keep_gaps)
     total = export.ExportJob(line, output, **job).duration()
     with progress_bar("exporting") as bar:
         task = bar.add_task("export", total=total)
-        result = export.export_session(host, line, fmt, output, force=force, encrypt_to=encrypt_to,
+        result = export.export_session(host, line, fmt, output, force=force, protect=protect,
                                        progress=lambda seconds: bar.update(task, completed=seconds), **job)
     click.echo(str(result))
 
@@ -302,15 +302,15 @@ def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force, 
 @click.command("play")
 @click.argument("session")
 @click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
-@identity_option("that decrypts it; the page then lives in memory (tmpfs) until you press Enter")
+@identity_option("to read it; the page then lives in memory (tmpfs) until you press Enter")
 def play_cmd(session, no_open, identity):
     """Replay a session in the browser: one timeline across its parts, with its events."""
     host = load_plugins()
     line = timeline.load(_find(session, host))
-    if plaintext.encrypted(line.manifest):
+    if streams.protected(line.manifest, host):
         if not identity:
-            plaintext.refuse_without_key(line.manifest, "play")
-        _play_encrypted(line, keys.load_identities(identity), host, no_open)
+            streams.refuse_without_key(line.manifest, host, "play")
+        _play_protected(line, streams.load_keys(line.manifest, host, identity), host, no_open)
         return
     with progress_bar("preparing the replay") as bar:
         task = bar.add_task("replay", total=line.recorded)
@@ -320,14 +320,14 @@ def play_cmd(session, no_open, identity):
         raise RecorderError(f"no browser could be opened; open {page} yourself")
 
 
-def _play_encrypted(line, identities: list, host, no_open: bool) -> None:
-    """The page, the decrypted parts and their thumbnails in a private memory folder, removed
-    when the user is done (Enter, Ctrl-C, end of input, or SIGTERM)."""
-    plaintext.remove_stale_folders("play")
-    with plaintext.memory_folder("play") as folder:
-        with progress_bar("decrypting") as bar:
-            bar.add_task("decrypt", total=None)
-            line = plaintext.decrypted(line, identities, host, into=folder)
+def _play_protected(line, keys: dict, host, no_open: bool) -> None:
+    """The page, the parts read back with the key and their thumbnails in a private memory
+    folder, removed when the user is done (Enter, Ctrl-C, end of input, or SIGTERM)."""
+    memory.remove_stale_folders("play")
+    with memory.memory_folder("play") as folder:
+        with progress_bar("opening the protected parts") as bar:
+            bar.add_task("open", total=None)
+            line = streams.read_back(line, host, keys, into=folder)
         with progress_bar("preparing the replay") as bar:
             task = bar.add_task("replay", total=line.recorded)
             page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds),
@@ -335,7 +335,8 @@ def _play_encrypted(line, identities: list, host, no_open: bool) -> None:
         click.echo(str(page))
         if not no_open and not webbrowser.open(page.as_uri()):
             click.echo(f"no browser could be opened; open {page} yourself", err=True)
-        click.echo("the decrypted replay is in memory only; press Enter when done to remove it", err=True)
+        click.echo("the replay of the protected parts is in memory only; press Enter when done to remove it",
+                   err=True)
         with _until_terminated():
             try:
                 input()

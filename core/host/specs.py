@@ -67,6 +67,16 @@ def recorder_register_exporters(register):
 
 
 @hookspec
+def recorder_register_part_streams(register):
+    """Register part streams: ``factory(options)`` returns an object that carries a part's
+    bytes from the encoder to its file and back (``suffix``, ``label``, ``protects``,
+    ``open``, ``recover``, ``verify``, and for protecting streams ``describe``, ``load_key``,
+    ``read``, ``needs_whole``, ``protect``; docs/plugins.md says which thread calls each).
+    A plugin turns one on for a session with ``session.wrap_parts(name, meta)`` (from a
+    guard's ``preflight``); the manifest records it on every part."""
+
+
+@hookspec
 def recorder_register_options(register):
     """Register options for a plugin that has no component (hooks only):
     ``register(name, OptionsClass, description="")``. The profile's

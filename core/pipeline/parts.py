@@ -5,7 +5,9 @@ A part is sealed and the next one opened when it reaches the profile's
 starts the new part (which begins on a keyframe, being a new stream), so no
 frame is lost or repeated; ``Part.start`` places each part on the session
 timeline. Hashing a sealed part happens on a thread of its own so that the
-encoder never waits for it.
+encoder never waits for it. When the session's parts go through a part stream
+(``Session.part_wrap``, a plugin's), the encoder writes into that stream, which
+writes the file; it is checkpointed about once a second instead of fsynced.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from recorder.privacy import keys
-from recorder.privacy.stream import EncryptedPartStream
-from recorder.privacy.plaintext import tail_name
 from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
 from recorder.store.crashpoints import crash_point
@@ -51,7 +50,7 @@ class Parts:
         self.writer_takes_rects = False
         self.writer_failed = False
         self.sync_fd: int | None = None
-        self.stream: EncryptedPartStream | None = None  # the part is encrypted: the encoder writes here
+        self.stream = None  # the part stream's writer for this part: the encoder writes here
         self.last_pts = 0.0
         self.synced_at = 0.0
         self.canvas: bytearray | None = None  # the whole picture, for sources that send only changes
@@ -109,7 +108,7 @@ class Parts:
         now = time.monotonic()
         if self.sync_fd is not None and now - self.synced_at >= SYNC_EVERY:
             self.synced_at = now
-            if self.stream is not None:  # encrypted: the tail carries what is not yet in a full chunk
+            if self.stream is not None:  # the part stream makes what it holds survive a kill
                 frames = getattr(self.writer, "frames", 0)
                 self.sealer.submit(self.stream.checkpoint, frames, round(self.last_pts - self.current.start, 3))
                 return
@@ -127,17 +126,17 @@ class Parts:
 
     def open(self, pts: float) -> None:
         index = self._next_index()
-        recipients = list(self.session.encrypt_to)
-        part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}{'.age' if recipients else ''}",
-                    start=round(pts, 3), encoder=self.encoder_name, encrypted_to=recipients)
+        wrap = self.session.part_wrap
+        part = Part(index=index, file=f"part-{index:03d}{self.encoder.extension}{wrap.writer.suffix if wrap else ''}",
+                    start=round(pts, 3), encoder=self.encoder_name, stream=wrap.stream if wrap else "",
+                    stream_meta=dict(wrap.meta) if wrap else {})
         partial = self.partial_path(part)
         create_private_file(partial)
         if index > 1:
             crash_point("split:created")
-        if recipients:
+        if wrap is not None:
             fd = platform.open_binary(partial, os.O_WRONLY | NOFOLLOW)
-            self.stream = EncryptedPartStream(fd, self.session.folder / tail_name(part.file),
-                                              keys.parse_recipients(recipients))
+            self.stream = wrap.writer.open(fd, part, self.session.folder)
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps, stream=self.stream)
         else:
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
@@ -191,13 +190,14 @@ class Parts:
         sync_fd, self.sync_fd = self.sync_fd, None
         stream, self.stream = self.stream, None
         sync_closed = None
+        sidecars: list[str] = []
         try:
             try:
                 try:
                     stats = writer.close()
                 finally:
-                    if stream is not None:  # the last chunk: a complete age file, whatever the encoder did
-                        stream.close()
+                    if stream is not None:  # the stream completes the file, whatever the encoder did
+                        sidecars = list(stream.close() or [])
             finally:
                 if self.rescued_from is not None:  # the folder was lost: the data is still in the open file
                     self._copy_out(sync_fd, partial)
@@ -206,7 +206,7 @@ class Parts:
                 raise OSError("the part's writer had failed")
             crash_point("seal:closed")
         except BaseException as exc:
-            stats = self._repair(partial) if stream is None else self._encrypted_stats(writer, stream, part)
+            stats = self._repair(partial) if stream is None else self._stream_stats(writer, stream, part)
             if stats is None:
                 # Kept under its .partial name; crash recovery may still save it.
                 part.state = "incomplete"
@@ -226,7 +226,7 @@ class Parts:
             sync_closed.result()
         platform.rename(partial, final)  # and retried while an indexer or antivirus holds it
         crash_point("seal:renamed")
-        future = self.sealer.submit(self._finish_seal, part, final)
+        future = self.sealer.submit(self._finish_seal, part, final, sidecars)
         self.pending.append(future)
         if not in_background:
             future.result()
@@ -258,11 +258,11 @@ class Parts:
             out.flush()
             platform.fsync(out.fileno())
 
-    def _encrypted_stats(self, writer, stream, part: Part):
-        """An encrypted part whose writer failed: what reached it is sealed as it is (the
-        encoder cannot repair what it cannot read; a key holder's reader keeps its whole
-        fragments), unless the stream itself could not be completed (then it stays .partial,
-        with its tail, for crash recovery)."""
+    def _stream_stats(self, writer, stream, part: Part):
+        """A part written through a part stream whose writer failed: what reached it is sealed
+        as it is (the encoder cannot repair what it cannot read; reading it back through its
+        stream, its whole fragments are kept), unless the stream itself could not be completed
+        (then it stays .partial, with what the stream keeps beside it, for crash recovery)."""
         if stream.error is not None or not getattr(writer, "frames", 0):
             return None
         return PartStats(frames=writer.frames, duration=max(0.0, self.last_pts - part.start))
@@ -276,8 +276,9 @@ class Parts:
         except Exception:
             return None
 
-    def _finish_seal(self, part: Part, path: Path) -> None:
+    def _finish_seal(self, part: Part, path: Path, sidecars: list[str] = ()) -> None:
         self._measure(part, path)
+        part.sidecars = {name: sha256_file(self.session.folder / name) for name in sidecars}
         crash_point("seal:hashed")
         part.state = "sealed"
         self.on_sealed(part)

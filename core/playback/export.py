@@ -20,10 +20,19 @@ import av
 import av.filter
 from recorder.errors import UsageError
 from recorder.store.files import create_private_file, private_workdir
+from recorder.store.memory import memory_output, release
 from recorder.playback.timeline import GAP_MIN, Segment, Timeline
 
 TIME_BASE = Fraction(1, 1000)
 MAX_SIDE = 16384  # pixels: what the codecs take (and memory allows)
+
+
+@attrs.frozen
+class Protection:
+    """How an export of protected parts is protected: ``write(source, target)`` writes the file
+    ``source`` (in memory) protected into ``target`` (new); the output's name gets ``suffix``."""
+    suffix: str
+    write: Callable[[Path, Path], None]
 
 
 @attrs.define
@@ -196,18 +205,18 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
 
 
 def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: bool = False,
-                   progress: Callable[[float], None] = lambda seconds: None, encrypt_to: list[str] = (),
+                   progress: Callable[[float], None] = lambda seconds: None, protect: Protection | None = None,
                    **job: object) -> Path:
     """Run the ``fmt`` exporter; the output appears only when complete (never half-written).
-    With ``encrypt_to`` (an encrypted session), the exporter writes into memory and only the
-    file encrypted to those recipients reaches the disk, named ``output`` + ``.age``."""
+    With ``protect`` (a session whose part stream protects its parts), the exporter writes into
+    memory and only the file that stream protected reaches the disk, named ``output`` + its suffix."""
     component = host.registry.get(fmt)
     if component is None or component.kind != "exporter":
         formats = ", ".join(sorted(c.name for c in host.registry.of_kind("exporter")))
         raise UsageError(f"unknown export format '{fmt}' (available: {formats})")
     output = output.expanduser().absolute()
-    if encrypt_to and output.suffix != ".age":
-        output = output.with_name(output.name + ".age")
+    if protect is not None and protect.suffix and not output.name.endswith(protect.suffix):
+        output = output.with_name(output.name + protect.suffix)
     if output.exists() and not force:
         raise UsageError(f"{output} exists; use --force to overwrite it")
     if not output.parent.is_dir():
@@ -221,16 +230,15 @@ def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: b
     # where nobody else can plant a link, then renamed into place when complete.
     with private_workdir(output) as workdir:
         target = workdir / output.name
-        if encrypt_to:  # the exporter writes into memory; only ciphertext reaches the disk
-            from recorder.privacy.plaintext import encrypt_to_file, memory_output, release
-
-            export_job.output = memory_output(output.name.removesuffix(".age"))
+        if protect is not None:  # the exporter writes into memory; only the protected file reaches the disk
+            export_job.output = memory_output(output.name.removesuffix(protect.suffix) if protect.suffix
+                                              else output.name)
         else:
             export_job.output = target
             create_private_file(target)  # 0600 from the first byte; exporters write into it
         exporter.export(export_job)
-        if encrypt_to:
-            encrypt_to_file(export_job.output, target, list(encrypt_to))
+        if protect is not None:
+            protect.write(export_job.output, target)
             release(export_job.output)
         platform.make_owner_only(target, folder=False)
         platform.replace(target, output)  # Windows: retried while a player still holds the old file

@@ -94,7 +94,7 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
             folder: Path | None = None) -> Path:
     """Write the replay page (converting unplayable parts and making thumbnails first,
     part by part: ``progress`` is told the seconds of recording done) in ``folder`` (by
-    default the session's cache folder; a memory folder for an encrypted session); returns its path."""
+    default the session's cache folder; a memory folder for protected parts); returns its path."""
     manifest = timeline.manifest
     folder = folder or cache_dir(manifest.session_id)
     every = thumbnail_every(timeline.recorded)

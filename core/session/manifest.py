@@ -8,10 +8,15 @@ Version 2 (recorder 0.2) names on each part the encoder that wrote it, so that
 crash recovery asks that encoder to repair it. Version 3 adds the support
 session's id and labels. Version 4 adds ``still``: the spans (start and end
 offsets) when the screen did not change, which replay shades and can skip.
-Version 5 adds, per part, the age recipients it is encrypted to and the tail a
-crash left beside an encrypted part (see recorder.privacy.stream). Older
-files are migrated when read: every part of a version 1 file gets the session's
-encoder; a version 2 file has no id or labels; a version 3 file no still spans.
+Version 5 added, per part, the age recipients it was encrypted to
+(``encrypted_to``) and the tail a crash left beside it (``tail``,
+``tail_sha256``). Version 6 says that generically: the part stream (a plugin)
+that wrote the part (``stream``), what it recorded (``stream_meta``) and the
+files it keeps beside the part (``sidecars``, name to SHA-256). Older files are
+migrated when read: every part of a version 1 file gets the session's encoder; a
+version 2 file has no id or labels; a version 3 file no still spans; a version 5
+part encrypted to recipients was written by the part stream ``age``, which
+recorded them, and its tail is its side file.
 (Each addition is a new version because readers refuse keys they do not know:
 an older recorder then says "upgrade" rather than "damaged".)
 """
@@ -33,7 +38,7 @@ from recorder.store.files import write_private
 from recorder.version import __version__
 
 MANIFEST = "session.json"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 STATES = ("recording", "interrupted", "complete")
 
 
@@ -206,8 +211,8 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("format_version")
     if version == 1:
         encoder = (data.get("video") or {}).get("encoder") or (data.get("components") or {}).get("encoder")
-        data = dict(data, format_version=2,
-                    parts=[{"encoder": encoder or "h264", **part} for part in data.get("parts", [])])
+        data = dict(data, format_version=2,  # no encoder recorded anywhere: crash recovery says so
+                    parts=[{"encoder": encoder or "", **part} for part in data.get("parts", [])])
         version = 2
     if version == 2:
         data = dict(data, format_version=3)  # id and labels default to none
@@ -217,7 +222,25 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         version = 4
     if version == 4:
         data = dict(data, format_version=5)  # no part was encrypted
+        version = 5
+    if version == 5:
+        data = dict(data, format_version=6, parts=[_part_from_v5(part) for part in data.get("parts", [])])
     return data
+
+
+V5_STREAM = "age"  # the part stream that writes what version 5 called an encrypted part
+
+
+def _part_from_v5(part: Any) -> Any:
+    if not isinstance(part, dict):
+        return part  # damaged: the structuring says so
+    part = dict(part)
+    recipients, tail, tail_sha256 = part.pop("encrypted_to", []), part.pop("tail", ""), part.pop("tail_sha256", "")
+    if recipients:
+        part.update(stream=V5_STREAM, stream_meta={"recipients": recipients})
+    if tail:
+        part["sidecars"] = {tail: tail_sha256}
+    return part
 
 
 def parse(text: str | bytes, where: str = MANIFEST) -> Manifest:
@@ -267,10 +290,15 @@ def _unconfined(manifest: Manifest) -> str | None:
         except UsageError as exc:
             return str(exc)
     for part in manifest.parts:
-        for name in (part.file, part.tail):
-            if name and (not _PART_NAME.match(name) or ".." in name):
+        for name in (part.file, *part.sidecars):
+            if name and not plain_name(name):
                 return f"part file {name[:80]!r} is not a plain file name in the session folder"
     return None
+
+
+def plain_name(name: str) -> bool:
+    """A name read from a manifest that stays a file in the session folder."""
+    return bool(_PART_NAME.match(name)) and ".." not in name
 
 
 def _first_error(exc: BaseException) -> str:

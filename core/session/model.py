@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import attrs
+from recorder.errors import UsageError
 from recorder.host.isolation import running_plugin
 from recorder.values import Notification, SaveChoice
 
@@ -47,9 +48,22 @@ class Part:
     sha256: str = ""
     previous_sha256: str = ""  # the hash chain: deleting or reordering a part is detected
     encoder: str = ""  # the encoder component that wrote it: crash recovery calls its repair()
-    encrypted_to: list[str] = attrs.Factory(list)  # age recipients (public keys); empty: in the clear
-    tail: str = ""  # an encrypted part a crash cut short: its tail file, joined by a key holder
-    tail_sha256: str = ""
+    # The part stream (a plugin, see recorder_register_part_streams) its bytes went through on
+    # their way to the file, and what that stream recorded about it; "": the encoder wrote the file.
+    stream: str = ""
+    stream_meta: dict[str, Any] = attrs.Factory(dict)
+    # Files beside the part that belong to it (a part stream's), name -> SHA-256: verified,
+    # listed in the receipt, moved and removed with the part.
+    sidecars: dict[str, str] = attrs.Factory(dict)
+
+
+@attrs.define
+class PartWrap:
+    """How a session's parts are written: through the part stream ``stream``, which records
+    ``meta`` on every part (set by a plugin with ``Session.wrap_parts`` before recording)."""
+    stream: str
+    meta: dict[str, Any] = attrs.Factory(dict)
+    writer: Any = attrs.field(default=None, eq=False, repr=False)  # the stream itself, found by core
 
 
 @attrs.frozen
@@ -88,8 +102,8 @@ class Session:
     resumed: bool = False  # continues a session interrupted by a restart or a crash
     support_id: str = ""  # the support tool's session id (--session-id)
     labels: dict[str, str] = attrs.Factory(dict)  # ticket, customer, rep, portal... (--label)
-    # age recipients the parts are encrypted to (set by the encrypt guard; empty: not encrypted)
-    encrypt_to: list[str] = attrs.Factory(list)
+    # the part stream every part is written through (set by a plugin's guard; None: none)
+    part_wrap: PartWrap | None = None
     _t0: float = attrs.field(factory=time.monotonic, alias="t0")
     _end: threading.Event = attrs.Factory(threading.Event)
     _sealed: threading.Event = attrs.Factory(threading.Event)
@@ -105,6 +119,15 @@ class Session:
         plugin that registered options with ``recorder_register_options``);
         None when it has none or the profile does not configure it."""
         return self._options.get(name)
+
+    def wrap_parts(self, stream: str, meta: dict[str, Any] | None = None) -> None:
+        """Write every part of this session through the part stream ``stream`` (registered with
+        ``recorder_register_part_streams``), which records ``meta`` on each part. Call it before
+        recording starts (a guard's ``preflight``); one part stream per session."""
+        if self.part_wrap is not None and self.part_wrap.stream != stream:
+            raise UsageError(f"the parts are already written through part stream '{self.part_wrap.stream}': "
+                             f"'{stream}' cannot wrap them too (one part stream per session)")
+        self.part_wrap = PartWrap(stream, dict(meta or {}))
 
     @property
     def short_id(self) -> str:

@@ -5,6 +5,12 @@ The receipt lists every part with its SHA-256 and the session's totals, and a
 head hash over all of it. ``recorder verify SESSION --receipt FILE`` checks the
 folder against it, naming a part deleted (with its manifest entry), a part
 changed, or a total edited; with only the head hash it says whether it matches.
+
+A session with files a part stream keeps beside a part gets a version 2
+receipt, which lists them (``sidecars``, name to SHA-256); version 1 named the
+one such file there was, an encrypted part's tail, by its hash only
+(``tail_sha256``), and is still issued for every other session. A receipt is
+checked in the version it was issued in.
 """
 
 from __future__ import annotations
@@ -16,17 +22,27 @@ from typing import Any
 
 from recorder.session.manifest import Manifest
 
-RECEIPT_VERSION = 1
+RECEIPT_VERSION = 2
 
 
-def receipt(manifest: Manifest) -> dict[str, Any]:
+def _sidecars(part, version: int) -> dict[str, Any]:
+    if not part.sidecars:
+        return {}
+    if version == 1:
+        return {"tail_sha256": next(iter(part.sidecars.values()))}
+    return {"sidecars": dict(part.sidecars)}
+
+
+def receipt(manifest: Manifest, version: int | None = None) -> dict[str, Any]:
+    if version is None:
+        version = RECEIPT_VERSION if any(p.sidecars for p in manifest.sealed_parts) else 1
     body = {
-        "receipt_version": RECEIPT_VERSION,
+        "receipt_version": version,
         "session_id": manifest.session_id,
         "support_session_id": manifest.support_session_id,
         "labels": dict(manifest.labels),
         "parts": [{"file": p.file, "sha256": p.sha256, "frames": p.frames, "duration": p.duration,
-                   "size": p.size, **({"tail_sha256": p.tail_sha256} if p.tail else {})}
+                   "size": p.size, **_sidecars(p, version)}
                   for p in manifest.sealed_parts],
         "frames": manifest.frames,
         "duration": manifest.duration,
@@ -47,17 +63,12 @@ def head_of(body: dict[str, Any]) -> str:
 def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha256_of) -> list[str]:
     """What differs between the session on disk and the receipt (nothing: it matches).
     ``sha256_of(path)`` hashes a part as it is on disk."""
-    actual = receipt(manifest)
-    tails = {p.file: p.tail for p in manifest.sealed_parts if p.tail}
-    for part in actual["parts"]:  # the hashes of what is on disk, not what the manifest says
-        path = folder / part["file"]
-        part["sha256"] = sha256_of(path) if path.is_file() else ""
-        if part["file"] in tails:
-            tail = folder / tails[part["file"]]
-            part["tail_sha256"] = sha256_of(tail) if tail.is_file() else ""
-    actual["head"] = head_of(actual)
     if isinstance(expected, str):
-        return [] if expected == actual["head"] else ["the session does not match the receipt's head hash"]
+        heads = {_on_disk(folder, manifest, version, sha256_of)["head"] for version in (1, RECEIPT_VERSION)}
+        return [] if expected in heads else ["the session does not match the receipt's head hash"]
+    version = expected.get("receipt_version")
+    actual = _on_disk(folder, manifest, version if version in (1, RECEIPT_VERSION) else RECEIPT_VERSION,
+                      sha256_of)
     problems = []
     if head_of(expected) != expected.get("head"):
         problems.append("the receipt itself was changed (its head hash does not match its content)")
@@ -69,11 +80,11 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
             problems.append(f"{part['file']} (part {where} of {len(expected['parts'])}) is missing")
         elif here["sha256"] != part["sha256"] and _made_whole(manifest, part):
             problems.append(f"{part['file']} was made whole by a key holder after the receipt was issued "
-                            "(recover --identity): the receipt names the part and tail the crash left")
+                            "(recover --identity): the receipt names the part and what the crash left beside it")
         elif here["sha256"] != part["sha256"]:
             problems.append(f"{part['file']} is not the part the receipt names (SHA-256 differs)")
-        elif here.get("tail_sha256") != part.get("tail_sha256"):
-            problems.append(f"{part['file']}: its tail is not the one the receipt names")
+        elif (here.get("tail_sha256"), here.get("sidecars")) != (part.get("tail_sha256"), part.get("sidecars")):
+            problems.append(f"{part['file']}: the files beside it are not the ones the receipt names")
     for name in sorted(set(listed) - {p["file"] for p in expected.get("parts", [])}):
         problems.append(f"{name} is not in the receipt")
     for total in ("frames", "duration"):
@@ -83,6 +94,23 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
         if expected.get(key) != actual[key]:
             problems.append(f"{key} differs from the receipt's")
     return problems
+
+
+def _on_disk(folder: Path, manifest: Manifest, version: int, sha256_of) -> dict[str, Any]:
+    """The receipt of the session as it is on disk: the hashes of its files, not the manifest's."""
+    actual = receipt(manifest, version)
+    by_name = {p.file: p for p in manifest.sealed_parts}
+    for part in actual["parts"]:
+        path = folder / part["file"]
+        part["sha256"] = sha256_of(path) if path.is_file() else ""
+        sidecars = {name: sha256_of(folder / name) if (folder / name).is_file() else ""
+                    for name in by_name[part["file"]].sidecars}
+        if sidecars and version == 1:
+            part["tail_sha256"] = next(iter(sidecars.values()))
+        elif sidecars:
+            part["sidecars"] = sidecars
+    actual["head"] = head_of(actual)
+    return actual
 
 
 def _made_whole(manifest: Manifest, part: dict[str, Any]) -> bool:

@@ -6,12 +6,13 @@ left it saying ``recording`` with a part still ``.partial``: the encoder that
 wrote that part (named in the manifest) repairs it, it is hashed and sealed
 before anything else. Either way the next start continues the same session in
 a new part, unless ``--new-session`` is given, the session is older than
-``resume_within``, or it was recorded with another encoder.
+``resume_within``, or it was recorded with another encoder. A part written
+through a part stream (a plugin: encryption, say) is kept by that stream, which
+alone knows what of it can be read.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +21,7 @@ from typing import Any
 import attrs
 from recorder import platform
 from recorder.errors import describe
-from recorder.privacy.stream import HEADER_MAX, TAIL, payload_start, read_tail
-from recorder.session import journal, manifest as manifests
+from recorder.session import journal, manifest as manifests, streams
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
@@ -77,10 +77,7 @@ def recover_folder(folder: Path, host) -> list[str]:
     for stray in sorted(folder.glob(f"*{PARTIAL}")):  # created but not yet in the manifest
         name = stray.name.removesuffix(PARTIAL)
         if name not in listed:
-            recipients = next((p.encrypted_to for p in reversed(manifest.parts) if p.encrypted_to), [])
-            manifest.parts.append(Part(index=len(manifest.parts) + 1, file=name,
-                                       start=manifest.recorded_until(), encoder=default_encoder,
-                                       encrypted_to=list(recipients) if name.endswith(".age") else []))
+            manifest.parts.append(_stray_part(manifest, name, default_encoder))
     kept: list[Part] = []
     for part in manifest.parts:
         if part.state == "sealed":
@@ -114,10 +111,20 @@ def recover_folder(folder: Path, host) -> list[str]:
     return report
 
 
+def _stray_part(manifest: Manifest, name: str, encoder: str) -> Part:
+    """A part created but not yet listed: written like the last part with the same kind of name
+    (``part-002.mp4.age`` after ``part-001.mp4.age``), through its part stream if it had one."""
+    like = next((p for p in reversed(manifest.parts) if Path(p.file.removesuffix(PARTIAL)).suffix == Path(name).suffix),
+                None)
+    return Part(index=len(manifest.parts) + 1, file=name, start=manifest.recorded_until(), encoder=encoder,
+                stream=like.stream if like else "", stream_meta=dict(like.stream_meta) if like else {})
+
+
 def _encoder_of(manifest: Manifest) -> str:
+    """The session's encoder as its manifest records it ("" if it does not: then each part's own)."""
     if manifest.video:
         return manifest.video.encoder
-    return manifest.components.encoder if manifest.components else "h264"
+    return manifest.components.encoder if manifest.components else ""
 
 
 def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: str) -> str:
@@ -132,8 +139,8 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
         part.state = "dropped"
         return f"{name}: nothing on disk, dropped"
     encoder_name = part.encoder or default_encoder
-    if part.encrypted_to or name.endswith(".age"):
-        return _keep_encrypted(folder, part, path, final, encoder_name)
+    if part.stream:
+        return _keep_through_stream(folder, part, path, final, encoder_name, host)
     repair, why_not = host.repairer(encoder_name)
     if repair is None:
         part.state, part.file = "incomplete", path.name
@@ -161,38 +168,28 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
             + (f"; cut {human_size(removed)} of torn tail" if removed > 0 else ""))
 
 
-def _keep_encrypted(folder: Path, part: Part, path: Path, final: Path, encoder_name: str) -> str:
-    """An encrypted part cannot be repaired without the key: it is sealed as it is, with the
-    tail its last checkpoint left (see recorder.privacy.stream), for a key holder to join."""
+def _keep_through_stream(folder: Path, part: Part, path: Path, final: Path, encoder_name: str, host) -> str:
+    """A part written through a part stream: its encoder cannot read it, its stream says what is kept."""
     name = final.name
-    tail = folder / (name + TAIL)
-    meta = None
-    if tail.is_file():
-        try:
-            meta, _ = read_tail(tail.read_bytes())
-        except (OSError, ValueError, KeyError):
-            meta = None  # a tail torn or foreign: not ours to keep
-    with open(path, "rb") as fh:
-        start = payload_start(fh.read(HEADER_MAX))
-        size = os.fstat(fh.fileno()).st_size
-    if meta is None and (start is None or size <= start):  # no chunk, no tail: nothing a key could read
-        path.unlink()
-        tail.unlink(missing_ok=True)
+    stream = streams.find(host, part.stream)
+    if stream is None:
+        part.state, part.file = "incomplete", path.name
+        return f"{name}: kept as {path.name}, not sealed (part stream '{part.stream}' is not installed)"
+    part.file = name
+    kept = stream.recover(folder, part, path)
+    if not kept.keep:
+        path.unlink(missing_ok=True)
         part.state = "dropped"
-        return f"{name}: encrypted, and killed before its first second was safe: dropped"
-    if meta is None:
-        tail.unlink(missing_ok=True)
+        return f"{name}: {kept.note}"
     if path != final:
         platform.rename(path, final)
     fsync_folder(folder)
     crash_point("recover:renamed")
-    part.file, part.state, part.encoder = name, "sealed", encoder_name
-    part.frames = meta["frames"] if meta else 0
-    part.duration = round(meta["duration"], 3) if meta else 0.0
+    part.state, part.encoder = "sealed", encoder_name
+    part.frames, part.duration = kept.frames, round(kept.duration, 3)
     part.size, part.sha256 = final.stat().st_size, sha256_file(final)
-    part.tail, part.tail_sha256 = (tail.name, sha256_file(tail)) if meta else ("", "")
-    return (f"{name}: encrypted; kept as written, about {part.duration:.1f} s ({human_size(part.size)}"
-            + (", and its tail" if meta else "") + "): recorder recover --identity KEY makes it whole")
+    part.sidecars = {side: sha256_file(folder / side) for side in kept.sidecars}
+    return f"{name}: {kept.note}"
 
 
 def close(folder: Path, why: str, host) -> None:

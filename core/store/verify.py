@@ -1,4 +1,8 @@
-"""``recorder verify``: is a session folder exactly what its manifest says?"""
+"""``recorder verify``: is a session folder exactly what its manifest says?
+
+A part written through a part stream (a plugin) is checked by that stream,
+which alone knows what can be read of it without a key; core checks its hash
+and the hashes of the files the stream keeps beside it, as for every part."""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from pathlib import Path
 
 import av
 from recorder import platform
-from recorder.privacy.stream import HEADER_MAX, age_stanzas
-from recorder.session import manifest as manifests
+from recorder.session import manifest as manifests, streams
 from recorder.session.manifest import MANIFEST, ManifestError
 from recorder.store import results
 from recorder.store.files import sha256_file
@@ -57,29 +60,31 @@ def _part_named(event) -> int | str | None:
     return None
 
 
-def _check_encrypted(folder: Path, part, expected: set[str]) -> list[str]:
+def _check_sidecars(folder: Path, part, expected: set[str]) -> list[str]:
     problems = []
-    with open(folder / part.file, "rb") as fh:
-        stanzas = age_stanzas(fh.read(HEADER_MAX))
-    if stanzas is None and part.tail:
-        pass  # killed before its first full chunk: everything is in the tail
-    elif stanzas is None:
-        problems.append(f"{part.file}: not an age-encrypted file (its header does not parse)")
-    elif stanzas < len(part.encrypted_to):
-        problems.append(f"{part.file}: encrypted to {stanzas} recipient(s), the manifest says "
-                        f"{len(part.encrypted_to)}")
-    if part.tail:
-        expected.add(part.tail)
-        tail = folder / part.tail
-        if not tail.is_file():
-            problems.append(f"{part.tail} is missing (the end of {part.file} that a crash left apart)")
-        elif sha256_file(tail) != part.tail_sha256:
-            problems.append(f"{part.tail}: SHA-256 does not match the manifest (the file was changed)")
+    for name, digest in part.sidecars.items():
+        expected.add(name)
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing (kept beside {part.file} by part stream '{part.stream}')")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name}: SHA-256 does not match the manifest (the file was changed)")
     return problems
 
 
-def verify(folder: Path) -> tuple[list[str], list[str]]:
-    """Returns (what checked out, what is wrong); nothing wrong means verified."""
+def _check_through_stream(folder: Path, part, expected: set[str], host) -> tuple[str, list[str]]:
+    """What the part's stream says of it (without a key), and the files it keeps beside it."""
+    problems = _check_sidecars(folder, part, expected)
+    stream = streams.find(host, part.stream) if host is not None else None
+    if stream is None:
+        return f"SHA-256 ok (written through part stream '{part.stream}', not installed here)", problems
+    said, found = stream.verify(folder, part)
+    return f"SHA-256 ok, {said}", problems + list(found)
+
+
+def verify(folder: Path, host=None) -> tuple[list[str], list[str]]:
+    """Returns (what checked out, what is wrong); nothing wrong means verified. ``host``: the
+    plugins, whose part streams check the parts written through them."""
     ok: list[str] = []
     problems: list[str] = []
     try:
@@ -103,13 +108,12 @@ def verify(folder: Path) -> tuple[list[str], list[str]]:
         if sha256_file(path) != part.sha256:
             problems.append(f"{name}: SHA-256 does not match the manifest (the file was changed)")
             continue
-        if part.encrypted_to:  # without the key: the hashes, and that it is an age file for its recipients
-            found = _check_encrypted(folder, part, expected)
+        if part.stream:
+            said, found = _check_through_stream(folder, part, expected, host)
             if found:
                 problems += found
             else:
-                ok.append(f"{name}: encrypted to {len(part.encrypted_to)} recipient(s), {part.duration:.1f} s, "
-                          f"SHA-256 ok" + (f", with the tail a crash left ({part.tail})" if part.tail else ""))
+                ok.append(f"{name}: {said}")
             continue
         try:
             frames = count_frames(path)

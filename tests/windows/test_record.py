@@ -67,7 +67,7 @@ def test_the_encrypt_guard_under_windows_cpython(start, tmp_path):
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 3 * 10
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
-    assert manifest["parts"][0]["encrypted_to"] == [str(identity.to_public())]
+    assert manifest["parts"][0]["stream_meta"] == {"recipients": [str(identity.to_public())]}
 
 
 def manifest_part(folder) -> str:

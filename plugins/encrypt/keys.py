@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyrage
 from pyrage import ssh, x25519
-from recorder.errors import UsageError
+from recorder import UsageError
 
 SECRET_PREFIX = "AGE-SECRET-KEY-"
 IDENTITY_ENV_PREFIX = "env:"
@@ -44,20 +44,6 @@ def check_recipient(text: str) -> None:
 
 def parse_recipients(texts: list[str]) -> list:
     return [parse_recipient(text) for text in texts]
-
-
-def short(recipient: str) -> str:
-    """How a recipient is named in one line: enough to tell keys apart."""
-    recipient = recipient.strip()
-    if recipient.startswith("ssh-"):
-        fields = recipient.split()
-        comment = f" {fields[2]}" if len(fields) > 2 else ""
-        return f"{fields[0]} {fields[1][-12:]}{comment}" if len(fields) > 1 else recipient[:24]
-    return f"{recipient[:12]}...{recipient[-6:]}" if len(recipient) > 24 else recipient
-
-
-def names(recipients: list[str]) -> str:
-    return ", ".join(short(r) for r in recipients)
 
 
 def load_identities(reference: str) -> list:

@@ -1,11 +1,14 @@
-"""Guard ``encrypt``: every part encrypted to the organisation's age recipients as it is written.
+"""Guard ``encrypt`` and part stream ``age``: every part encrypted to the organisation's age
+recipients as it is written.
 
 The administrator puts the recipients (public keys) in the site config and
 locks them there. The guard checks them before anything is recorded (a bad
-or secret key: exit 2, naming it) and tells core to encrypt; core's part
-writer does the encrypting (recorder.privacy), so that no plaintext frame
-reaches the disk whatever plugin comes later. The recording machine holds no
-key that decrypts: only the recipients' owners can read a part.
+or secret key: exit 2, naming it) and wraps the session's parts in the part
+stream ``age`` (part_stream.py), through which the encoder's bytes reach the
+disk encrypted, so that no plaintext frame reaches the disk whatever plugin
+comes later. The recording machine holds no key that decrypts: only the
+recipients' owners can read a part. pyrage is imported only when encryption
+is configured or an encrypted session is read.
 """
 
 from __future__ import annotations
@@ -13,7 +16,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-from recorder import UsageError, check_age_recipient, hookimpl, option
+from recorder import UsageError, hookimpl, option
+
+from .part_stream import AgePartStream
+
+STREAM = "age"
+
+
+def check_age_recipient(text: str) -> None:
+    """ValueError (a sentence: "is a private key: ...") unless ``text`` is an age recipient."""
+    from .keys import parse_recipient
+
+    parse_recipient(text)
 
 
 def _check_recipients(instance, attribute, value: list[str]) -> None:
@@ -70,10 +84,22 @@ class EncryptGuard:
         recipients = list(self.options.recipients)
         if self.options.recipients_file:
             recipients += read_recipients_file(self.options.recipients_file)
-        session.encrypt_to = list(dict.fromkeys(recipients))
+        session.wrap_parts(STREAM, {"recipients": list(dict.fromkeys(recipients))})
+
+    def start(self, session) -> None:
+        pass  # everything happens before recording: the part stream does the rest
+
+    def stop(self) -> None:
+        pass
 
 
 @hookimpl
 def recorder_register_guards(register):
     register("encrypt", EncryptGuard, options=EncryptOptions,
              description="encrypt every part to the organisation's age recipients (public keys)")
+
+
+@hookimpl
+def recorder_register_part_streams(register):
+    register(STREAM, AgePartStream,
+             description="parts written through age's STREAM (the encrypt guard turns it on)")
