@@ -9,7 +9,7 @@ import attrs
 import tomli_w
 from recorder.config.layers import Key
 from recorder.config.options import help_of
-from recorder.config.profile import ProfileSettings, ResolvedProfile
+from recorder.config.profile import AUTO_SOURCE, ProfileSettings, ResolvedProfile
 from recorder.host.manager import PluginHost
 from recorder.session import manifest as manifests
 from recorder.store import catalog, results
@@ -60,7 +60,11 @@ def describe_config(profile: ResolvedProfile) -> str:
     out = [f"# Effective configuration of profile '{name}': after each value, the layer that set it",
            "# and what the setting does.", f"[{prefix}]"]
     for field in attrs.fields(ProfileSettings):
-        out.append(_line(field, getattr(profile.settings, field.name), origin((field.name,), "default")))
+        value, where = getattr(profile.settings, field.name), origin((field.name,), "default")
+        if field.name == "source" and config.profile_table(name).get(("source",), AUTO_SOURCE) == AUTO_SOURCE:
+            # what the profile says, as the docs give the default; what it chose here beside it
+            value, where = AUTO_SOURCE, f"{where}; {AUTO_SOURCE} is {value} here"
+        out.append(_line(field, value, where))
     for setting, missing in profile.removed_defaults().items():
         out.append(f"# note: {setting} leaves out the default {', '.join(missing)} "
                    f"(add back with {setting} = [{', '.join(repr('+' + n) for n in missing)}])"
