@@ -19,12 +19,12 @@ from recorder.version import __version__
 from recorder.console import console  # noqa: E402
 
 # The component protocols (recorder.components): the kinds first, then the capabilities.
-_INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter",
-               "BindsSession", "Paced", "Repairs", "WritesToStream", "CountsFrames",
-               "ProjectsSize", "TakesChangedRows", "TakesChangedRects", "NamesDestinations",
-               "Preflights", "RequiresPreflight", "BeforeSeal", "StartsWithSession", "Stops",
-               "KeepsReceipt", "HearsPartSealed", "HearsSessionEvent", "HearsSessionReceipt",
-               "HearsSessionEnded")
+_INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter", "PartStream",
+               "PartStreamWriter", "Protects", "BindsSession", "Paced", "Repairs", "WritesToStream",
+               "CountsFrames", "ProjectsSize", "TakesChangedRows", "TakesChangedRects",
+               "NamesDestinations", "Preflights", "RequiresPreflight", "EndsSupportSession",
+               "BeforeSeal", "StartsWithSession", "Stops", "KeepsReceipt", "HearsPartSealed",
+               "HearsSessionEvent", "HearsSessionReceipt", "HearsSessionEnded")
 
 # Where each name lives. They are imported when first used, not with the
 # package: every ``recorder`` command imports this package, and most of them
@@ -96,10 +96,11 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder import platform
     from recorder.config.options import option
     from recorder.components import (Source, Encoder, PartWriter, Sink, Guard, Notifier, Exporter,
-                                     BindsSession, Paced, Repairs, WritesToStream, CountsFrames,
-                                     ProjectsSize, TakesChangedRows, TakesChangedRects, NamesDestinations,
-                                     Preflights, RequiresPreflight, BeforeSeal, StartsWithSession, Stops,
-                                     KeepsReceipt, HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
+                                     PartStream, PartStreamWriter, Protects, BindsSession, Paced, Repairs,
+                                     WritesToStream, CountsFrames, ProjectsSize, TakesChangedRows,
+                                     TakesChangedRects, NamesDestinations, Preflights, RequiresPreflight,
+                                     EndsSupportSession, BeforeSeal, StartsWithSession, Stops, KeepsReceipt,
+                                     HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
                                      HearsSessionEnded)
     from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob

@@ -1,7 +1,7 @@
 """What each kind of component is: the methods core calls, as ``typing.Protocol`` classes.
 
 A component kind (``Source``, ``Encoder`` and the ``PartWriter`` it opens, ``Sink``,
-``Guard``, ``Notifier``, ``Exporter``) lists what every component of that kind has.
+``Guard``, ``Notifier``, ``Exporter``, ``PartStream`` and its ``PartStreamWriter``) lists what every component of that kind has.
 What only some have is a capability of its own, one small protocol each
 (``Repairs``, ``Preflights``, ``HearsPartSealed``...): core asks
 ``isinstance(component, Repairs)`` instead of looking for a method by name, so the
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # for annotations only: this module imports nothing of recorder when run
     from recorder.playback.export import ExportJob
     from recorder.session.model import Event, Part, Session
+    from recorder.session.streams import RecoveredPart
     from recorder.values import Changes, Notification, PartStats, VideoFormat
 
 # -- the kinds ------------------------------------------------------------------------
@@ -92,7 +93,61 @@ class Exporter(Protocol):
         """Write the session to ``job.output``."""
 
 
+class PartStreamWriter(Protocol):
+    """What the encoder writes a part's bytes into, when a part stream carries them."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+    def checkpoint(self, frames: int, duration: float, /) -> None:
+        """Make what was written survive a kill (instead of core's fsync)."""
+
+    def close(self) -> list[str]:
+        """Complete the file and close its descriptor; the side files to keep with the part."""
+
+    @property
+    def error(self) -> BaseException | None:
+        """What broke the stream, or None."""
+
+
+class PartStream(Protocol):
+    """Carries a part's bytes from the encoder to its file, and back (encryption, a checksum sidecar)."""
+
+    @property
+    def suffix(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def protects(self) -> bool:
+        """True: a part cannot be read without a key; the stream is then also ``Protects``."""
+
+    def open(self, fd: int, part: Part, folder: Path, /) -> PartStreamWriter: ...
+
+    def recover(self, folder: Path, part: Part, path: Path, /) -> RecoveredPart: ...
+
+    def verify(self, folder: Path, part: Part, /) -> tuple[str, list[str]]: ...
+
+
 # -- capabilities: what only some components have -----------------------------------
+
+# Part streams
+@runtime_checkable
+class Protects(Protocol):
+    """A part stream whose parts are read back with a key (``protects = True``)."""
+
+    def describe(self, parts: list[Part], /) -> str: ...
+
+    def load_key(self, reference: str, /) -> Any: ...
+
+    def read(self, folder: Path, part: Part, key: Any, /) -> bytes: ...
+
+    def needs_whole(self, part: Part, /) -> bool: ...
+
+    def protect(self, source: Path, target: Path, parts: list[Part], /) -> None: ...
+
 
 # Sources
 @runtime_checkable
@@ -246,7 +301,7 @@ class HearsSessionEnded(Protocol):
 
 # Each kind's protocol, by the kind's name in the registry (``recorder.host.registry.KINDS``).
 KIND_INTERFACES: dict[str, type] = {"source": Source, "encoder": Encoder, "sink": Sink, "guard": Guard,
-                                    "notifier": Notifier, "exporter": Exporter}
+                                    "notifier": Notifier, "exporter": Exporter, "part_stream": PartStream}
 # The lifecycle capabilities, by the method's name (the hook's name without ``recorder_``).
 LIFECYCLE: dict[str, type] = {"part_sealed": HearsPartSealed, "session_event": HearsSessionEvent,
                               "session_receipt": HearsSessionReceipt, "session_ended": HearsSessionEnded}

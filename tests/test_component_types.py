@@ -26,20 +26,14 @@ from test_platforms_static import _package
 OTHER_SYSTEMS = [("guard", "recorder.plugins.indicator", "WindowsIndicatorGuard", "IndicatorOptions")]
 # Built-ins that other helpers were changing when the check was added, with the fix each
 # needs; the lead empties this set (an entry that passes fails the test, so it cannot go stale).
-KNOWN: set[tuple[str, str]] = {
-    # plugins/encrypt/__init__.py: EncryptGuard only checks before recording (preflight) and
-    # has no start(session) / stop(); give it both as no-ops, as docs/plugins.md says.
-    ("guard", "encrypt"),
-}
-# Component kinds whose interface is still being settled, without a protocol yet:
-# part_stream (recorder_register_part_streams, the part-stream seam being built): a
-# PartStream protocol (suffix, label, protects, open, recover, verify) with a Protects
-# capability (describe, load_key, read, needs_whole, protect) goes into
-# recorder/components.py once it holds; its factory then needs a class or a return annotation.
-UNDECLARED_KINDS = {"part_stream"}
+KNOWN: set[tuple[str, str]] = set()
+# Component kinds without a protocol yet (none: each kind of recorder.host.registry.KINDS has one).
+UNDECLARED_KINDS: set[str] = set()
 CAPABILITIES = [name for name in recorder.__all__
                 if isinstance(getattr(components, name, None), type) and name not in
-                {p.__name__ for p in components.KIND_INTERFACES.values()} | {"PartWriter"}]
+                {p.__name__ for p in components.KIND_INTERFACES.values()} | {"PartWriter", "PartStreamWriter"}]
+# The kinds that open a writer: the method, and the writer's protocol.
+WRITERS = {"encoder": ("open_part", "PartWriter"), "part_stream": ("open", "PartStreamWriter")}
 ERROR = re.compile(r"^check_components\.py:\d+: error: ")
 
 
@@ -72,10 +66,11 @@ def _check_module(factories) -> str:
                   f"    component: recorder.{protocol} = {module}.{factory}(options)"]
         made = _factory(module, factory)
         lines += [f"    {c.lower()}: recorder.{c} = {module}.{factory}(options)" for c in _claimed(made, kind)]
-        writer = _writer_class(made) if kind == "encoder" else None
-        if writer is not None:  # the part writer its open_part makes, and what that one claims
+        opens = WRITERS.get(kind)
+        writer = _writer_class(made, opens[0]) if opens else None
+        if writer is not None:  # the writer its open_part (open) makes, and what that one claims
             lines.append(f"    def writer_{index}(writer: {writer.__module__}.{writer.__qualname__}) -> None:")
-            lines.append("        part_writer: recorder.PartWriter = writer")
+            lines.append(f"        part_writer: recorder.{opens[1]} = writer")
             lines += [f"        {c.lower()}: recorder.{c} = writer" for c in _claimed(writer)]
         lines.append("")
     return "\n".join(lines)
@@ -101,11 +96,11 @@ def _members(protocol: type) -> set[str]:
     return {name for name in vars(protocol) if not name.startswith("_")}
 
 
-def _writer_class(encoder: object) -> type | None:
+def _writer_class(component: object, method: str) -> type | None:
     import typing
 
     try:
-        made = typing.get_type_hints(encoder.open_part).get("return")  # type: ignore[attr-defined]
+        made = typing.get_type_hints(getattr(component, method)).get("return")
     except Exception:
         return None
     return made if inspect.isclass(made) else None
