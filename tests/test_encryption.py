@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -377,3 +378,17 @@ def test_a_version_5_manifest_reads_as_parts_of_the_age_stream_with_their_tails(
     outside = dict(old, parts=[dict(part, tail="../../etc/passwd")])
     with pytest.raises(manifests.ManifestError, match="is not a plain file name"):
         manifests.parse(json.dumps(outside))
+
+
+def test_pyrage_is_imported_only_when_a_profile_encrypts(home, keys):
+    """Encryption is a plugin like any other: a recording that does not encrypt never loads pyrage."""
+    def imported(*args: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "recorder", "--profile", "rep",
+                               "--source", "synthetic", "--duration", "1", *args], env=cli_env(home),
+                              capture_output=True, text=True, timeout=60, encoding="utf-8")
+        assert done.returncode == 0, done.stderr
+        return {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+    assert "pyrage" not in imported("--new-session")
+    encrypted_site(home, keys["recipient"])
+    assert "pyrage" in imported("--new-session")
