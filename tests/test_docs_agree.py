@@ -40,12 +40,13 @@ LINE = re.compile(r"^([a-z_]+) = (.*?)  # (default(?: of \S+)?|[^—]*?) —")
 ROW = re.compile(r"^\| `([a-z_]+)` \| [^|]+ \| ([^|]+) \|")
 
 
-def printed(home: Path, tmp_path: Path) -> dict[str, dict[str, tuple[str, bool]]]:
-    """{component ('' for the profile's own settings): {key: (value as printed, is it the default)}}."""
+def printed(home: Path, tmp_path: Path) -> dict[str, dict[str, list[tuple[str, bool]]]]:
+    """{component ('' for the profile's own settings): {key: [(value as printed, is it the default),
+    one for each profile that prints it]}}."""
     config = tmp_path / "every.toml"
     config.write_text(EVERY_COMPONENT, encoding="utf-8")
     env = cli_env(home, RECORDER_DISABLED_PLUGINS="copycat,mirror")  # third-party examples: not ours to document
-    options: dict[str, dict[str, tuple[str, bool]]] = {}
+    options: dict[str, dict[str, list[tuple[str, bool]]]] = {}
     for profile in ("rep", "synthetic", "wayland"):
         result = subprocess.run([recorder_command(), "--profile", profile, "--config", str(config), "config"],
                                 env=env, capture_output=True, text=True, encoding="utf-8", timeout=60)
@@ -56,7 +57,7 @@ def printed(home: Path, tmp_path: Path) -> dict[str, dict[str, tuple[str, bool]]
                 section = match.group(1) or ""
             elif match := LINE.match(line):
                 key, value, origin = match.groups()
-                options.setdefault(section, {})[key] = (value, origin.startswith("default"))
+                options.setdefault(section, {}).setdefault(key, []).append((value, origin.startswith("default")))
     return options
 
 
@@ -103,7 +104,7 @@ def test_every_option_recorder_config_prints_is_documented_with_its_default_and_
     unknown = sorted(set(tables) - set(options))
     assert not unprinted and not unknown, f"documented, not printed by recorder config: {unprinted} {unknown}"
     wrong = [f"{component or 'profile'}.{key}: docs {tables[component][key]}, recorder config {value}"
-             for component, keys in options.items() for key, (value, default) in keys.items()
+             for component, keys in options.items() for key, seen in keys.items() for value, default in seen
              if default and key in tables.get(component, {}) and not same_default(value, tables[component][key])]
     assert not wrong, wrong
 
