@@ -68,3 +68,25 @@ def test_a_third_party_part_stream_records_verifies_exports_and_plays(run_cli, h
     tampered = run_cli("verify", str(first.parent), env=env)
     assert tampered.returncode == 1 and "SHA-256 does not match the manifest" in tampered.stdout
 
+
+
+@pytest.mark.parametrize("point", ["seal:closed", "split:created", "split:opened"])
+def test_a_crash_is_recovered_through_the_third_party_stream(run_cli, home, tmp_path, site, point):
+    """Crash recovery asks the part's stream (not its encoder) what to keep, including for a part
+    the manifest did not name yet; the next start resumes and the session verifies."""
+    env = {"PYTHONPATH": str(site)}
+    config = tmp_path / "checksum.toml"
+    config.write_text(CONFIG.replace("[profiles.rep.synthetic]", "fps = 10.0\n[profiles.rep.synthetic]\nrealtime = false"),
+                      encoding="utf-8")
+    args = ("--profile", "rep", "--config", str(config), "--source", "synthetic", "--duration", "2",
+            "--session-id", "crash-1")
+    crashed = run_cli(*args, env=dict(env, RECORDER_TEST_CRASH_AT=point))
+    assert crashed.returncode == -9, crashed.stderr
+    recovered = run_cli("recover", env=env, check=0).stdout
+    assert "checksummed; kept as written" in recovered, recovered
+    run_cli(*args, env=env, check=0)
+    [folder] = (home / "Documents" / "SessionRecordings").iterdir()
+    manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+    assert all(p["state"] == "sealed" and p["stream"] == "sha256-sidecar" and p["sidecars"] for p in manifest["parts"])
+    verified = run_cli("verify", str(folder), env=env, check=0).stdout
+    assert verified.count("matches its SHA-256 sidecar") == len(manifest["parts"]), verified
