@@ -8,11 +8,12 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
 from recorder.cli.params import CONTROL_VERBS, GROUP_OPTIONS, PathParam, finite
-from recorder.console import console, say, warn
+from recorder.console import console, library_warning, say, warn
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, NoConsent, RecorderError, UsageError
 from recorder.version import __version__
 
@@ -305,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)
     utf8_output()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    if not debug:  # a library's warning: one line of recorder's own, not its source file and line
+        warnings.showwarning = library_warning
     try:
         result = cli.main(args=argv, prog_name="recorder", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):

@@ -10,22 +10,20 @@ in a file of its own beside it.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import filelock
-import platformdirs
 from recorder import platform
 from recorder.errors import UsageError
 from recorder.store.files import make_private_dir
-from recorder.store.state import state_dir
+from recorder.store.state import runtime_path, state_dir
 
 
 def runtime_dir() -> Path:
-    # Outside a login session Linux has no XDG_RUNTIME_DIR, and platformdirs
-    # would fall back to a folder shared by every HOME of the user: use the state dir.
-    if not (sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR")):
-        path = platformdirs.user_runtime_path("recorder", appauthor=False)
+    # Outside a login session Linux has no XDG_RUNTIME_DIR (or one that is no usable folder),
+    # and platformdirs would fall back to a folder shared by every HOME of the user: use the state dir.
+    path = runtime_path()
+    if path is not None:
         try:
             make_private_dir(path, exist_ok=True)
             return path
