@@ -6,25 +6,25 @@ publishes nothing: the recording goes on without it either way.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from recorder.control import commands, status
+from recorder.control import commands, protocol, status
 from recorder.control.server import ControlServer
 from recorder.control.status import Recorder
+from recorder.session.lock import runtime_dir
 
 
 class Channel:
-    def __init__(self, path: Path, recorder: Recorder):
-        self.path, self.recorder = path, recorder
+    def __init__(self, profile: str, recorder: Recorder):
+        self.profile, self.recorder = profile, recorder
         self.server: ControlServer | None = None
-        self.tried = False  # opened, or failed to: at most once per recording
 
     def open(self) -> None:
-        """Start listening; raises OSError if the channel cannot be had."""
-        self.tried = True
+        """Start listening where the profile's recorder is found; raises OSError if the
+        channel cannot be had."""
         recorder = self.recorder
-        server = ControlServer(self.path, lambda command, args: commands.handle(recorder, command, args),
+        server = ControlServer(protocol.socket_path(runtime_dir(), self.profile),
+                               lambda command, args: commands.handle(recorder, command, args),
                                hello=lambda: status.hello(recorder.session),
                                history=lambda: status.history(recorder.session))
         server.start()

@@ -8,13 +8,11 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from recorder.control import protocol
 from recorder.control.channel import Channel
 from recorder.errors import describe
 from recorder.host.isolation import Failure
 from recorder.pipeline.ending import ask_to_end_support_session, support_session_ends
 from recorder.pipeline.phase import Phase
-from recorder.session.lock import runtime_dir
 
 if TYPE_CHECKING:
     from recorder.pipeline.recording import Recording
@@ -29,7 +27,7 @@ GUARD_LIFECYCLE = ("recorder_session_event", "recorder_part_sealed", "recorder_s
 class Fanout:
     def __init__(self, recording: "Recording"):
         self.recording, self.host = recording, recording.host
-        self.channel = Channel(protocol.socket_path(runtime_dir(), recording.profile.name), recording)
+        self.channel = Channel(recording.profile.name, recording)
         # Not a phase of the recording: a re-entrancy guard of the thread delivering a
         # plugin-error event, so that a hook failing on it is logged instead of looping,
         # while another thread's failures meanwhile still reach the timeline.
