@@ -375,3 +375,50 @@ url = "{chat.url}"
     for text in to_customer:
         assert not any(p in text for p in private), text
         assert not re.search(r"\d+(\.\d+)? ?(B|KB|MB|GB|TB)\b", text), text
+
+
+class FakeRecorder:
+    """The narrow view the control channel has of a recording (control/status.py, Recorder):
+    the commands and the status need nothing else."""
+
+    def __init__(self, state: str | None):
+        from recorder.session.model import Session
+
+        self.session = Session(profile="rep", role="rep")
+        self.consent_timeout = 30.0
+        self.state = state
+
+    def not_recording_yet(self) -> str | None:
+        return self.state
+
+    def bytes_written(self) -> int:
+        return 1234
+
+
+def test_the_commands_reach_the_recording_only_through_its_narrow_view():
+    from recorder.control import commands
+
+    waiting = FakeRecorder("waiting-for-consent")
+    assert commands.handle(waiting, "status", {})["state"] == "waiting-for-consent"
+    with pytest.raises(protocol.BadRequest, match=r"consent to record is asked first \(at most 30 s\)"):
+        commands.handle(waiting, "mark", {"text": "too early"})
+    recording = FakeRecorder(None)
+    assert commands.handle(recording, "pause", {"by": "customer"}) == {"paused": True, "already": False}
+    assert commands.handle(recording, "status", {})["state"] == "paused"
+    assert commands.handle(recording, "resume", {"by": "customer"}) == {"paused": False, "already": False}
+    answer = commands.handle(recording, "mark", {"kind": "chat", "text": "hello"})
+    assert set(answer) == {"t", "time"}
+    assert commands.handle(recording, "stop", {"by": "rep"}) == {"ending": True}
+    status = commands.handle(recording, "status", {})
+    assert (status["state"], status["end_reason"], status["bytes_written"]) == ("ending", "user", 1234)
+    assert [e.kind for e in recording.session.events if e.kind in ("paused", "unpaused", "chat", "end-requested")] \
+        == ["paused", "unpaused", "chat", "end-requested"]
+
+
+def test_a_recordings_phase_says_what_status_reports_before_it_records():
+    from recorder.pipeline.phase import Phase
+
+    assert {phase: phase.published for phase in Phase} == {
+        Phase.PREPARING: "starting", Phase.ASKING: "waiting-for-consent", Phase.READY: "starting",
+        Phase.RECORDING: None, Phase.HANDING_OVER: None, Phase.FINISHED: None, Phase.ABANDONED: "starting"}
+    assert [phase for phase in Phase if not phase.holding] == [Phase.RECORDING, Phase.HANDING_OVER, Phase.FINISHED]
