@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 from recorder import (RecorderError, SessionNote, UsageError, check_support_id, clock, human_size,
-                      parse_labels, profiles_using, write_private)
+                      parse_labels, profiles_using)
 
 from recorder.plugins.archive import s3
 from recorder.plugins.archive.guard import ArchiveGuard
@@ -28,6 +28,16 @@ def archives(profile: str | None) -> list[tuple[str, ArchiveGuard]]:
     if profile and not found:
         raise UsageError(f"profile '{profile}' has no archive (add guards = [\"+archive\"] and an "
                          f"[profiles.{profile}.archive] table)")
+    return found
+
+
+def configured(profile: str | None) -> list[tuple[str, ArchiveGuard]]:
+    """As archives(), for a command that has nothing to do without one: no archive is a
+    usage error (exit 2), not an empty archive, so that a script can tell the two apart."""
+    found = archives(profile)
+    if not found:
+        raise UsageError("no profile has an archive configured (add guards = [\"+archive\"] and a "
+                         "[profiles.NAME.archive] table: see docs/archive.md)")
     return found
 
 
@@ -46,10 +56,7 @@ def archive_cmd(profile, show, drain, as_json):
     profile = _group_profile(profile)
     if not (show or drain):
         raise UsageError("give --status or --drain")
-    found = archives(profile)
-    if not found:
-        raise UsageError("no profile has an archive configured")
-    _, archive = found[0]  # one queue per user, whichever profile's archive reads it
+    _, archive = configured(profile)[0]  # one queue per user, whichever profile's archive reads it
     if drain:
         left = archive.archive_drain(click.echo)
         click.echo(f"{left} object(s) left in the queue" if left else "the queue is empty")
@@ -71,7 +78,7 @@ def archive_cmd(profile, show, drain, as_json):
 def archived(profile: str | None) -> list[tuple[str, s3.ArchivedSession]]:
     """(profile whose archive has it, session) for each session in the bucket(s), oldest first."""
     found: dict[str, tuple[str, s3.ArchivedSession]] = {}
-    for name, archive in archives(profile):
+    for name, archive in configured(profile):
         try:
             sessions = archive.archive_sessions()
         except Exception as exc:
@@ -153,7 +160,7 @@ def fetch(ref: str, cache: Path) -> Path | None:
         return None
     for _, archive in found:
         try:
-            folder = archive.archive_fetch(ref, cache, write_private)
+            folder = archive.archive_fetch(ref, cache)
         except Exception as exc:
             raise RecorderError(f"archive: {exc}") from None
         if folder is not None:

@@ -12,7 +12,7 @@ import attrs
 from recorder import (ByteSize, ManifestError, UsageError, console, known_sessions, make_private_dir, option,
                       read_manifest)
 
-from recorder.plugins.archive import ledger, queue, s3
+from recorder.plugins.archive import fetching, ledger, queue, s3
 from recorder.plugins.archive.uploader import CpuBudget, Uploader
 
 PREFIX_FIELDS = {"profile", "role", "date", "year", "month", "day", "session_id", "short_id", "support_id",
@@ -86,6 +86,7 @@ class ArchiveGuard:
 
     # -- the guard's part: refuse what can be known to fail, then run beside the recording
     def preflight(self, session) -> None:
+        self.prefix(session)  # a label that cannot be part of a key refuses the session now
         try:
             s3.check(s3.client(self.target), self.target)
         except s3.StoreError as exc:
@@ -121,13 +122,24 @@ class ArchiveGuard:
 
     # -- the queue
     def prefix(self, session) -> str:
+        """The key prefix of the session's objects; UsageError (one line naming the label or
+        field) if a value would make a segment ``.`` or ``..``: S3 keeps such a key as it is, but
+        whatever maps keys to paths or URLs (a sync to disk, a proxy, a console) climbs a level."""
         start = session.started_at
         values = {"profile": session.profile, "role": session.role, "date": start.strftime("%Y-%m-%d"),
                   "year": start.strftime("%Y"), "month": start.strftime("%m"), "day": start.strftime("%d"),
                   "session_id": session.id, "short_id": session.short_id, "support_id": session.support_id,
                   "label": _Labels(session.labels)}
         formatted = self.options.prefix.format(**values)
-        return "/".join(_clean(piece) for piece in formatted.split("/") if piece)
+        pieces = [_clean(piece) for piece in formatted.split("/") if piece]
+        for piece in pieces:
+            if piece in (".", ".."):
+                named = [f"label {key!r}" for key, value in session.labels.items() if value == piece] + \
+                        [f"{{{name}}}" for name, value in values.items() if value == piece]
+                raise UsageError(f"archive: {' and '.join(named) or 'the prefix'} is {piece!r}, which cannot "
+                                 f"name a folder in the bucket (prefix {self.options.prefix!r} would give "
+                                 f"'{'/'.join(pieces)}'): give another value")
+        return "/".join(pieces)
 
     def enqueue(self, session, kind: str, name: str, *, sha256: str = "", size: int = 0,
                 snapshot: bytes | None = None) -> None:
@@ -187,7 +199,7 @@ class ArchiveGuard:
         except Exception as exc:
             raise s3.explain(exc, self.target) from None
 
-    def archive_fetch(self, session_id: str, cache: Path, write) -> Path | None:
+    def archive_fetch(self, session_id: str, cache: Path) -> Path | None:
         """Fetch an archived session (an id or its prefix) into a private folder under ``cache``
         named by its id, its receipt beside it; None if the bucket has no such session."""
         found = [row for row in self.archive_sessions() if row.session_id.startswith(session_id)]
@@ -197,9 +209,11 @@ class ArchiveGuard:
         into = cache / session.session_id
         make_private_dir(into, exist_ok=True)
         try:
-            s3.download(s3.client(self.target), self.target, session.key, into, write,
-                        beside={"receipt.json": cache / f"{session.session_id}.receipt.json"})
+            fetching.download(s3.client(self.target), self.target["bucket"], session.key, into,
+                              receipt=cache / f"{session.session_id}.receipt.json")
         except Exception as exc:
+            if not any(into.iterdir()):
+                into.rmdir()  # an empty folder would look like a session fetched before
             raise s3.explain(exc, self.target) from None
         return into
 

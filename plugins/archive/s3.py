@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterator
 import attrs
 from recorder import UsageError
 
+from recorder.plugins.archive import redact
+
 CHUNK = 1 << 20
 
 
@@ -58,7 +60,7 @@ class ArchivedSession:
     def parse(cls, key: str, body: bytes) -> "ArchivedSession | None":
         try:
             data = json.loads(body)
-        except ValueError:  # not JSON, or not UTF-8
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python recurses
             return None
         if not isinstance(data, dict):
             return None
@@ -93,6 +95,7 @@ def client(target: dict[str, str], timeout: float = 10.0):
     except ImportError:
         raise UsageError("archive: the S3 client is not installed (pip install 'recorder[archive]')") from None
     session = boto3.session.Session(profile_name=target.get("aws_profile") or None)
+    redact.debug_log(session)  # --debug shows botocore's requests: never their credentials
     config = Config(connect_timeout=timeout, read_timeout=timeout * 3, retries={"max_attempts": 2},
                     # Content-MD5 is ours; boto3's own checksums are left to what the server requires
                     request_checksum_calculation="when_required", response_checksum_validation="when_required")
@@ -101,13 +104,21 @@ def client(target: dict[str, str], timeout: float = 10.0):
 
 
 def explain(exc: BaseException, target: dict[str, str]) -> StoreError:
-    """One line saying what went wrong, and whether trying again can help."""
+    """One line saying what went wrong, and whether trying again can help (the server's
+    words in it made printable: they reach the terminal)."""
+    found = _explain(exc, target)
+    return StoreError(_text(str(found), 600), permanent=found.permanent)
+
+
+def _explain(exc: BaseException, target: dict[str, str]) -> StoreError:
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
     where = f"{target.get('endpoint') or 'AWS S3'} bucket '{target.get('bucket')}'"
     if isinstance(exc, NoCredentialsError):
         return StoreError(f"no credentials for {where} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                           "a shared credentials file or aws_profile)", permanent=True)
+    if isinstance(exc, StoreError):
+        return exc
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
@@ -249,7 +260,10 @@ def abort(s3, target: dict[str, str], key: str, upload_id: str) -> None:
 
 
 def manifests(s3, target: dict[str, str], prefix: str = "") -> Iterator[ArchivedSession]:
-    """Every session in the bucket whose ``session.json`` reads as one (see ArchivedSession)."""
+    """Every session in the bucket whose ``session.json`` reads as one (see ArchivedSession);
+    anything else, however large, nested or named, is passed over."""
+    from recorder.plugins.archive.fetching import read_object
+
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=target["bucket"], Prefix=prefix):
         for item in page.get("Contents") or []:
@@ -258,20 +272,10 @@ def manifests(s3, target: dict[str, str], prefix: str = "") -> Iterator[Archived
                 continue
             if not isinstance(item.get("Size"), int) or item["Size"] > MANIFEST_LIMIT:
                 continue
-            body = s3.get_object(Bucket=target["bucket"], Key=key)["Body"].read(MANIFEST_LIMIT + 1)
+            try:
+                body = b"".join(read_object(s3, target["bucket"], key, MANIFEST_LIMIT))
+            except StoreError:  # grew past the limit since it was listed
+                continue
             found = ArchivedSession.parse(key.rsplit("/", 1)[0], body)
             if found is not None:
                 yield found
-
-
-def download(s3, target: dict[str, str], prefix: str, into: Path, write: Callable[[Path, bytes], None],
-             beside: dict[str, Path]) -> None:
-    """The session's objects into ``into``; those named in ``beside`` to where it says."""
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=target["bucket"], Prefix=prefix + "/"):
-        for item in page.get("Contents", []):
-            key = item.get("Key") if isinstance(item, dict) else None
-            name = key[len(prefix) + 1:] if isinstance(key, str) and key.startswith(prefix + "/") else ""
-            if not name or any(c in name for c in "/\\:") or name.startswith(".") or not name.isprintable():
-                continue  # only the session's own files, never a path out of the cache folder (nor C:)
-            write(beside.get(name, into / name), s3.get_object(Bucket=target["bucket"], Key=key)["Body"].read())
