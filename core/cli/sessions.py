@@ -23,7 +23,7 @@ from recorder.session import journal, manifest as manifests, receipt as receipts
 from recorder.session.identity import check_support_id, parse_labels
 from recorder.store import catalog, saving
 from recorder.store.verify import verify
-from recorder.store.files import folder_size, make_private_dir, sha256_file
+from recorder.store.files import make_private_dir, sha256_file
 from recorder.store.state import cache_dir
 from recorder.values import SessionNote, clock, human_size
 from rich.progress import (

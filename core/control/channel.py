@@ -27,6 +27,10 @@ class Channel:
                                lambda command, args: commands.handle(recorder, command, args),
                                hello=lambda: status.hello(recorder.session),
                                history=lambda: status.history(recorder.session))
+        # marks from before a restart count against the session's cap (control/server.py)
+        server.seed_marks([{"kind": e.kind, "text": e.text, "by": e.by, "data": e.data}
+                           for e in recorder.session.events
+                           if e.by != "recorder" and e.kind not in protocol.RESERVED])
         server.start()
         self.server = server
 
