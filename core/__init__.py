@@ -20,7 +20,7 @@ from recorder.console import console  # noqa: E402
 
 # The component protocols (recorder.components): the kinds first, then the capabilities.
 _INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter", "PartStream",
-               "PartStreamWriter", "Protects", "BindsSession", "Paced", "Repairs", "WritesToStream",
+               "PartStreamWriter", "Protects", "BindsSession", "Paced", "RanksForAuto", "Repairs", "WritesToStream",
                "CountsFrames", "ProjectsSize", "TakesChangedRows", "TakesChangedRects",
                "NamesDestinations", "Preflights", "RequiresPreflight", "EndsSupportSession",
                "BeforeSeal", "StartsWithSession", "Stops", "KeepsReceipt", "HearsPartSealed",
@@ -96,7 +96,8 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder import platform
     from recorder.config.options import option
     from recorder.components import (Source, Encoder, PartWriter, Sink, Guard, Notifier, Exporter,
-                                     PartStream, PartStreamWriter, Protects, BindsSession, Paced, Repairs,
+                                     PartStream, PartStreamWriter, Protects, BindsSession, Paced, RanksForAuto,
+                                     Repairs,
                                      WritesToStream, CountsFrames, ProjectsSize, TakesChangedRows,
                                      TakesChangedRects, NamesDestinations, Preflights, RequiresPreflight,
                                      EndsSupportSession, BeforeSeal, StartsWithSession, Stops, KeepsReceipt,

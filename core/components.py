@@ -166,6 +166,14 @@ class Paced(Protocol):
     def realtime(self) -> bool: ...
 
 
+@runtime_checkable
+class RanksForAuto(Protocol):
+    """A source (its factory: a class or function attribute) that says how well it fits this
+    desktop for ``source = "auto"``: a rank (the highest wins) or None where it cannot record."""
+
+    def auto_rank(self, environ: dict[str, str]) -> int | None: ...
+
+
 # Encoders and their part writers
 @runtime_checkable
 class Repairs(Protocol):

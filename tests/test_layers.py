@@ -32,9 +32,6 @@ LAYERS: list[tuple[str, set[str]]] = [
 # is (importing file, imported module) with the fix proposed for it. The lead empties this
 # list: an entry that no longer occurs fails the test too, so it cannot go stale.
 KNOWN: set[tuple[str, str]] = {
-    # TemplateLabels (a dict for folder_template) belongs beside folder_name_from: move it from
-    # session/identity.py to config/profile.py, and pipeline/assembly.py imports it from there.
-    ("core/config/profile.py", "recorder.session.identity"),
     # The session is written through the store's primitives: private files (store/files.py),
     # the state folders (store/state.py), crash points (store/crashpoints.py) and memory files
     # (store/memory.py). They are below the session in truth, and the rest of store/ (catalog,

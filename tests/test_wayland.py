@@ -16,6 +16,7 @@ import av
 import numpy as np
 import pytest
 from recorder.config.profile import auto_source
+from recorder.host.manager import load_plugins
 
 from conftest import child_signals, cli_env, recorder_command
 from wayland_desktop import HEIGHT, WIDTH, WaylandDesktop
@@ -65,10 +66,11 @@ def _picture(path: Path) -> np.ndarray:
 
 
 def test_auto_source_is_the_portal_on_wayland_and_mss_elsewhere():
-    assert auto_source({"WAYLAND_DISPLAY": "wayland-0"}) == "portal"
-    assert auto_source({"XDG_SESSION_TYPE": "wayland"}) == "portal"
-    assert auto_source({"XDG_SESSION_TYPE": "x11", "DISPLAY": ":0"}) == "mss"
-    assert auto_source({}) == "mss"
+    registry = load_plugins().registry  # the sources rank themselves (recorder.RanksForAuto)
+    assert auto_source(registry, {"WAYLAND_DISPLAY": "wayland-0"}) == "portal"
+    assert auto_source(registry, {"XDG_SESSION_TYPE": "wayland"}) == "portal"
+    assert auto_source(registry, {"XDG_SESSION_TYPE": "x11", "DISPLAY": ":0"}) == "mss"
+    assert auto_source(registry, {}) == "mss"
 
 
 def test_masks_configured_for_mss_refuse_the_automatic_portal(run_cli, home, tmp_path):

@@ -11,15 +11,14 @@ import re
 import reprlib
 import socket
 import string
-import sys
 from datetime import datetime
 from typing import Any
 
 import attrs
 from recorder.config.layers import Config, Key, ListEdit, unknown_profile
 from recorder.config.options import option, structure
+from recorder.components import RanksForAuto
 from recorder.errors import UsageError, describe
-from recorder.session.identity import TemplateLabels
 from recorder.host.registry import Component, Registry
 from recorder.values import ByteSize
 
@@ -36,12 +35,28 @@ AUTO_SOURCE = "auto"
 MASK = "mask"  # option metadata: this key hides part of the screen, painted by the source that declares it
 
 
-def auto_source(environ: dict[str, str] | None = None) -> str:
-    """The source ``source = "auto"`` means: the ScreenCast portal on a Wayland session
-    (where mss sees only XWayland windows), mss elsewhere (X11, Windows, macOS)."""
-    env = os.environ if environ is None else environ
-    wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE", "").lower() == "wayland"
-    return "portal" if wayland and sys.platform.startswith("linux") else "mss"
+def auto_source(registry: Registry, environ: dict[str, str] | None = None) -> str:
+    """The source ``source = "auto"`` means here: of the registered sources whose factory
+    declares ``auto_rank(environ)`` (``recorder.RanksForAuto``), the one that ranks
+    highest for this desktop (the portal on a Wayland session, where mss sees only
+    XWayland windows; mss elsewhere)."""
+    env = dict(os.environ if environ is None else environ)
+    ranked = []
+    for component in registry.of_kind("source"):
+        value = component.factory.auto_rank(env) if isinstance(component.factory, RanksForAuto) else None
+        if value is not None:
+            ranked.append((value, component.name))
+    if not ranked:
+        raise UsageError("source = \"auto\": no installed source can record this desktop; "
+                         "name one with --source or source = \"...\"")
+    return max(ranked)[1]
+
+
+class TemplateLabels(dict):
+    """Labels for ``folder_template`` (``{label[ticket]}``): a label not given is empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 def _positive(instance, attribute, value):
@@ -156,7 +171,7 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
     settings = structure(ProfileSettings, core_table, f"profile '{name}'", origin)
     automatic = settings.source == AUTO_SOURCE
     if automatic:
-        settings = attrs.evolve(settings, source=auto_source())
+        settings = attrs.evolve(settings, source=auto_source(registry))
     try:  # now, before anything is written; the session's own values are checked again for its folder
         folder_name_from(settings.folder_template, start=datetime.now().astimezone(), profile=name,
                          role=settings.role, short_id="0123abcd", host=socket.gethostname(),

@@ -9,8 +9,7 @@ from recorder import platform
 from recorder.errors import PluginError, RecorderError, UsageError
 from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
-from recorder.config.profile import ResolvedProfile
-from recorder.session.identity import TemplateLabels
+from recorder.config.profile import ResolvedProfile, TemplateLabels
 from recorder.session.model import Session
 
 

@@ -48,13 +48,6 @@ def parse_labels(items: tuple[str, ...] | list[str], where: str = "--label") -> 
     return labels
 
 
-class TemplateLabels(dict):
-    """Labels for ``folder_template`` (``{label[ticket]}``): a label not given is empty."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
 @functools.cache  # read at every journal write otherwise; it cannot change while we run
 def boot_id() -> str:
     """This boot of the machine; empty where the system does not say.

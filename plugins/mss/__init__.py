@@ -58,6 +58,12 @@ NO_SCREEN = ("no screen to capture{why}: run inside a desktop session, under xvf
 
 
 class MssSource:
+    @staticmethod
+    def auto_rank(environ: dict[str, str]) -> int:
+        """``source = "auto"``: mss records X11, Windows and macOS; on a Wayland session it sees
+        only XWayland windows, so the portal (ranked higher there) is chosen before it."""
+        return 1
+
     def __init__(self, options: MssOptions):
         self.options = options
         self.sct = None

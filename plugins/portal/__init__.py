@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 
 import attrs
@@ -43,6 +44,12 @@ class PortalOptions:
 
 
 class PortalSource:
+    @staticmethod
+    def auto_rank(environ: dict[str, str]) -> int | None:
+        """``source = "auto"``: the ScreenCast portal is the way to record a Wayland session (Linux)."""
+        wayland = bool(environ.get("WAYLAND_DISPLAY")) or environ.get("XDG_SESSION_TYPE", "").lower() == "wayland"
+        return 2 if wayland and sys.platform.startswith("linux") else None
+
     def __init__(self, options: PortalOptions):
         self.options = options
         self.cast = None  # screencast.ScreenCast
