@@ -10,6 +10,7 @@ credentials that sign the requests it shows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -152,7 +153,13 @@ def test_an_object_larger_than_its_manifest_says_is_refused_and_no_object_is_rea
     assert [row.session_id for row in guard.archive_sessions()] == [manifest["session_id"]]
     with pytest.raises(store.StoreError, match="more than"):
         guard.archive_fetch(manifest["session_id"], home / "cache")
-    assert asked and None not in asked and max(asked) <= store.CHUNK + 1, asked
+    # and an upload checked by reading it back (verify = "read-back")
+    part = home / "part.bin"
+    part.write_bytes(b"x" * (2 * store.CHUNK + 5))
+    sha256 = hashlib.sha256(part.read_bytes()).hexdigest()
+    store.upload(s3.client(), guard.target, "readback/part.bin", part, sha256, chunk_size=16 * 2**20,
+                 throttle=store.Throttle(0), remember_upload=lambda upload_id: None, verify="read-back")
+    assert len(asked) > 4 and None not in asked and max(asked) <= store.CHUNK + 1, asked
 
 
 def test_text_from_the_bucket_reaches_the_terminal_escaped(home, s3, bucket, archived):  # noqa: F811
@@ -206,3 +213,17 @@ def test_debug_logging_shows_requests_but_never_credentials(home, s3, bucket):  
         assert f"OperationModel(name={operation})" in log, log[-3000:]
         assert "'Authorization': b'<redacted>'" in log and "X-Amz-Security-Token': b'<redacted>'" in log
     assert any(key.endswith("/session.json") for key in objects(bucket)), "the session was uploaded"
+
+
+def test_credentials_in_a_query_string_or_a_canonical_request_are_redacted():
+    from recorder.plugins.archive.redact import redact
+
+    url = ("GET https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAXYZ%2F20261207"
+           "%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261207T000000Z&X-Amz-Expires=60"
+           "&X-Amz-Security-Token=FwoTOKEN&X-Amz-Signature=" + "ab" * 32)
+    clean = redact(url)
+    assert "AKIAXYZ" not in clean and "FwoTOKEN" not in clean and "ab" * 32 not in clean, clean
+    assert "X-Amz-Date=20261207T000000Z" in clean and "X-Amz-Expires=60" in clean
+    canonical = "GET\n/k\n\nhost:b\nauthorization:AWS4 x\nx-amz-security-token:FwoTOKEN\n\nhost;x-amz-security-token"
+    assert redact(canonical).splitlines()[4:7] == ["authorization:<redacted>", "x-amz-security-token:<redacted>", ""]
+    assert redact("found key AKIAXYZ in env", {"AKIAXYZ"}) == "found key <redacted> in env"

@@ -67,7 +67,13 @@ def debug_log(session) -> None:
     handler redacts credentials, those of ``session`` included by value."""
     if not logging.getLogger("botocore").isEnabledFor(logging.DEBUG):
         return
-    try:
+    loggers = [logging.getLogger()] + [logger for logger in list(logging.Logger.manager.loggerDict.values())
+                                       if isinstance(logger, logging.Logger)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if FILTER not in handler.filters:
+                handler.addFilter(FILTER)
+    try:  # after the filter: finding them may log (an assumed role's request)
         credentials = session.get_credentials()
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
     except Exception:
@@ -75,9 +81,3 @@ def debug_log(session) -> None:
     if frozen is not None:
         FILTER.secrets |= {value for value in (frozen.access_key, frozen.secret_key, frozen.token)
                            if isinstance(value, str) and len(value) >= 4}
-    loggers = [logging.getLogger()] + [logger for logger in list(logging.Logger.manager.loggerDict.values())
-                                       if isinstance(logger, logging.Logger)]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if FILTER not in handler.filters:
-                handler.addFilter(FILTER)

@@ -194,6 +194,7 @@ def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chu
         pieces = _chunks(path, chunk_size, sha, throttle.pace)
         first, first_md5 = next(pieces, (b"", hashlib.md5().digest()))
         second = next(pieces, None)
+        size = len(first)  # the bytes sent (and hashed): what a read-back may return
         if second is None:  # one piece: one PUT, after checking the file is still the part
             _same(sha, sha256, path)
             throttle.send(first, lambda: s3.put_object(Bucket=bucket, Key=key, Body=first, Metadata=metadata,
@@ -202,8 +203,9 @@ def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chu
         else:
             upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
             remember_upload(upload_id)
-            done, md5s = [], []
+            done, md5s, size = [], [], 0
             for number, (body, md5) in enumerate(itertools.chain([(first, first_md5), second], pieces), 1):
+                size += len(body)
                 answer = throttle.send(body, lambda: s3.upload_part(
                     Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
                     ContentMD5=base64.b64encode(md5).decode()))
@@ -215,7 +217,7 @@ def upload(s3, target: dict[str, str], key: str, path: Path, sha256: str, *, chu
             upload_id = ""
             remember_upload("")
             expected = hashlib.md5(b"".join(md5s)).hexdigest() + f"-{len(md5s)}"
-        _verify(s3, bucket, key, expected, sha256, verify)
+        _verify(s3, bucket, key, expected, sha256, verify, size)
     except StoreError as exc:
         if upload_id and exc.permanent:
             abort(s3, target, key, upload_id)
@@ -230,16 +232,21 @@ def _same(sha, expected: str, path: Path) -> None:
         raise StoreError(f"{path.name}: the local file no longer matches its SHA-256", permanent=True)
 
 
-def _verify(s3, bucket: str, key: str, expected_etag: str, sha256: str, how: str) -> None:
+def _verify(s3, bucket: str, key: str, expected_etag: str, sha256: str, how: str, size: int) -> None:
     head = s3.head_object(Bucket=bucket, Key=key)
     etag = str(head.get("ETag") or "").strip('"')
     metadata = head.get("Metadata")
     if not isinstance(metadata, dict) or metadata.get("sha256") != sha256:
         raise StoreError(f"{key}: the stored object does not carry the part's SHA-256")
     if how == "read-back" or (how == "auto" and not _md5_style(etag)):
+        from recorder.plugins.archive.fetching import read_object
+
         found = hashlib.sha256()
-        for block in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(CHUNK):
-            found.update(block)
+        try:
+            for block in read_object(s3, bucket, key, size):  # never more than the part: a megabyte at a time
+                found.update(block)
+        except StoreError as exc:
+            raise StoreError(f"read back, {exc}") from None  # uploaded again, as any other difference
         if found.hexdigest() != sha256:
             raise StoreError(f"{key}: read back, the stored object's SHA-256 differs from the part's")
         return
