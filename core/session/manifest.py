@@ -246,7 +246,7 @@ def _part_from_v5(part: Any) -> Any:
 def parse(text: str | bytes, where: str = MANIFEST) -> Manifest:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # a file nested 10,000 deep is damage, not a crash
         raise ManifestError(f"{where}: damaged (not JSON: {exc})") from None
     if not isinstance(data, dict):
         raise ManifestError(f"{where}: damaged (not a JSON object)")
