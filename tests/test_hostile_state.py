@@ -61,6 +61,19 @@ def test_a_damaged_manifest_of_the_interrupted_session_does_not_block_the_profil
     assert again.returncode == 0 and "damaged" not in again.stderr, "said once: the journal moved on"
 
 
+def test_a_manifest_nested_deeper_than_json_goes_is_damage_not_a_crash(run_cli, home):
+    """A session.json planted (or fetched) nested 100,000 deep: list and verify say it is damaged."""
+    folder = home / "Documents" / "SessionRecordings" / "deep"
+    folder.mkdir(parents=True)
+    (folder / "session.json").write_text('{"format_version": 6, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                                         encoding="utf-8")
+    result = run_cli("verify", str(folder))
+    assert result.returncode in (1, 2) and "damaged" in result.stderr + result.stdout, result.stderr
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    listed = run_cli("list")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+
+
 def test_a_journal_naming_a_folder_that_is_not_its_session_is_ignored(run_cli, home, tmp_path):
     victim = tmp_path / "victim"
     victim.mkdir()
