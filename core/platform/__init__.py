@@ -39,7 +39,7 @@ __all__ = [
     "UTF8", "open_binary", "binary_flags", "nofollow", "open_text", "read_text",
     "fsync", "replace", "rename", "pread", "pwrite", "preallocate",
     # processes and signals
-    "process_alive", "shutdown_signals",
+    "process_alive", "shutdown_signals", "no_core_dumps",
     # names and folders
     "check_folder_name", "safe_folder_name", "is_os_metadata", "cloud_synced",
     # Win32 through ctypes, declared (Windows only)
@@ -54,6 +54,16 @@ def process_alive(pid: int) -> bool:
     Windows: OpenProcess + GetExitCodeProcess (os.kill would send CTRL_C_EVENT to a
     console group or terminate the process)."""
     return pid > 0 and current().process_alive(pid)
+
+
+def no_core_dumps() -> None:
+    """This process will not leave its memory in a core dump (call it before it holds a
+    private key or decrypted content). Linux: RLIMIT_CORE 0 and PR_SET_DUMPABLE 0 (also
+    for core handlers such as systemd-coredump, which ignore the limit; and no other
+    process of the user may ptrace it or read its memory). macOS: RLIMIT_CORE 0.
+    Windows: nothing (no core files; Windows Error Reporting dumps only where an
+    administrator configured LocalDumps). Lasts until the process ends."""
+    current().no_core_dumps()
 
 
 def can_signal_for_control() -> bool:

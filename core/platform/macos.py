@@ -9,10 +9,10 @@ from pathlib import Path
 
 from recorder.platform.files import is_under
 from recorder.platform.posix import (admin_only, can_signal_for_control, fsync_folder, make_owner_only,
-                                     process_alive, sync_flags, writable_by_others)
+                                     no_core_dumps, process_alive, sync_flags, writable_by_others)
 
 __all__ = ["admin_only", "can_signal_for_control", "cloud_synced", "fsync", "fsync_folder", "make_owner_only",
-           "process_alive", "sync_flags", "writable_by_others"]
+           "no_core_dumps", "process_alive", "sync_flags", "writable_by_others"]
 
 
 def fsync(fd: int) -> None:

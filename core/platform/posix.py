@@ -3,6 +3,7 @@ any descriptor, signal 0 for liveness, mode bits for privacy, root for the site 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import stat
 import sys
@@ -49,6 +50,29 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process: alive
     return True
+
+
+PR_SET_DUMPABLE = 4  # linux/prctl.h
+
+
+def no_core_dumps() -> None:
+    """RLIMIT_CORE 0 (no core file), and on Linux PR_SET_DUMPABLE 0 as well: a core pattern
+    that pipes to a handler (systemd-coredump, apport) ignores RLIMIT_CORE, and a process
+    that is not dumpable is never dumped, nor read through ptrace or /proc/PID/mem by
+    another process of the same user. Best effort: a system that refuses either is left as it is."""
+    if sys.platform == "win32":  # never chosen there (resource is POSIX's): type checkers for Windows skip this
+        return
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 def make_owner_only(path: str, *, folder: bool) -> None:

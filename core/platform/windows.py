@@ -55,6 +55,11 @@ def cloud_synced(folder: Path, resolved: Path) -> str | None:
 
 # -- processes ----------------------------------------------------------------------
 
+def no_core_dumps() -> None:
+    """Nothing: Windows writes no core file; a crash dump is made only where Windows Error
+    Reporting's LocalDumps are configured for the machine (an administrator's choice)."""
+
+
 def can_signal_for_control() -> bool:
     """No: os.kill is TerminateProcess here (no sealing, and maybe a stale pid reused
     by someone else's process); control goes through the channel only."""

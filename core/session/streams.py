@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import attrs
+from recorder import platform
 from recorder.errors import UsageError
 from recorder.host.isolation import running
 from recorder.session.model import Part
@@ -115,9 +116,11 @@ def refuse_without_key(manifest, host, command: str) -> None:
 
 
 def load_keys(manifest, host, reference: str | None) -> dict[str, Any]:
-    """``--identity``, as each part stream of the session reads it."""
+    """``--identity``, as each part stream of the session reads it. This process then holds
+    a key and the content it opens: it never dumps core, whatever stream reads the key."""
     if not reference:
         return {}
+    platform.no_core_dumps()
     return {name: require(host, name).load_key(reference) for name in streams_of(manifest)
             if require(host, name).protects}
 
@@ -173,9 +176,10 @@ def export_protection(manifest, host) -> tuple[str, Callable[[Path, Path], None]
 
 def load_every_key(host, reference: str | None) -> dict[str, Any]:
     """``--identity`` as every installed part stream that protects its parts reads it (read once:
-    it may be standard input), for commands that go through many sessions."""
+    it may be standard input), for commands that go through many sessions; no core dump after."""
     if not reference:
         return {}
+    platform.no_core_dumps()
     keys = {}
     for component in host.registry.of_kind(KIND):
         stream = find(host, component.name)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyrage
 from pyrage import ssh, x25519
-from recorder import UsageError
+from recorder import UsageError, platform
 
 SECRET_PREFIX = "AGE-SECRET-KEY-"
 IDENTITY_ENV_PREFIX = "env:"
@@ -48,7 +48,11 @@ def parse_recipients(texts: list[str]) -> list:
 
 def load_identities(reference: str) -> list:
     """Identities from an age identity file (as written by age-keygen; several keys may be in
-    it), ``-`` for standard input, or ``env:NAME`` for an environment variable holding the file's text."""
+    it), ``-`` for standard input, or ``env:NAME`` for an environment variable holding the file's text.
+
+    From here on this process holds a private key, and soon the video it decrypts: it
+    never dumps core (docs/privacy.md)."""
+    platform.no_core_dumps()
     if reference.startswith(IDENTITY_ENV_PREFIX):
         name = reference[len(IDENTITY_ENV_PREFIX):]
         text = os.environ.get(name)

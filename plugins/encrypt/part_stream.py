@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from recorder import RecoveredPart, human_size
+from recorder import RecoveredPart, human_size, platform
 
 from .age_format import HEADER_MAX, SUFFIX, age_stanzas, names, payload_start, read_tail, tail_name
 
@@ -38,7 +38,9 @@ class AgePartStream:
 
     # -- recording
     def open(self, fd: int, part, folder: Path):
-        """Encoder thread: the part's writer (write, flush, checkpoint, close, error)."""
+        """Encoder thread: the part's writer (write, flush, checkpoint, close, error). The screen
+        passes through this process in the clear before it is encrypted: no core dump of it."""
+        platform.no_core_dumps()
         from .keys import parse_recipients
         from .stream import EncryptedPartStream
 
