@@ -25,6 +25,7 @@ from recorder.session import journal, manifest as manifests, streams
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
+from recorder.store import saving
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import fsync_folder, sha256_file
 from recorder.values import human_size
@@ -247,13 +248,14 @@ def take_over(profile: str, settings, encoder: str, host, *, new_session: bool, 
     """What a new start does with the journal's last session: recover it if it crashed,
     then resume it, or close it (see ``why_not_resume``)."""
     outcome = TakeOver()
+    outcome.recovered = saving.finish_cut_moves(profile, host)  # a kill while the sink moved the last session
     found = previous_session(profile)
     if found is None:
         return outcome
     entry, folder = found
     try:
         if entry["state"] == "recording":  # the caller holds the profile lock: that process is gone
-            outcome.recovered = recover_folder(folder, host)
+            outcome.recovered += recover_folder(folder, host)
         manifest = manifests.read(folder)
     except ManifestError as exc:
         journal.clear(profile)

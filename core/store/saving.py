@@ -4,7 +4,10 @@ and the whole of ``recorder save`` (``save``) with what it records and announces
 A move within a filesystem is a rename. Across filesystems the folder is
 copied under a temporary name, every part's hash is checked against the
 manifest, and only then is the copy renamed into place and the staged folder
-removed: a failure at any step leaves the staged copy as it was.
+removed: a failure at any step leaves the staged copy as it was. A kill at any
+step leaves a note of the move under way (``moves.json`` in the state folder):
+the profile's next start finishes it, or removes the half copy
+(``finish_cut_moves``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from recorder.store import catalog
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import FILE_MODE, folder_size, fsync_folder, make_private_dir, sha256_file, \
     shared_with_others
+from recorder.store.state import StateFile, state_dir
 from recorder.values import SaveChoice, human_size
 
 
@@ -93,6 +97,7 @@ def save(folder: Path, directory: Path, host: PluginHost, roots: list[Path]) -> 
         journal.update(manifest.profile, manifest.session_id, folder=str(target))  # an interrupted one resumes there
     catalog.moved(manifest.session_id, target)
     drop_stale_copies(manifest.session_id, target, roots)
+    _forget_move(manifest.session_id)  # a move a crash cut short, finished here
     moved = manifests.to_session(manifest, target)
     if saved is not None:
         host.call("recorder_session_event", session=moved, event=saved)
@@ -120,11 +125,14 @@ def move_session(folder: Path, destination: Path) -> Path:
         if exc.errno != errno.EXDEV:
             catalog.moved(session_id, folder)
             raise SaveError(f"cannot move {folder} to {destination}: {exc.strerror}") from None
+    _note_move(session_id, folder, target)
     try:
         return _copy_verify_delete(folder, target)
     except SaveError:
         catalog.moved(session_id, folder)
         raise
+    finally:
+        _forget_move(session_id)
 
 
 def _free_name(target: Path) -> Path:
@@ -251,3 +259,89 @@ def _verify_copy(copy: Path) -> None:
             raise SaveError(f"the copy of {part.file} does not match its SHA-256")
 
 
+
+
+# -- a move a kill cut short ------------------------------------------------------
+
+MOVES = "moves.json"
+
+
+def _moves() -> StateFile:
+    return StateFile(state_dir() / MOVES)
+
+
+def _note_move(session_id: str, folder: Path, target: Path) -> None:
+    profile = manifests.read(folder).profile
+    with _moves().update() as moves:
+        moves[session_id] = {"from": str(folder), "to": str(target), "profile": profile, "pid": os.getpid()}
+
+
+def _forget_move(session_id: str) -> None:
+    with _moves().update() as moves:
+        moves.pop(session_id, None)
+
+
+def finish_cut_moves(profile: str, host: PluginHost) -> list[str]:
+    """Moves of ``profile``'s sessions to another filesystem that a kill cut short (the
+    caller holds the profile's lock): each is finished where its copy is whole, or its
+    half copy at the destination removed (the staged session then stays unsaved, as
+    ``recorder list`` says); one line for each."""
+    said = []
+    for session_id, move in _moves().read().items():
+        if not isinstance(move, dict) or move.get("profile") != profile:
+            continue
+        pid = move.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and platform.process_alive(pid):
+            continue  # still under way (`recorder save` in another process)
+        try:
+            said.append(_finish_cut_move(session_id, Path(move["from"]), Path(move["to"]), host))
+        except (OSError, KeyError, TypeError, manifests.ManifestError) as exc:
+            said.append(f"{session_id[:8]}: a move cut short could not be finished: {exc}")
+            continue
+        _forget_move(session_id)
+    return said
+
+
+def _finish_cut_move(session_id: str, source: Path, target: Path, host: PluginHost) -> str:
+    half = target.with_name(f".{target.name}.partial")
+    staged = (source / manifests.MANIFEST).is_file()
+    if not (target / manifests.MANIFEST).is_file():
+        if half.is_dir() and _whole_copy(source, half):
+            fsync_folder(half)
+            platform.rename(half, target)
+            fsync_folder(target.parent)
+        elif staged:
+            shutil.rmtree(half, ignore_errors=True)
+            catalog.moved(session_id, source)
+            manifest = manifests.read(source)
+            manifest.add_event("unsaved", f"not saved: the move to {target.parent} was cut short; the recording "
+                                          f"stays in {source}; save it with: recorder save {session_id[:8]} DIR",
+                               t=manifest.recorded_until(), level="warning")
+            manifests.write(source, manifest)
+            return f"{session_id[:8]}: the move to {target.parent} was cut short; the recording stays in {source}"
+        else:
+            return f"{session_id[:8]}: neither {source} nor {target} holds the session; nothing done"
+    if staged and _already_copied(source, target):
+        delete_session_folder(source)
+    manifest = manifests.read(target)
+    catalog.moved(session_id, target)
+    journal.update(manifest.profile, session_id, folder=str(target))
+    if manifest.unsaved:
+        event = manifest.add_event("saved", f"saved to {target.parent} (a move a crash cut short, finished by "
+                                            "the next start)", t=manifest.recorded_until())
+        manifests.write(target, manifest)
+        moved = manifests.to_session(manifest, target)
+        host.call("recorder_session_event", session=moved, event=event)
+        host.call("recorder_session_saved", session=moved)
+    return f"{session_id[:8]}: the move a crash cut short is finished: saved to {target}"
+
+
+def _whole_copy(source: Path, copy: Path) -> bool:
+    """``copy`` holds every file of ``source`` at its size, and its parts' hashes check."""
+    try:
+        sizes = {p.name: p.stat().st_size for p in source.iterdir() if p.is_file()}
+        if any(not (copy / name).is_file() or (copy / name).stat().st_size != size for name, size in sizes.items()):
+            return False
+    except OSError:
+        return False
+    return _already_copied(source, copy)
