@@ -36,7 +36,15 @@ def _client(ctx: click.Context, profile: str | None, wait: float = 0.0) -> Clien
 @JSON
 @click.pass_context
 def status_cmd(ctx, profile, wait, as_json):
-    """What the running recorder is doing: recording or paused, for which support session."""
+    """What the running recorder is doing: recording or paused, for which support session.
+    With --json and nothing running: {"state": "idle"} (exit 0), an answer a script can read."""
+    if as_json:
+        from recorder.cli.status import idle_status
+
+        idle = idle_status(profile or (ctx.obj or {}).get("profile"), wait)
+        if idle is not None:
+            click.echo(json.dumps(idle))
+            return
     with _client(ctx, profile, wait) as client:
         status = client.request("status")
     if as_json:

@@ -21,8 +21,10 @@ from recorder.version import __version__
 # `mark` and `stop` often, and most commands never touch PyAV, the plugins or the
 # config machinery that recording needs (see benchmarks/startup.py).
 LAZY_COMMANDS = {
-    **{name: f"recorder.cli.sessions:{name}_cmd" for name in
-       ("list", "info", "verify", "save", "recover", "export", "play")},
+    **{name: f"recorder.cli.listing:{name}_cmd" for name in ("list", "info")},
+    "verify": "recorder.cli.verifying:verify_cmd",
+    **{name: f"recorder.cli.save_recover:{name}_cmd" for name in ("save", "recover")},
+    **{name: f"recorder.cli.viewing:{name}_cmd" for name in ("export", "play")},
     **{name: f"recorder.cli.control:{name}_cmd" for name in CONTROL_VERBS},
 }
 

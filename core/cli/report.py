@@ -111,3 +111,22 @@ def describe_session(folder: Path) -> str:
         out.append(f"  {clock(event.t)}.{int(event.t * 10) % 10}  {event.level:<7} {event.kind:<14} "
                    f"{event.text}{by}")
     return "\n".join(out) + "\n"
+
+
+def session_summary(folder: Path) -> dict[str, Any]:
+    """``recorder info --json``: what ``list --json`` says of the session, and its video, parts and events."""
+    manifest = manifests.read(folder)
+    video = manifest.video
+    return catalog.summary(folder, manifest).to_dict() | {
+        "role": manifest.role,
+        "host": manifest.host,
+        "ended_at": manifest.ended_at.isoformat() if manifest.ended_at else None,
+        "frames": manifest.frames,
+        "dropped_frames": manifest.dropped_frames,
+        "video": {"width": video.width, "height": video.height, "fps": video.fps, "encoder": video.encoder}
+        if video else None,
+        "files": [{"file": part.file, "state": part.state, "start": part.start, "duration": part.duration,
+                   "frames": part.frames, "size": part.size, "sha256": part.sha256} for part in manifest.parts],
+        "events": [{"t": event.t, "kind": event.kind, "text": event.text, "level": event.level, "by": event.by}
+                   for event in manifest.events],
+    }

@@ -28,3 +28,18 @@ def status_line(recording) -> Text:
                 f"{human_size(written)} written  {free} free  ")
     line.append(str(session.folder), style="dim")
     return line
+
+
+def idle_status(profile: str | None, wait: float = 0.0) -> dict | None:
+    """``status --json`` when no recorder is running (for ``profile``, or at all) after ``wait``
+    seconds: ``{"state": "idle"}``; None when one is (or several are: that error is the client's)."""
+    from recorder.control.client import running_profile
+    from recorder.errors import UsageError
+
+    try:
+        running_profile(profile, wait)
+    except UsageError as exc:
+        if "no recorder is running" not in str(exc):
+            raise
+        return {"state": "idle"} | ({"profile": profile} if profile else {})
+    return None

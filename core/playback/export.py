@@ -9,7 +9,7 @@ An exporter plugin only says how to encode.
 
 from __future__ import annotations
 
-from recorder import platform
+import json
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import attrs
 import av
 import av.filter
+from recorder import platform
 from recorder.errors import UsageError
 from recorder.store.files import create_private_file, private_workdir
 from recorder.store.memory import memory_output, release
@@ -49,10 +50,12 @@ class ExportJob:
     def metadata(self) -> dict[str, str]:
         """What the exported file says about the session (title, date, ids, labels)."""
         manifest = self.timeline.manifest
-        tags = {"support_session_id": manifest.support_session_id, **manifest.labels}
+        # JSON, not "key=value; ...": a label's value may hold ";" and "=" (and is read back whole)
+        comment = {"session": manifest.session_id, "support_session_id": manifest.support_session_id,
+                   "labels": dict(manifest.labels)}
         return {"title": f"Support session {manifest.support_session_id or manifest.session_id[:8]}",
                 "creation_time": manifest.started_at.isoformat(),
-                "comment": "; ".join(f"{k}={v}" for k, v in {"session": manifest.session_id, **tags}.items() if v)}
+                "comment": json.dumps({k: v for k, v in comment.items() if v}, ensure_ascii=False)}
 
     @property
     def end(self) -> float:
@@ -89,6 +92,8 @@ class ExportJob:
             w, h = round(width * float(self.scale)), round(height * float(self.scale))
         else:
             raise UsageError(f"--scale {self.scale!r}: give WIDTHxHEIGHT, a WIDTH, or a factor such as 0.5")
+        if w < 2 or h < 2:
+            raise UsageError(f"--scale {self.scale!r} gives {w}x{h}: at least 2 pixels a side")
         if w > MAX_SIDE or h > MAX_SIDE:
             raise UsageError(f"--scale {self.scale!r} gives {w}x{h}: at most {MAX_SIDE} pixels a side")
         return max(2, w - w % 2), max(2, h - h % 2)
@@ -204,28 +209,54 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
         out.mux(stream.encode(None))
 
 
+def exporter_for(host, fmt: str):
+    """The exporter of format ``fmt`` (any case: MP4 is mp4), or a usage error naming those there are."""
+    component = host.registry.get(fmt.lower())
+    if component is None or component.kind != "exporter":
+        formats = ", ".join(sorted(c.name for c in host.registry.of_kind("exporter")))
+        raise UsageError(f"unknown export format '{fmt}' (available: {formats})")
+    return component.factory(None)
+
+
+def check_job(host, timeline: Timeline, fmt: str, output: Path, *, suffix: str = "", **job: object) -> None:
+    """Every usage error of an export, each one line, before any work: the format, the output's
+    name (it ends in the format's extension, then ``suffix`` when the export is protected) and
+    folder (it exists: only the file is created), the range and the size."""
+    extension = getattr(exporter_for(host, fmt), "extension", "")
+    output = output.expanduser().absolute()
+    name = output.name.removesuffix(suffix) if suffix else output.name
+    if extension and not name.lower().endswith(extension.lower()):
+        given = Path(name).suffix
+        raise UsageError(f"--format {fmt.lower()} writes {extension} files, but {output.name} ends in "
+                         f"{given or 'no extension'}: name it {Path(name).stem}{extension}")
+    if not output.parent.is_dir():
+        raise UsageError(f"{output.parent} does not exist: recorder writes FILE into a folder that exists"
+                         if not output.parent.exists() else f"{output.parent} is not a folder")
+    export_job = ExportJob(timeline, output, **job)  # type: ignore[arg-type]
+    if export_job.stop is not None and export_job.stop <= export_job.start:
+        relation = "before" if export_job.stop < export_job.start else "the same as"
+        raise UsageError(f"--to {export_job.stop:g} s is {relation} --from {export_job.start:g} s: "
+                         "nothing to export")
+    if export_job.start >= timeline.end:
+        raise UsageError(f"--from {export_job.start:g} s is past the end: the session is {timeline.end:.1f} s long")
+    video = timeline.manifest.video  # a bad --scale is a usage error before any work
+    export_job.size(*((video.width, video.height) if video else (1920, 1080)))
+
+
 def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: bool = False,
                    progress: Callable[[float], None] = lambda seconds: None, protect: Protection | None = None,
                    **job: object) -> Path:
     """Run the ``fmt`` exporter; the output appears only when complete (never half-written).
     With ``protect`` (a session whose part stream protects its parts), the exporter writes into
     memory and only the file that stream protected reaches the disk, named ``output`` + its suffix."""
-    component = host.registry.get(fmt)
-    if component is None or component.kind != "exporter":
-        formats = ", ".join(sorted(c.name for c in host.registry.of_kind("exporter")))
-        raise UsageError(f"unknown export format '{fmt}' (available: {formats})")
     output = output.expanduser().absolute()
     if protect is not None and protect.suffix and not output.name.endswith(protect.suffix):
         output = output.with_name(output.name + protect.suffix)
+    check_job(host, timeline, fmt, output, suffix=protect.suffix if protect is not None else "", **job)
     if output.exists() and not force:
         raise UsageError(f"{output} exists; use --force to overwrite it")
-    if not output.parent.is_dir():
-        raise UsageError(f"{output.parent} is not a folder")
-    exporter = component.factory(None)
+    exporter = exporter_for(host, fmt)
     export_job = ExportJob(timeline, output, progress=progress, **job)
-    if export_job.end <= export_job.start:
-        raise UsageError(f"--from/--to select nothing: the session is {timeline.end:.1f} s long")
-    export_job.size(1920, 1080)  # a bad --scale is a usage error before any work
     # Written in a private folder of its own beside the output (0700, unpredictable name),
     # where nobody else can plant a link, then renamed into place when complete.
     with private_workdir(output) as workdir:
