@@ -151,6 +151,10 @@ def test_status_json_with_nothing_running_says_idle(run_cli):
     assert json.loads(run_cli("status", "--json", "--profile", "rep", check=0).stdout) == {"state": "idle",
                                                                                             "profile": "rep"}
     assert run_cli("status", check=2).stderr.strip() == "recorder: error: no recorder is running"
+    # the verbs' waits are durations too
+    assert json.loads(run_cli("status", "--json", "--wait", "0.5s", check=0).stdout) == {"state": "idle"}
+    one_line(run_cli("stop", "--timeout", "1m"), "no recorder is running")
+    one_line(run_cli("status", "--wait", "2h"), "--wait", "at most 3600 s")
 
 
 def test_info_takes_a_support_session_id_and_says_it_in_json(run_cli, tmp_path):

@@ -10,7 +10,7 @@ import time
 
 import click
 from recorder import platform
-from recorder.cli.params import finite, profile_name
+from recorder.cli.params import Duration, profile_name
 from recorder.control.client import Client, endpoint, running_profile
 from recorder.errors import RecorderError, UsageError
 from recorder.session import lock
@@ -18,8 +18,8 @@ from recorder.values import clock, human_size
 
 PROFILE = click.option("--profile", "-p", metavar="NAME", callback=profile_name,
                        help="The recorder of this profile (default: the only one running).")
-WAIT = click.option("--wait", type=click.FloatRange(min=0, max=3600), callback=finite, default=0.0,
-                    metavar="SECONDS", help="Wait this long for the recorder to come up (for scripts).")
+WAIT = click.option("--wait", type=Duration(maximum=3600), default=0.0, metavar="TIME",
+                    help="Wait this long for the recorder to come up (for scripts): seconds, or 30s, 2m.")
 BY = click.option("--by", metavar="WHO", default="control", show_default=True,
                   help="Who does it (rep, customer, the support tool's name): kept on the timeline.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -143,8 +143,8 @@ def _line(message: dict) -> str:
 @PROFILE
 @BY
 @click.option("--reason", default="", metavar="TEXT", help="Why (kept on the timeline).")
-@click.option("--timeout", type=click.FloatRange(min=0), callback=finite, default=60.0, show_default=True,
-              metavar="SECONDS", help="How long to wait for the recorder to seal and finish.")
+@click.option("--timeout", type=Duration(), default=60.0, show_default=True, metavar="TIME",
+              help="How long to wait for the recorder to seal and finish: seconds, or 90s, 2m.")
 @click.pass_context
 def stop_cmd(ctx, profile, by, reason, timeout):
     """End the running session from another process, as Ctrl-C would, and wait until it is sealed."""
