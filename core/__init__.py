@@ -22,7 +22,7 @@ from recorder.console import console  # noqa: E402
 _INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter", "PartStream",
                "PartStreamWriter", "Protects", "BindsSession", "Paced", "RanksForAuto", "Repairs", "WritesToStream",
                "CountsFrames", "ProjectsSize", "TakesChangedRows", "TakesChangedRects",
-               "NamesDestinations", "Preflights", "RequiresPreflight", "EndsSupportSession",
+               "NamesDestinations", "AsksWhereToSave", "Preflights", "RequiresPreflight", "EndsSupportSession",
                "BeforeSeal", "StartsWithSession", "Stops", "KeepsReceipt", "HearsPartSealed",
                "HearsSessionEvent", "HearsSessionReceipt", "HearsSessionEnded")
 
@@ -99,7 +99,8 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
                                      PartStream, PartStreamWriter, Protects, BindsSession, Paced, RanksForAuto,
                                      Repairs,
                                      WritesToStream, CountsFrames, ProjectsSize, TakesChangedRows,
-                                     TakesChangedRects, NamesDestinations, Preflights, RequiresPreflight,
+                                     TakesChangedRects, NamesDestinations, AsksWhereToSave, Preflights,
+                                     RequiresPreflight,
                                      EndsSupportSession, BeforeSeal, StartsWithSession, Stops, KeepsReceipt,
                                      HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
                                      HearsSessionEnded)

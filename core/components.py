@@ -232,6 +232,16 @@ class NamesDestinations(Protocol):
     def destinations(self, session: Session, /) -> list[Path]: ...
 
 
+@runtime_checkable
+class AsksWhereToSave(Protocol):
+    """A sink that says whether it ever asks where the session goes; one that never asks
+    (``asks_where_to_save = False``) has ``--save-to``, the answer given in advance, refused
+    before anything is written rather than ignored."""
+
+    @property
+    def asks_where_to_save(self) -> bool: ...
+
+
 # Guards
 @runtime_checkable
 class Preflights(Protocol):

@@ -39,6 +39,10 @@ def local_recordings() -> Path:
 
 
 class DocumentsSink:
+    # Sessions stay where they are recorded: nobody is asked, so --save-to (the answer
+    # to that question, given in advance) is refused rather than ignored.
+    asks_where_to_save = False
+
     def __init__(self, options: DocumentsOptions):
         self.options = options
 

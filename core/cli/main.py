@@ -144,25 +144,44 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
         say(f"the interrupted session in {rec.closed_previous[0]} is kept as it is ({rec.closed_previous[1]})")
     if rec.session.resumed:
         say(f"resuming the interrupted session {rec.session.short_id} in part {len(rec.session.parts) + 1}")
-    if live is not None:
-        with live:
+    with rec.ctrl_c.held():  # Ctrl-C again while finishing must not cost the report (pipeline/ctrl_c.py)
+        if live is not None:
+            with live:
+                rec.record()
+        else:
             rec.record()
-    else:
-        rec.record()
-    session = rec.finish()
-    size = sum(part.size for part in session.parts)
-    length = sum(part.duration for part in session.parts)
-    console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
-                    f"{session.dropped} dropped frame(s); ended: {session.end_reason}", highlight=False)
-    click.echo(str(session.folder))
-    if rec.receipt:
-        say(f"receipt head {rec.receipt['head']} (recorder verify {session.short_id} --receipt HEAD)")
-    if session.end_reason == "interrupted":
-        say(f"the session is interrupted; the next 'recorder --profile {profile}' continues it in a new part")
+        session = rec.finish()
+        size = sum(part.size for part in session.parts)
+        length = sum(part.duration for part in session.parts)
+        console().print(f"recorded {clock(length)} in {len(session.parts)} part(s), {human_size(size)}, "
+                        f"{session.dropped} dropped frame(s); ended: {session.end_reason}", highlight=False)
+        click.echo(str(session.folder))
+        if rec.receipt:
+            say(f"receipt head {rec.receipt['head']} (recorder verify {session.short_id} --receipt HEAD)")
+        if session.end_reason == "interrupted":
+            say(f"the session is interrupted; "
+                f"{who_continues(profile, session.support_id, resolved.settings.resume_within)}")
     if session.end_reason in ("error", FOLDER_LOST):
         raise SystemExit(EXIT_RUNTIME)
     if session.end_reason == DISK_FULL:
         raise SystemExit(EXIT_DISK_FULL)
+
+
+def who_continues(profile: str, support_id: str, within_hours: float) -> str:
+    """Which start continues an interrupted session, as session/recovery.py's why_not_resume
+    decides: the same --session-id; without ids, a start after the machine restarted (on the
+    same boot, a start without an id is the next support session); --resume, any start."""
+    from recorder.session.identity import boot_id
+
+    within = f"within {within_hours:g} h"
+    if support_id:
+        return (f"'recorder --profile {profile} --session-id {support_id}' {within} continues it in a new part "
+                "(a start with another id or none records a new session and keeps this one as it is)")
+    if not boot_id():  # no restart can be told from here: only --resume continues it
+        return f"'recorder --profile {profile} --resume' {within} continues it in a new part"
+    return (f"'recorder --profile {profile}' continues it in a new part after the machine restarts ({within}); "
+            f"before that it records a new session, unless given --resume ('recorder --profile {profile} "
+            "--resume')")
 
 
 RECORD_OPTIONS = [

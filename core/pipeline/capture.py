@@ -13,10 +13,9 @@ from __future__ import annotations
 import collections
 import logging
 import queue
-import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from recorder.errors import SourceUnavailable
 from recorder.session.model import Session
@@ -335,25 +334,3 @@ def wait_for_end(session: Session, tick: Callable[[], None], period: float = 0.5
     while not session.wait_end(period):
         tick()
     tick()
-
-
-class CtrlCEnds:
-    """Ctrl-C ends the session normally and only asks for the end, so that a
-    second Ctrl-C cannot interrupt sealing. (SIGTERM and SIGHUP mean a restart:
-    the ``signals`` guard handles them.)"""
-
-    def __init__(self, session: Session):
-        self.session = session
-        self.previous: Any = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.session.request_end("user", by="ctrl-c")
-
-    def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)

@@ -1,4 +1,5 @@
-"""Before anything is written: --save-to checked, the session folder made, the guards' preflight checks."""
+"""Before anything is written: --save-to checked (and refused where no one is asked), the
+session folder made, the guards' preflight checks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from recorder.components import AsksWhereToSave
 from recorder.errors import PluginError, RecorderError, UsageError
 from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
@@ -38,6 +40,14 @@ def check_guards(host: PluginHost, guards: list[tuple[str, Any]], session: Sessi
             raise refused
         if refused is not None and refused is not PASSED:
             raise PluginError(host.owner(name), f"guard '{name}'", refused) from refused
+
+
+def refuse_unasked_save_to(save_to: str, sink_name: str, sink: Any) -> None:
+    """``--save-to`` is the answer to the save prompt, given in advance: with a sink that
+    never asks, it would be silently ignored. Refused, before anything is opened or written."""
+    if save_to and isinstance(sink, AsksWhereToSave) and not sink.asks_where_to_save:
+        raise UsageError(f"--save-to answers the save prompt in advance, and sink '{sink_name}' never asks "
+                         "where to save: give --output-dir DIR to record into DIR")
 
 
 def checked_save_to(save_to: str) -> str:

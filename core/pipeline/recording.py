@@ -20,14 +20,15 @@ from recorder.errors import NoConsent, PluginError, RecorderError, UsageError
 from recorder.host.isolation import BUDGET, Failure, NotResponding, running
 from recorder.host.manager import PluginHost
 from recorder.pipeline.assembly import build, folder_name
-from recorder.pipeline.capture import CtrlCEnds, capture_until_end
+from recorder.pipeline.capture import capture_until_end
+from recorder.pipeline.ctrl_c import CtrlC
 from recorder.pipeline.ending import DISK_FULL, FOLDER_LOST, failed, is_disk_full
 from recorder.pipeline.fanout import GUARD_LIFECYCLE, Fanout
 from recorder.pipeline.folder_watch import FolderWatch
 from recorder.pipeline.manifest_writer import ManifestWriter
 from recorder.pipeline.parts import Parts
 from recorder.pipeline.phase import Phase
-from recorder.pipeline.preflight import check_guards, checked_save_to, make_session_folder
+from recorder.pipeline.preflight import check_guards, checked_save_to, make_session_folder, refuse_unasked_save_to
 from recorder.session import consent, journal, manifest as manifests, receipt as receipts, recovery
 from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
@@ -49,15 +50,20 @@ def session_for(profile: ResolvedProfile, save_to: str, support_id: str, labels:
     return session
 
 
-def save_location_asker(session: Session, hook: Callable[..., Any]) -> Callable[..., SaveChoice]:
+def save_location_asker(session: Session, hook: Callable[..., Any], ctrl_c: CtrlC) -> Callable[..., SaveChoice]:
     """How a sink asks where the sealed session goes (``session.ask_save_location``): --save-to
-    first, else the prompt hook, until the answer is a usable folder or the user gives up."""
+    first, else the prompt hook, until the answer is a usable folder or the user gives up.
+    Ctrl-C at the prompt means "decide later", whichever prompt asks."""
     def asker(default: Path, prefer: str, timeout: float | None = None) -> SaveChoice:
         def ask(suggested: Path, problem: str | None) -> SaveChoice | None:
             if session.save_to and problem is None:
                 return SaveChoice(Path(session.save_to), "--save-to")
-            return hook("recorder_prompt_save_location", default=suggested, problem=problem,
-                        prefer=prefer, timeout=timeout)
+            try:
+                with ctrl_c.prompting():
+                    return hook("recorder_prompt_save_location", default=suggested, problem=problem,
+                                prefer=prefer, timeout=timeout)
+            except KeyboardInterrupt:
+                return SaveChoice(None, "asked")
 
         return saving.choose(ask, default, folder_size(session.folder), session.folder)
 
@@ -94,6 +100,7 @@ class Recording:
         self.watch = FolderWatch()
         self.manifest = ManifestWriter(self.settings, self.watch)
         self.fanout = Fanout(self)
+        self.ctrl_c = CtrlC(lambda: self.session)  # from record() until the caller's report is out
         # Where the events noted since the consent question began start (they are held
         # until recording begins); None when no consent was asked, so nothing was announced early.
         self._held_from: int | None = None
@@ -120,6 +127,7 @@ class Recording:
         if self.phase is Phase.READY:
             return
         self.built = build(self.host, self.profile)
+        refuse_unasked_save_to(self.session.save_to, self.settings.sink, self.built.sink)
         self.lock.acquire()
         try:
             self._prepare()
@@ -212,18 +220,20 @@ class Recording:
     # -- the run ------------------------------------------------------------
     def run(self) -> Session:
         """Record, seal, and hand the session to the sink."""
-        self.record()
-        return self.finish()
+        self.prepare()  # until recording begins, Ctrl-C is a KeyboardInterrupt (at a consent question: no)
+        with self.ctrl_c.held():
+            self.record()
+            return self.finish()
 
     def record(self) -> Session:
         """Record until the session ends, and seal every part."""
         self.prepare()
-        # From here on something is on disk: signals only ask for the end, so
-        # that a second Ctrl-C cannot interrupt sealing.
+        # From here on something is on disk: Ctrl-C only asks for the end, so that
+        # pressing it again cannot interrupt sealing (ctrl_c.py).
         self.host.on_failure, previous = self.fanout.plugin_failed, self.host.on_failure
         self._previous_on_failure = previous
         self._late_plugins = self.host.isolation.overdue()  # late since preparing: on the timeline too
-        with CtrlCEnds(self.session):
+        with self.ctrl_c.held():
             self._record()
         return self.session
 
@@ -307,10 +317,14 @@ class Recording:
     def finish(self) -> Session:
         """Hand the sealed session to the sink, which may ask where it goes and move it.
 
-        Runs without the signal handlers of ``record()``: at a save prompt,
-        Ctrl-C means "decide later"."""
+        Ctrl-C still only asks for the end (a press says what is happening, the next
+        quits at once), but at a save prompt it means "decide later"."""
+        with self.ctrl_c.held():
+            return self._finish()
+
+    def _finish(self) -> Session:
         session = self.session
-        session._asker = save_location_asker(session, self.fanout.hook)
+        session._asker = save_location_asker(session, self.fanout.hook, self.ctrl_c)
         self.phase = Phase.HANDING_OVER
         sink = self.settings.sink
         try:
