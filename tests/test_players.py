@@ -384,7 +384,8 @@ def test_parts_carry_the_sessions_tags(sealed, recovered, which):
                           str(path)).stdout)["format"]["tags"]
     assert tags["title"] == f"Support session {SUPPORT_ID}, part 1"
     assert datetime.fromisoformat(tags["creation_time"].replace("Z", "+00:00")) == started.replace(microsecond=0)
-    assert tags["comment"] == f"session={session_id}; support_session_id={SUPPORT_ID}; customer=ACME Ltd; rep=Jo"
+    assert json.loads(tags["comment"]) == {"session": session_id, "support_session_id": SUPPORT_ID,
+                                           "labels": {"customer": "ACME Ltd", "rep": "Jo"}}
     general = mediainfo_json(path)
     assert general["Title"] == tags["title"] and general["Comment"] == tags["comment"]
     assert general["Encoded_Date"] == started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -8,6 +8,8 @@ packet: a part recovered after a crash has them too.
 
 from __future__ import annotations
 
+import json
+
 import threading
 import weakref
 from datetime import timezone
@@ -49,8 +51,9 @@ def tags_for(session, part) -> dict[str, str]:
     started = getattr(session, "started_at", None)
     index = getattr(part, "index", None)
     title = f"Support session {support_id or session_id[:8]}" + (f", part {index}" if index else "")
-    fields = {"session": session_id, "support_session_id": support_id, **labels}
-    tags = {"title": title, "comment": "; ".join(f"{key}={value}" for key, value in fields.items() if value)}
+    # JSON, as recorder export writes it: a label's value may hold any separator a joined list would use
+    fields = {"session": session_id, "support_session_id": support_id, "labels": labels}
+    tags = {"title": title, "comment": json.dumps({k: v for k, v in fields.items() if v}, ensure_ascii=False)}
     if started is not None:
         tags["creation_time"] = started.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {key: value for key, value in tags.items() if value}
