@@ -135,6 +135,35 @@ def test_save_to_with_the_documents_sink_is_refused_in_one_line(run_cli, home, t
     assert json.loads(run_cli("list", "--json", check=0).stdout) == []
 
 
+def test_save_to_with_an_output_folder_is_refused_in_one_line(run_cli, home, tmp_path):
+    """With an output folder (flag or config) the recording stays there and nobody is asked,
+    whatever the sink: --save-to would be thrown away, so the two together are refused."""
+    config = tmp_path / "prompt.toml"
+    config.write_text('[profiles.rep]\nsink = "prompt"\n', encoding="utf-8")
+    target, output = tmp_path / "chosen", tmp_path / "out"
+    target.mkdir()
+    output.mkdir()
+    result = run_cli("--config", str(config), *RECORD, "--duration", "1", "--output-dir", str(output),
+                     "--save-to", str(target))
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("recorder: error: --save-to") and "--output-dir" in line, line
+    assert list(target.iterdir()) == [] and list(output.iterdir()) == []
+
+
+def test_record_duration_takes_what_people_write(run_cli, home):
+    """--duration 0m2s records two seconds (issue 30, item 5, for record too); a duration that
+    is none is one line, exit 2, nothing recorded."""
+    result = run_cli(*RECORD, "--duration", "0m2s")
+    assert result.returncode == 0, result.stderr
+    [folder] = (home / "Documents" / "SessionRecordings").iterdir()
+    assert 1.5 <= json.loads((folder / "session.json").read_text(encoding="utf-8"))["duration"] <= 3
+    bad = run_cli(*RECORD, "--duration", "10q")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    assert "'10q' is not a duration" in bad.stderr, bad.stderr
+    assert len(list((home / "Documents" / "SessionRecordings").iterdir())) == 1
+
+
 # -- item 4: who continues an interrupted session ----------------------------------------------
 
 def interrupt(home: Path, *args: str, boot: str) -> tuple[Path, str]:

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 import click
-from recorder.cli.params import CONTROL_VERBS, GROUP_OPTIONS, PathParam, finite
+from recorder.cli.params import CONTROL_VERBS, GROUP_OPTIONS, Duration, PathParam, finite
 from recorder.console import console, library_warning, say, warn
 from recorder.errors import EXIT_DISK_FULL, EXIT_RUNTIME, NoConsent, RecorderError, UsageError
 from recorder.version import __version__
@@ -186,8 +186,8 @@ def who_continues(profile: str, support_id: str, within_hours: float) -> str:
 
 RECORD_OPTIONS = [
     PROFILE, CONFIG,
-    click.option("--duration", type=click.FloatRange(min=0, max=7 * 86400, min_open=True), callback=finite,
-                 metavar="SECONDS", help="Stop after this many seconds (default: until Ctrl-C)."),
+    click.option("--duration", type=Duration(maximum=7 * 86400, min_open=True), metavar="TIME",
+                 help="Stop after this long: seconds, or 90s, 10m, 1h30m, 01:30:00 (default: until Ctrl-C)."),
     click.option("--source", metavar="NAME", help="Capture source (e.g. mss, synthetic)."),
     click.option("--fps", type=click.FloatRange(min=0, min_open=True), callback=finite,
                  help="Frames per second."),

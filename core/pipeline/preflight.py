@@ -42,9 +42,13 @@ def check_guards(host: PluginHost, guards: list[tuple[str, Any]], session: Sessi
             raise PluginError(host.owner(name), f"guard '{name}'", refused) from refused
 
 
-def refuse_unasked_save_to(save_to: str, sink_name: str, sink: Any) -> None:
+def refuse_unasked_save_to(save_to: str, sink_name: str, sink: Any, output_dir: str = "") -> None:
     """``--save-to`` is the answer to the save prompt, given in advance: with a sink that
-    never asks, it would be silently ignored. Refused, before anything is opened or written."""
+    never asks, or an output folder given (where the recording then stays, unasked), it would
+    be silently ignored. Refused, before anything is opened or written."""
+    if save_to and output_dir:
+        raise UsageError("--save-to answers the save prompt in advance, and with an output folder "
+                         f"(--output-dir or output_dir = {str(output_dir)!r}) nobody is asked: give one of them")
     if save_to and isinstance(sink, AsksWhereToSave) and not sink.asks_where_to_save:
         raise UsageError(f"--save-to answers the save prompt in advance, and sink '{sink_name}' never asks "
                          "where to save: give --output-dir DIR to record into DIR")

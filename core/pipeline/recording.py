@@ -127,7 +127,7 @@ class Recording:
         if self.phase is Phase.READY:
             return
         self.built = build(self.host, self.profile)
-        refuse_unasked_save_to(self.session.save_to, self.settings.sink, self.built.sink)
+        refuse_unasked_save_to(self.session.save_to, self.settings.sink, self.built.sink, self.session.output_dir)
         self.lock.acquire()
         try:
             self._prepare()
