@@ -148,3 +148,27 @@ def test_the_next_start_finishes_a_move_a_kill_cut_short(home, tmp_path, tmpfs_f
     events = json.loads((Path(first["folder"]) / "session.json").read_text(encoding="utf-8"))["events"]
     assert events[-1]["kind"] == "saved", events[-1]
     assert run(home, "verify", first["folder"]).returncode == 0
+
+
+def test_the_next_start_removes_a_half_copy_that_is_not_whole(home, tmp_path, tmpfs_factory):
+    """A copy cut short part-way (here: a part torn at the destination) is not finished: it goes,
+    and the session stays where it was staged, unsaved, with a line saying how to save it."""
+    target = tmpfs_factory("300M")
+    crashed = record(home, tmp_path, "move:copied", 'sink = "prompt"', "--save-to", str(target))
+    assert crashed.returncode == -9, crashed.stderr
+    [half] = [p for p in target.iterdir() if p.name.startswith(".")]
+    torn = half / "part-001.mp4"
+    torn.write_bytes(torn.read_bytes()[:1000])
+    config = tmp_path / "next.toml"
+    config.write_text('[profiles.rep]\nfps = 10.0\n[profiles.rep.synthetic]\nwidth = 320\nheight = 240\n'
+                      'realtime = false\n', encoding="utf-8")
+    nxt = run(home, "--profile", "rep", "--source", "synthetic", "--duration", "1", "--config", str(config))
+    assert nxt.returncode == 0, nxt.stderr
+    assert "was cut short; the recording stays in" in nxt.stderr, nxt.stderr
+    assert list(target.iterdir()) == []
+    rows = json.loads(run(home, "list", "--json").stdout)
+    [first] = [row for row in rows if row["support_session_id"] == "crash-1"]
+    assert first["state"] == "unsaved" and Path(first["folder"]).parent.name == "staging", first
+    assert check_folder(Path(first["folder"])) == list(range(20))
+    assert run(home, "save", first["id"][:8], str(target)).returncode == 0
+    assert [p.name for p in target.iterdir()] == [Path(first["folder"]).name]

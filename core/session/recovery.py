@@ -167,9 +167,9 @@ def reconcile_with_rescued(folder: Path, copy: Path, manifest: Manifest) -> list
             f"the {len(files)} file(s) it had copied from here are removed (nothing lost)"]
 
 
-def reconcile_lost_folders(profile: str) -> list[str]:
-    """Folders of ``profile``'s sessions lost while recording and writable again (the caller
-    holds the profile's lock), each reconciled with the copy its recording went on in."""
+def reconcile_lost_folders(profile: str | None) -> list[str]:
+    """Folders of ``profile``'s sessions (None: every profile's) lost while recording and
+    writable again, each reconciled with the copy its recording went on in."""
     said: list[str] = []
     place = data_dir() / RESCUED
     for copy in sorted(place.iterdir()) if place.is_dir() else ():
@@ -177,7 +177,7 @@ def reconcile_lost_folders(profile: str) -> list[str]:
             theirs = manifests.read(copy)
         except (ManifestError, OSError):
             continue
-        for event in theirs.events if theirs.profile == profile else ():
+        for event in theirs.events if profile in (None, theirs.profile) else ():
             cut = event.text.find(f"{copy.name} ") if event.kind == "rescued" else -1
             original = Path(event.data.get("from") or event.text[:cut + len(copy.name)]) if cut >= 0 else None
             if original is None or original == copy or not (original / MANIFEST).is_file():
