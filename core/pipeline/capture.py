@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Callable
 
+from recorder.components import Paced
 from recorder.errors import SourceUnavailable
 from recorder.session.model import Session
 from recorder.values import Changes
@@ -115,7 +116,7 @@ class Capture(threading.Thread):
         start = self.session.offset()
         # A source that is not the screen may run faster than real time (soak
         # tests, benchmarks): its frames are timed as if taken on schedule.
-        realtime = getattr(self.source, "realtime", True)
+        realtime = self.source.realtime if isinstance(self.source, Paced) else True
         while not self.stop.is_set():
             if self.session.paused is not None:
                 self._pause()

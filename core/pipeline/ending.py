@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from recorder.components import EndsSupportSession
 from recorder.errors import describe
 from recorder.session.model import Session
 
@@ -56,7 +57,8 @@ def support_session_ends(guards: list[tuple[str, Any]]) -> dict[str, str]:
     """End reason -> why the support session must end too, core's and the guards'."""
     reasons = dict(ENDS_SUPPORT_SESSION)
     for _, guard in guards:
-        reasons.update(getattr(guard, "ends_support_session", None) or {})
+        if isinstance(guard, EndsSupportSession):
+            reasons.update(guard.ends_support_session or {})
     return reasons
 
 

@@ -24,6 +24,7 @@ from recorder.store.crashpoints import crash_point
 from recorder import platform
 from recorder.store.files import NOFOLLOW, create_private_file, sha256_file
 from recorder.store.saving import copy_private
+from recorder.components import CountsFrames, ProjectsSize, Repairs, TakesChangedRects, TakesChangedRows
 from recorder.values import Changes, PartStats, VideoFormat
 SYNC_EVERY = 1.0  # seconds
 
@@ -48,6 +49,7 @@ class Parts:
         self.writer = None
         self.writer_takes_rows = False
         self.writer_takes_rects = False
+        self.writer_projects_size = False
         self.writer_failed = False
         self.sync_fd: int | None = None
         self.stream = None  # the part stream's writer for this part: the encoder writes here
@@ -109,7 +111,7 @@ class Parts:
         if self.sync_fd is not None and now - self.synced_at >= SYNC_EVERY:
             self.synced_at = now
             if self.stream is not None:  # the part stream makes what it holds survive a kill
-                frames = getattr(self.writer, "frames", 0)
+                frames = _frames(self.writer)
                 self.sealer.submit(self.stream.checkpoint, frames, round(self.last_pts - self.current.start, 3))
                 return
             fd = self.sync_fd
@@ -119,8 +121,8 @@ class Parts:
         if self.max_duration and pts - self.current.start >= self.max_duration - 0.5 / self.fps:
             return True
         if self.max_size:
-            projected = getattr(self.writer, "projected_bytes", None)
-            size = projected() if projected else self.partial_path(self.current).stat().st_size
+            projected = self.writer_projects_size  # asked once per part: this runs every frame
+            size = self.writer.projected_bytes() if projected else self.partial_path(self.current).stat().st_size
             return size >= self.max_size
         return False
 
@@ -140,8 +142,11 @@ class Parts:
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps, stream=self.stream)
         else:
             self.writer = self.encoder.open_part(partial, self.fmt, self.fps)
-        self.writer_takes_rows = getattr(self.writer, "takes_changed_rows", False)
-        self.writer_takes_rects = self.writer_takes_rows and getattr(self.writer, "takes_changed_rects", False)
+        # The writer's declared capabilities (recorder.components), asked once per part, not per frame
+        self.writer_takes_rows = isinstance(self.writer, TakesChangedRows) and self.writer.takes_changed_rows
+        self.writer_takes_rects = (self.writer_takes_rows and isinstance(self.writer, TakesChangedRects)
+                                   and self.writer.takes_changed_rects)
+        self.writer_projects_size = isinstance(self.writer, ProjectsSize)
         self.sync_fd = platform.sync_handle(partial)  # fsync through any fd flushes the file (writable on Windows)
         self.synced_at = time.monotonic()
         self.current = part
@@ -210,7 +215,7 @@ class Parts:
             if stats is None:
                 # Kept under its .partial name; crash recovery may still save it.
                 part.state = "incomplete"
-                part.frames = getattr(writer, "frames", 0)
+                part.frames = _frames(writer)
                 part.file += PARTIAL
                 self.pending.append(self.sealer.submit(self._measure, part, partial))
                 raise
@@ -263,14 +268,14 @@ class Parts:
         as it is (the encoder cannot repair what it cannot read; reading it back through its
         stream, its whole fragments are kept), unless the stream itself could not be completed
         (then it stays .partial, with what the stream keeps beside it, for crash recovery)."""
-        if stream.error is not None or not getattr(writer, "frames", 0):
+        if stream.error is not None or not _frames(writer):
             return None
         return PartStats(frames=writer.frames, duration=max(0.0, self.last_pts - part.start))
 
     def _repair(self, path: Path):
-        repair = getattr(self.encoder, "repair", None)
-        if repair is None:
+        if not isinstance(self.encoder, Repairs):
             return None
+        repair = self.encoder.repair
         try:
             return repair(path, self.fps)
         except Exception:
@@ -288,3 +293,8 @@ class Parts:
         part.sha256 = sha256_file(path)
         previous = [p for p in self.session.parts if p.index == part.index - 1]
         part.previous_sha256 = previous[0].sha256 if previous else ""
+
+
+def _frames(writer) -> int:
+    """How many frames a part writer has written, for one that counts them (CountsFrames)."""
+    return writer.frames if isinstance(writer, CountsFrames) else 0

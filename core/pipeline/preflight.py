@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from recorder.components import AsksWhereToSave
+from recorder.components import AsksWhereToSave, Preflights, RequiresPreflight
 from recorder.errors import PluginError, RecorderError, UsageError
 from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
@@ -21,9 +21,9 @@ PASSED = object()  # a guard's preflight let the recording start
 def check_guards(host: PluginHost, guards: list[tuple[str, Any]], session: Session) -> None:
     """Guards may refuse to start (e.g. the disk is already too full): raises their refusal."""
     for name, guard in guards:
-        check = getattr(guard, "preflight", None)
-        if check is None:
+        if not isinstance(guard, Preflights):
             continue
+        check = guard.preflight
 
         def attempt(check=check):
             try:
@@ -33,7 +33,7 @@ def check_guards(host: PluginHost, guards: list[tuple[str, Any]], session: Sessi
             return PASSED
 
         refused = host.run(name, f"guard '{name}'", attempt)  # None if it is overdue
-        if refused is None and getattr(guard, "preflight_required", False):
+        if refused is None and isinstance(guard, RequiresPreflight) and guard.preflight_required:
             # e.g. encrypt: recording without its answer would write the screen in the clear
             raise UsageError(f"guard '{name}' did not finish its checks in time: nothing is recorded")
         if isinstance(refused, RecorderError):

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from recorder.components import BindsSession, HearsPartSealed, NamesDestinations
 from recorder.config.profile import ResolvedProfile
 from recorder.errors import NoConsent, PluginError, RecorderError, UsageError
 from recorder.host.isolation import BUDGET, Failure, NotResponding, running
@@ -141,9 +142,8 @@ class Recording:
         source, name = self.built.source, self.settings.source
         try:
             with running(self.host.owner(name)):
-                bind = getattr(source, "bind", None)
-                if bind is not None:  # optional: the session the source records for
-                    bind(self.session)
+                if isinstance(source, BindsSession):  # optional: the session the source records for
+                    source.bind(self.session)
                 self.format = source.open()
         except RecorderError:
             raise
@@ -161,8 +161,9 @@ class Recording:
         except BaseException:
             source.close()
             raise
-        destinations = getattr(self.built.sink, "destinations", None)
-        self.session.places = [self.session.folder, *(destinations(self.session) if destinations else ())]
+        sink = self.built.sink
+        self.session.places = [self.session.folder,
+                               *(sink.destinations(self.session) if isinstance(sink, NamesDestinations) else ())]
         try:
             self._preflight()  # a resumed session's guards may refuse too (and set its encryption)
         except BaseException:
@@ -297,7 +298,7 @@ class Recording:
     def _part_sealed(self, part) -> None:
         self.write_manifest()
         crash_point("seal:recorded")
-        if getattr(self.built.sink, "part_sealed", None) is not None:
+        if isinstance(self.built.sink, HearsPartSealed):
             self.built.each([(self.settings.sink, self.built.sink)], "part_sealed", self.session, part)
         self.fanout.hook("recorder_part_sealed", part=part)
 

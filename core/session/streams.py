@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import attrs
 from recorder import platform
+from recorder.components import WritesToStream
 from recorder.errors import UsageError
 from recorder.host.isolation import running
 from recorder.session.model import Part
@@ -84,7 +85,7 @@ def check_for_recording(host, session, encoder_name: str, encoder) -> None:
     if wrap is None:
         return
     stream = wrap.writer = require(host, wrap.stream)
-    if not getattr(encoder, "writes_to_stream", False):
+    if not (isinstance(encoder, WritesToStream) and encoder.writes_to_stream):
         raise UsageError(f"encoder '{encoder_name}' cannot write {stream.label} parts (it writes files, not a "
                          f"stream): choose another encoder or leave out what turns on part stream '{wrap.stream}'")
 
