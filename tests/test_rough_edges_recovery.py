@@ -66,6 +66,7 @@ def test_a_process_holding_the_key_never_dumps_core(home, run_cli, keys, tmp_pat
         assert run_reporting(home, tmp_path, *command, stdin=stdin) == (0, 0), command
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_DUMPABLE) is Linux's")
 def test_core_dumps_are_off_after_the_platform_says_so():
     """The function itself, in a child: RLIMIT_CORE 0, not dumpable (Linux)."""
     code = ("import ctypes, resource; from recorder import platform; platform.no_core_dumps(); "

@@ -10,7 +10,7 @@ a new part, unless ``--new-session`` is given, the session is older than
 through a part stream (a plugin: encryption, say) is kept by that stream, which
 alone knows what of it can be read. A folder lost while recording (deleted or
 made unwritable) and found again later is not a crash: the recorder went on in a
-copy of its own (``rescued``), and what the copy holds goes from the old folder.
+copy of its own, and what the copy holds goes from the old folder (``rescued``).
 """
 
 from __future__ import annotations
@@ -23,19 +23,16 @@ from typing import Any
 import attrs
 from recorder import platform
 from recorder.errors import describe
-from recorder.session import journal, manifest as manifests, streams
+from recorder.session import journal, manifest as manifests, rescued, streams
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
 from recorder.store import saving
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import fsync_folder, sha256_file
-from recorder.store.state import data_dir
 from recorder.values import human_size
 
 PARTIAL = ".partial"
-RESCUED = "rescued"  # in recorder's data folder: sessions whose folder was lost while recording
-OWN_WORKING_FILES = ".recorder-"  # recorder's and its plugins' working files (a disk guard's reserve)
 PAUSE_ENDS = ("unpaused", "stopped", "crashed", "gap", "resumed")
 
 
@@ -74,8 +71,8 @@ def recover_folder(folder: Path, host) -> list[str]:
 
     Running it again (or after it was itself interrupted) finds nothing more to do."""
     manifest = manifests.read(folder)
-    copy = rescued_copy(folder, manifest)
-    reconciled = reconcile_with_rescued(folder, copy, manifest) if copy else None
+    copy = rescued.rescued_copy(folder, manifest)
+    reconciled = rescued.reconcile_with_rescued(folder, copy, manifest) if copy else None
     if reconciled is not None:
         return reconciled
     written_at = _offset_of_mtime(folder, manifest)
@@ -119,76 +116,6 @@ def recover_folder(folder: Path, host) -> list[str]:
     host.call("recorder_session_event", session=session, event=event)
     host.call("recorder_session_recovered", session=session, report=report)
     return report
-
-
-def rescued_copy(folder: Path, manifest: Manifest) -> Path | None:
-    """The copy the recorder went on in when ``folder`` was lost while recording, or None."""
-    copy = data_dir() / RESCUED / folder.name
-    try:
-        theirs = manifests.read(copy)
-        if copy.resolve() == folder.resolve() or theirs.session_id != manifest.session_id:
-            return None
-    except (ManifestError, OSError):
-        return None
-    return copy if any(event.kind == "rescued" for event in theirs.events) else None
-
-
-def reconcile_with_rescued(folder: Path, copy: Path, manifest: Manifest) -> list[str] | None:
-    """``folder``, writable again, and the copy its recording went on in: the copy is the
-    session, so what it holds of ``folder`` (every part, whole or longer there) goes from
-    ``folder``, its manifest last, and the folder too if nothing else is in it. None (and
-    nothing touched) if the copy lacks any of it: then ``folder`` is recovered as it is."""
-    theirs = {p.file: p for p in manifests.read(copy).parts if p.state == "sealed"}
-    names = {p.file.removesuffix(PARTIAL) for p in manifest.parts}
-    names |= {p.name.removesuffix(PARTIAL) for p in folder.glob(f"*{PARTIAL}")}
-    mine = {p.file.removesuffix(PARTIAL): p for p in manifest.parts}
-    files: list[Path] = []
-    for name in sorted(names):
-        kept, part = theirs.get(name), mine.get(name)
-        for path in (folder / name, folder / (name + PARTIAL)):
-            if not path.exists():
-                continue
-            if kept is None or path.stat().st_size > kept.size:
-                return None
-            if part is not None and part.state == "sealed" and path.name == name and part.sha256 != kept.sha256:
-                return None
-            files.append(path)
-        files += [folder / side for side in (part.sidecars if part else {}) if (folder / side).exists()]
-    files += [*folder.glob(f"{OWN_WORKING_FILES}*"), *folder.glob(f".{OWN_WORKING_FILES}*"),
-              *folder.glob(f".{MANIFEST}.*.tmp")]
-    for path in files:
-        path.unlink(missing_ok=True)
-    (folder / MANIFEST).unlink()
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # something that is not the session's: left where it is
-    return [f"{folder}: its recording went on in {copy} when the folder was lost, and is whole there; "
-            f"the {len(files)} file(s) it had copied from here are removed (nothing lost)"]
-
-
-def reconcile_lost_folders(profile: str | None) -> list[str]:
-    """Folders of ``profile``'s sessions (None: every profile's) lost while recording and
-    writable again, each reconciled with the copy its recording went on in."""
-    said: list[str] = []
-    place = data_dir() / RESCUED
-    for copy in sorted(place.iterdir()) if place.is_dir() else ():
-        try:
-            theirs = manifests.read(copy)
-        except (ManifestError, OSError):
-            continue
-        for event in theirs.events if profile in (None, theirs.profile) else ():
-            cut = event.text.find(f"{copy.name} ") if event.kind == "rescued" else -1
-            original = Path(event.data.get("from") or event.text[:cut + len(copy.name)]) if cut >= 0 else None
-            if original is None or original == copy or not (original / MANIFEST).is_file():
-                continue
-            try:
-                manifest = manifests.read(original)
-                if manifest.session_id == theirs.session_id and manifest.state == "recording":
-                    said += reconcile_with_rescued(original, copy, manifest) or []
-            except (ManifestError, OSError) as exc:
-                said.append(f"{original}: not reconciled with {copy}: {exc}")
-    return said
 
 
 def _stray_part(manifest: Manifest, name: str, encoder: str) -> Part:
@@ -328,7 +255,7 @@ def take_over(profile: str, settings, encoder: str, host, *, new_session: bool, 
     then resume it, or close it (see ``why_not_resume``)."""
     outcome = TakeOver()
     outcome.recovered = saving.finish_cut_moves(profile, host)  # a kill while the sink moved the last session
-    outcome.recovered += reconcile_lost_folders(profile)  # a folder lost while recording, found again
+    outcome.recovered += rescued.reconcile_lost_folders(profile)  # a folder lost while recording, found again
     found = previous_session(profile)
     if found is None:
         return outcome
