@@ -140,6 +140,8 @@ def _record(profile, config_file, duration, source, fps, output_dir, save_to=Non
     if rec.recovered:
         warn(f"the last session of profile '{profile}' ended in a crash; recovered it: "
              + "; ".join(rec.recovered))
+    if rec.tidied:
+        say(f"what an earlier run of profile '{profile}' left unfinished is taken care of: " + "; ".join(rec.tidied))
     if rec.closed_previous:
         say(f"the interrupted session in {rec.closed_previous[0]} is kept as it is ({rec.closed_previous[1]})")
     if rec.session.resumed:

@@ -10,7 +10,7 @@ from recorder.cli.lookup import find_session, given_profile, identity_option, re
 from recorder.cli.params import PathParam, profile_name
 from recorder.errors import UsageError
 from recorder.host.manager import load_plugins
-from recorder.session import journal, manifest as manifests, recovery, streams, whole
+from recorder.session import journal, manifest as manifests, recovery, rescued, streams, whole
 from recorder.store import catalog, saving
 
 
@@ -60,6 +60,9 @@ def recover_cmd(ctx, profile, identity):
         click.echo(f"{row.id[:8]}  {folder}")
         for line in report:
             click.echo(f"    {line}")
+    for line in rescued.reconcile_lost_folders(profile):  # a folder lost while recording, writable again
+        found += 1
+        click.echo(line)
     if identities:
         found += _make_whole(profile, host, identities)
     if not found:

@@ -81,9 +81,10 @@ class FolderWatch:
         rescue = data_dir() / "rescued" / session.folder.name
         make_private_dir(rescue.parent, exist_ok=True)
         make_private_dir(rescue)
+        old = session.folder  # named in the event: recovery reconciles it with the copy when it is back
         with manifest_lock:
             lost = parts.relocate(rescue)
         session.places = [rescue]
         session.add_event("rescued", f"{self.lost}: the recording continues in {rescue}"
                           + (f"; lost with it: {', '.join(lost)}" if lost else ""), level="error",
-                          by="recorder", lost=lost)
+                          by="recorder", lost=lost, folder=str(old))

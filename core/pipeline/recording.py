@@ -94,6 +94,7 @@ class Recording:
         self.new_session = new_session
         self.lock = ProfileLock(profile.name)
         self.recovered: list[str] = []  # what crash recovery kept, for the user
+        self.tidied: list[str] = []  # moves a kill cut short finished, lost folders reconciled: for the user
         self.closed_previous: tuple[Path, str] | None = None
         self.resumed_gap: dict[str, Any] | None = None
         self.parts: Parts | None = None
@@ -174,10 +175,13 @@ class Recording:
 
     def _take_over_previous(self) -> bool:
         """Recover a crashed run's session and continue the interrupted one; True if resuming."""
+        # a kill while the sink moved the last session to another disk: that move is finished first
+        finished = saving.finish_cut_moves(self.profile.name, self.host)
         outcome = recovery.take_over(self.profile.name, self.settings, self.settings.encoder, self.host,
                                      new_session=self.new_session, resume=self.resume,
                                      support_id=self.support_id)
         self.recovered, self.closed_previous = outcome.recovered, outcome.closed
+        self.tidied = finished + outcome.tidied
         if outcome.session is None:
             return False
         resumed = outcome.session

@@ -27,7 +27,6 @@ from recorder.session import journal, manifest as manifests, rescued, streams
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
-from recorder.store import saving
 from recorder.store.crashpoints import crash_point
 from recorder.store.files import fsync_folder, sha256_file
 from recorder.values import human_size
@@ -219,6 +218,7 @@ def age_hours(manifest: Manifest) -> float:
 class TakeOver:
     session: Session | None = None  # the interrupted session, resumed
     recovered: list[str] = attrs.Factory(list)  # what crash recovery kept, one line per part
+    tidied: list[str] = attrs.Factory(list)  # lost folders reconciled with their rescued copies
     closed: tuple[Path, str] | None = None  # an interrupted session left as it is, and why
     gap: dict[str, Any] | None = None  # the interruption, announced once the session is wired
 
@@ -254,8 +254,7 @@ def take_over(profile: str, settings, encoder: str, host, *, new_session: bool, 
     """What a new start does with the journal's last session: recover it if it crashed,
     then resume it, or close it (see ``why_not_resume``)."""
     outcome = TakeOver()
-    outcome.recovered = saving.finish_cut_moves(profile, host)  # a kill while the sink moved the last session
-    outcome.recovered += rescued.reconcile_lost_folders(profile)  # a folder lost while recording, found again
+    outcome.tidied = rescued.reconcile_lost_folders(profile)  # a folder lost while recording, found again
     found = previous_session(profile)
     if found is None:
         return outcome
