@@ -49,10 +49,10 @@ _WHERE = {
     "SessionSummary": ("recorder.store.catalog", "Summary"),
     "forget_session": ("recorder.store.catalog", "forget"),
     "known_sessions": ("recorder.store.catalog", "sessions"),
-    "create_private_file": ("recorder.store.files", "create_private_file"),
-    "make_private_dir": ("recorder.store.files", "make_private_dir"),
-    "sha256_file": ("recorder.store.files", "sha256_file"),
-    "write_private": ("recorder.store.files", "write_private"),
+    "create_private_file": ("recorder.disk.files", "create_private_file"),
+    "make_private_dir": ("recorder.disk.files", "make_private_dir"),
+    "sha256_file": ("recorder.disk.files", "sha256_file"),
+    "write_private": ("recorder.disk.files", "write_private"),
     "SaveError": ("recorder.store.saving", "SaveError"),
     # plugin commands (recorder_register_commands): the configuration, session ids and labels, notes
     "profiles_using": ("recorder.config.configured", "profiles_using"),
@@ -61,10 +61,10 @@ _WHERE = {
     "SessionNote": ("recorder.values", "SessionNote"),
     "move_session": ("recorder.store.saving", "move_session"),
     "delete_session_folder": ("recorder.store.saving", "delete_session_folder"),
-    "StateFile": ("recorder.store.state", "StateFile"),
-    "documents_dir": ("recorder.store.state", "documents_dir"),
-    "plugin_state_dir": ("recorder.store.state", "plugin_state_dir"),
-    "recordings_dir": ("recorder.store.state", "recordings_dir"),
+    "StateFile": ("recorder.disk.state", "StateFile"),
+    "documents_dir": ("recorder.disk.state", "documents_dir"),
+    "plugin_state_dir": ("recorder.disk.state", "plugin_state_dir"),
+    "recordings_dir": ("recorder.disk.state", "recordings_dir"),
     # what each kind of component has, and what only some have (docs/plugins.md)
     **{name: ("recorder.components", name) for name in _INTERFACES},
     **{name: ("recorder.values", name) for name in ("ByteSize", "Changes", "Notification", "PartStats",
@@ -115,12 +115,12 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.store.catalog import Summary as SessionSummary
     from recorder.store.catalog import forget as forget_session
     from recorder.store.catalog import sessions as known_sessions
-    from recorder.store.files import create_private_file, make_private_dir, sha256_file, write_private
+    from recorder.disk.files import create_private_file, make_private_dir, sha256_file, write_private
     from recorder.store.saving import SaveError, delete_session_folder, move_session
     from recorder.config.configured import profiles_using
     from recorder.session.identity import check_support_id, parse_labels
     from recorder.values import SessionNote
-    from recorder.store.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
+    from recorder.disk.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
     from recorder.values import (ByteSize, Changes, Notification, PartStats, SaveChoice, VideoFormat, clock,
                                  human_size)
 

@@ -1,6 +1,6 @@
 """Crash at every step of every multi-step write, the way storage engines test
 atomic commit: the process is killed (SIGKILL) at each named point of
-``recorder.store.crashpoints``, then recovered, and the session folder must be
+``recorder.disk.crashpoints``, then recovered, and the session folder must be
 exactly what its manifest says, with no frame lost that had reached a
 complete fragment."""
 
@@ -17,7 +17,7 @@ import pytest
 from conftest import child_signals, cli_env, recorder_command
 from recorder import sha256_file
 from recorder.plugins.synthetic_source import frame_number_of
-from recorder.store.crashpoints import POINTS
+from recorder.disk.crashpoints import POINTS
 
 ROOT = Path(__file__).parent.parent
 # 20 frames as fast as they can be encoded, timed as if taken at 10 fps.

@@ -18,6 +18,7 @@ CORE = Path(__file__).parent.parent / "core"
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "values", "console", "version", "components"}),
     ("platform", {"platform"}),
+    ("disk", {"disk"}),
     ("host", {"host"}),
     ("config", {"config"}),
     ("session", {"session"}),
@@ -27,31 +28,6 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("playback", {"playback"}),
     ("cli", {"cli", "testing", "__main__", "__init__"}),
 ]
-
-# Backward imports in modules other helpers were changing when the layers were set; each
-# is (importing file, imported module) with the fix proposed for it. The lead empties this
-# list: an entry that no longer occurs fails the test too, so it cannot go stale.
-KNOWN: set[tuple[str, str]] = {
-    # The session is written through the store's primitives: private files (store/files.py),
-    # the state folders (store/state.py), crash points (store/crashpoints.py) and memory files
-    # (store/memory.py). They are below the session in truth, and the rest of store/ (catalog,
-    # saving, verify: all of them read the manifest) is above it. The fix is one mechanical
-    # move once the folders are quiet: those four modules to a folder of their own between
-    # platform and host (core/disk/, a layer "disk" in LAYERS and docs/architecture.md), and
-    # the import lines changed everywhere (sed), recorder/__init__.py's lazy table included.
-    ("core/session/journal.py", "recorder.store.files"),
-    ("core/session/journal.py", "recorder.store.state"),
-    ("core/session/lock.py", "recorder.store.files"),
-    ("core/session/lock.py", "recorder.store.state"),
-    ("core/session/manifest.py", "recorder.store.files"),
-    ("core/session/recovery.py", "recorder.store.crashpoints"),
-    ("core/session/recovery.py", "recorder.store.files"),
-    ("core/session/streams.py", "recorder.store.memory"),
-    ("core/session/whole.py", "recorder.store.crashpoints"),
-    ("core/session/whole.py", "recorder.store.files"),
-    ("core/session/whole.py", "recorder.store.memory"),
-}
-
 
 def _layer_of(member: str) -> int | None:
     return next((index for index, (_, members) in enumerate(LAYERS) if member in members), None)
@@ -138,10 +114,7 @@ def backward_imports(core: Path = CORE) -> tuple[list[tuple[str, str, str]], lis
 def test_no_import_goes_up_the_layers():
     backward, unplaced = backward_imports()
     assert unplaced == [], "\n".join(unplaced)
-    new = [message for file, module, message in backward if (file, module) not in KNOWN]
-    assert new == [], "\n".join(new)
-    gone = KNOWN - {(file, module) for file, module, _ in backward}
-    assert gone == set(), f"fixed: remove from KNOWN in tests/test_layers.py: {sorted(gone)}"
+    assert [message for _, _, message in backward] == [], "\n".join(message for _, _, message in backward)
 
 
 def test_the_layers_are_those_documented():

@@ -20,7 +20,7 @@ import pytest
 from recorder import platform
 from recorder.plugins.disk_space_guard import RESERVE, DiskSpaceGuard, DiskSpaceOptions
 from recorder.store import verify as verifying
-from recorder.store.files import make_private_dir
+from recorder.disk.files import make_private_dir
 from recorder.store.saving import copy_private
 from recorder.testing import decode, record
 

@@ -549,7 +549,7 @@ def test_options_before_a_command_apply_to_it_or_are_refused(run_cli):
     assert json.loads(run_cli("--profile", "customer", "list", "--json", check=0).stdout) == []
     refused = run_cli("--profile", "rep", "info", "abc")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == "recorder: error: --profile does not apply to 'recorder info'"
+    assert refused.stderr.strip() == "recorder: error: --profile does not apply to 'recorder info' (it takes: --session-id)"
     refused = run_cli("--duration", "5", "list")
     assert refused.stderr.strip() == ("recorder: error: --duration does not apply to 'recorder list' "
                                       "(it takes: --profile)")

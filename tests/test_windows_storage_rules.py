@@ -18,7 +18,7 @@ import platformdirs.windows
 import pytest
 from recorder.store import saving
 from recorder.store import verify as verifying
-from recorder.store.files import make_private_dir
+from recorder.disk.files import make_private_dir
 from recorder.store.saving import delete_session_folder
 from recorder.testing import record
 from recorder.plugins.disk_space_guard import RESERVE, DiskSpaceGuard, DiskSpaceOptions

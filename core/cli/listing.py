@@ -20,7 +20,8 @@ from recorder.errors import UsageError
 from recorder.host.manager import load_plugins
 from recorder.session import manifest as manifests, streams
 from recorder.session.identity import check_support_id, parse_labels
-from recorder.store import catalog, memory
+from recorder.disk import memory
+from recorder.store import catalog
 from recorder.values import clock, human_size
 
 

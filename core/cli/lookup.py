@@ -13,8 +13,8 @@ from recorder.errors import UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.session import manifest as manifests
 from recorder.store import catalog
-from recorder.store.files import make_private_dir
-from recorder.store.state import cache_dir
+from recorder.disk.files import make_private_dir
+from recorder.disk.state import cache_dir
 from recorder.values import SessionNote
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 

@@ -14,7 +14,7 @@ from recorder.errors import EXIT_RUNTIME, UsageError
 from recorder.host.manager import load_plugins
 from recorder.session import manifest as manifests, receipt as receipts
 from recorder.store import catalog
-from recorder.store.files import sha256_file
+from recorder.disk.files import sha256_file
 from recorder.store.verify import verify
 
 FINISHED = ("saved", "unsaved", "damaged")  # the states verify checks; the others are still being written

@@ -14,7 +14,7 @@ from recorder.errors import RecorderError, UsageError
 from recorder.host.manager import load_plugins
 from recorder.playback import export, replay, timeline
 from recorder.session import streams
-from recorder.store import memory
+from recorder.disk import memory
 
 
 @click.command("export")

@@ -13,8 +13,8 @@ from recorder.pipeline.ending import FOLDER_LOST, end_with
 from recorder.pipeline.parts import Parts
 from recorder.session import manifest as manifests
 from recorder.session.model import Session
-from recorder.store.files import make_private_dir
-from recorder.store.state import data_dir
+from recorder.disk.files import make_private_dir
+from recorder.disk.state import data_dir
 
 
 def identity(folder: Path) -> tuple[int, int] | None:

@@ -20,9 +20,9 @@ from typing import Callable
 
 from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
-from recorder.store.crashpoints import crash_point
+from recorder.disk.crashpoints import crash_point
 from recorder import platform
-from recorder.store.files import NOFOLLOW, create_private_file, sha256_file
+from recorder.disk.files import NOFOLLOW, create_private_file, sha256_file
 from recorder.store.saving import copy_private
 from recorder.components import CountsFrames, ProjectsSize, Repairs, TakesChangedRects, TakesChangedRows
 from recorder.values import Changes, PartStats, VideoFormat

@@ -13,7 +13,7 @@ from recorder.host.isolation import running
 from recorder.host.manager import PluginHost
 from recorder.session.model import Session
 from recorder.store import saving
-from recorder.store.files import shared_with_others
+from recorder.disk.files import shared_with_others
 
 PASSED = object()  # a guard's preflight let the recording start
 

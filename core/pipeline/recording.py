@@ -35,8 +35,8 @@ from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
 from recorder.session import streams as part_streams
 from recorder.store import catalog, saving
-from recorder.store.crashpoints import crash_point
-from recorder.store.files import folder_size
+from recorder.disk.crashpoints import crash_point
+from recorder.disk.files import folder_size
 from recorder.values import SaveChoice
 
 __all__ = ["DISK_FULL", "FOLDER_LOST", "GUARD_LIFECYCLE", "Recording", "is_disk_full"]

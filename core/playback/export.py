@@ -20,8 +20,8 @@ import av
 import av.filter
 from recorder import platform
 from recorder.errors import UsageError
-from recorder.store.files import create_private_file, private_workdir
-from recorder.store.memory import memory_output, release
+from recorder.disk.files import create_private_file, private_workdir
+from recorder.disk.memory import memory_output, release
 from recorder.playback.timeline import GAP_MIN, Segment, Timeline
 
 TIME_BASE = Fraction(1, 1000)

@@ -23,8 +23,8 @@ from recorder.playback.thumbnails import part_thumbnails, remove_unused, thumbna
 from recorder.playback.timeline import Timeline
 from recorder.session.manifest import Manifest
 from recorder.session.model import Event
-from recorder.store import state
-from recorder.store.files import make_private_dir, private_temporary, write_private
+from recorder.disk import state
+from recorder.disk.files import make_private_dir, private_temporary, write_private
 
 BROWSER_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}

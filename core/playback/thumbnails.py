@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 from recorder.playback.timeline import Segment, Timeline
-from recorder.store.files import write_private
+from recorder.disk.files import write_private
 
 THUMB_WIDTH = 192  # px
 THUMB_EVERY = (2, 5, 10, 15, 30, 60, 120, 300, 600)  # seconds apart: the first that keeps to THUMBS_MAX

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from recorder.session.identity import boot_id
-from recorder.store.files import make_private_dir
-from recorder.store.state import StateFile, set_aside, state_dir
+from recorder.disk.files import make_private_dir
+from recorder.disk.state import StateFile, set_aside, state_dir
 
 STATES = ("recording", "interrupted", "complete")  # complete: sealed, not yet handed to the sink
 

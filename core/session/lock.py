@@ -15,8 +15,8 @@ from pathlib import Path
 import filelock
 from recorder import platform
 from recorder.errors import UsageError
-from recorder.store.files import make_private_dir
-from recorder.store.state import runtime_path, state_dir
+from recorder.disk.files import make_private_dir
+from recorder.disk.state import runtime_path, state_dir
 
 
 def runtime_dir() -> Path:

@@ -34,7 +34,7 @@ import attrs
 import cattrs
 from recorder.errors import UsageError
 from recorder.session.model import Event, Part, Session
-from recorder.store.files import write_private
+from recorder.disk.files import write_private
 from recorder.version import __version__
 
 MANIFEST = "session.json"

@@ -27,8 +27,8 @@ from recorder.session import journal, manifest as manifests, rescued, streams
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
-from recorder.store.crashpoints import crash_point
-from recorder.store.files import fsync_folder, sha256_file
+from recorder.disk.crashpoints import crash_point
+from recorder.disk.files import fsync_folder, sha256_file
 from recorder.values import human_size
 
 PARTIAL = ".partial"

@@ -14,7 +14,7 @@ from pathlib import Path
 from recorder.session import manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.model import Event
-from recorder.store.state import data_dir
+from recorder.disk.state import data_dir
 
 PARTIAL = ".partial"
 RESCUED = "rescued"  # in recorder's data folder: sessions whose folder was lost while recording

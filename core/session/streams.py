@@ -21,7 +21,7 @@ from recorder.components import WritesToStream
 from recorder.errors import UsageError
 from recorder.host.isolation import running
 from recorder.session.model import Part
-from recorder.store.memory import memory_file, write_new
+from recorder.disk.memory import memory_file, write_new
 from recorder.values import PartStats
 
 KIND = "part_stream"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from recorder import platform
 from recorder.session import manifest as manifests, streams
-from recorder.store.crashpoints import crash_point
-from recorder.store.files import fsync_folder, sha256_file
-from recorder.store.memory import release
+from recorder.disk.crashpoints import crash_point
+from recorder.disk.files import fsync_folder, sha256_file
+from recorder.disk.memory import release
 
 REWRAP = ".rewrap"
 

@@ -1,2 +1,2 @@
-"""Where sessions and state are kept on disk: private files, state files, the catalog,
-saving to another folder, verifying a folder."""
+"""Sessions kept on disk: the catalog, saving to another folder (the save workflow),
+verifying a folder, and what the last verify found."""

@@ -18,7 +18,7 @@ from recorder.errors import UsageError
 from recorder.session import lock, manifest as manifests
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.store import results
-from recorder.store.state import StateFile, state_dir
+from recorder.disk.state import StateFile, state_dir
 
 INDEX = "catalog.json"
 

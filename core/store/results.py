@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from recorder.store.state import StateFile, state_dir
+from recorder.disk.state import StateFile, state_dir
 
 FILE = "verified.json"
 

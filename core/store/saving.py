@@ -25,10 +25,10 @@ from recorder.errors import RecorderError, UsageError
 from recorder.host.manager import PluginHost
 from recorder.session import journal, manifest as manifests
 from recorder.store import catalog
-from recorder.store.crashpoints import crash_point
-from recorder.store.files import FILE_MODE, folder_size, fsync_folder, make_private_dir, sha256_file, \
+from recorder.disk.crashpoints import crash_point
+from recorder.disk.files import FILE_MODE, folder_size, fsync_folder, make_private_dir, sha256_file, \
     shared_with_others
-from recorder.store.state import StateFile, state_dir
+from recorder.disk.state import StateFile, state_dir
 from recorder.values import SaveChoice, human_size
 
 

@@ -14,7 +14,7 @@ from recorder import platform
 from recorder.session import manifest as manifests, streams
 from recorder.session.manifest import MANIFEST, ManifestError
 from recorder.store import catalog, results
-from recorder.store.files import sha256_file
+from recorder.disk.files import sha256_file
 
 
 def count_frames(path: Path) -> int:

@@ -20,7 +20,7 @@ import platformdirs
 from recorder import platform
 from recorder.console import warn
 from recorder.errors import UsageError
-from recorder.store.files import make_private_dir, write_private
+from recorder.disk.files import make_private_dir, write_private
 
 APP = "recorder"
 # Every platformdirs call passes appauthor=False: on Windows the author defaults to the app's

@@ -19,7 +19,7 @@ from typing import Iterator
 
 from recorder import platform
 from recorder.errors import UsageError
-from recorder.store.files import DIR_MODE, FILE_MODE, NOFOLLOW
+from recorder.disk.files import DIR_MODE, FILE_MODE, NOFOLLOW
 
 MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
 

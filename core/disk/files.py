@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from recorder import platform
-from recorder.store.crashpoints import crash_point
+from recorder.disk.crashpoints import crash_point
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
