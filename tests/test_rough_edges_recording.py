@@ -151,6 +151,22 @@ def test_save_to_with_an_output_folder_is_refused_in_one_line(run_cli, home, tmp
     assert list(target.iterdir()) == [] and list(output.iterdir()) == []
 
 
+def test_save_to_creates_only_the_last_folder_of_its_path(run_cli, home, tmp_path):
+    """--save-to follows save's and export's rule (issue 30, item 9): a typo higher up is told."""
+    config = tmp_path / "prompt.toml"
+    config.write_text('[profiles.rep]\nsink = "prompt"\n', encoding="utf-8")
+    typo = tmp_path / "typo" / "cases" / "INC-1"
+    result = run_cli("--config", str(config), *RECORD, "--duration", "1", "--save-to", str(typo))
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("recorder: error: --save-to:") and "does not exist" in line, line
+    assert not (tmp_path / "typo").exists()
+    fine = tmp_path / "cases"
+    result = run_cli("--config", str(config), *RECORD, "--duration", "1", "--save-to", str(fine))
+    assert result.returncode == 0, result.stderr
+    assert len(list(fine.iterdir())) == 1
+
+
 def test_record_duration_takes_what_people_write(run_cli, home):
     """--duration 0m2s records two seconds (issue 30, item 5, for record too); a duration that
     is none is one line, exit 2, nothing recorded."""

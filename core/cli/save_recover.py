@@ -12,14 +12,7 @@ from recorder.errors import UsageError
 from recorder.host.manager import load_plugins
 from recorder.session import journal, manifest as manifests, recovery, rescued, streams, whole
 from recorder.store import catalog, saving
-
-
-def missing_parent(path: Path) -> Path | None:
-    """The folder that should hold ``path`` when it does not exist. recorder creates only the last
-    component of a path it is given (save's DIR, export's FILE): a typo higher up is told, not
-    silently made into a tree of folders nobody will look in."""
-    parent = path.expanduser().absolute().parent
-    return None if parent.is_dir() else parent
+from recorder.store.saving import missing_parent
 
 
 @click.command("save")

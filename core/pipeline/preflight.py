@@ -57,6 +57,9 @@ def refuse_unasked_save_to(save_to: str, sink_name: str, sink: Any, output_dir: 
 def checked_save_to(save_to: str) -> str:
     """``--save-to`` as an absolute path, refused now if the folder cannot take the recording."""
     path = Path(save_to).expanduser().absolute()
+    if not path.exists() and (parent := saving.missing_parent(path)) is not None:
+        raise UsageError(f"--save-to: {parent} does not exist: recorder creates only the last folder "
+                         "of DIR (check the path, or create it first)")
     problem = saving.check_destination(path, 0)
     if problem:
         raise UsageError(f"--save-to: {problem}")

@@ -36,6 +36,14 @@ class SaveError(Exception):
     pass
 
 
+def missing_parent(path: Path) -> Path | None:
+    """The folder that should hold ``path`` when it does not exist. recorder creates only the last
+    component of a path it is given (save's DIR, export's FILE): a typo higher up is told, not
+    silently made into a tree of folders nobody will look in."""
+    parent = path.expanduser().absolute().parent
+    return None if parent.is_dir() else parent
+
+
 def check_destination(path: Path, needed: int, source: Path | None = None) -> str | None:
     """Why ``path`` cannot take ``needed`` bytes, or None if it can (creating it if need be)."""
     if not path.is_absolute():
