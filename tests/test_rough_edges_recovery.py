@@ -71,7 +71,7 @@ def test_core_dumps_are_off_after_the_platform_says_so():
     """The function itself, in a child: RLIMIT_CORE 0, not dumpable (Linux)."""
     code = ("import ctypes, resource; from recorder import platform; platform.no_core_dumps(); "
             "print(resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", check=True)
     assert done.stdout.split() == ["(0,", "0)", "0"]
 
 
