@@ -19,7 +19,7 @@ CONFIGURATION = DOCS / "configuration.md"
 # Profiles that, between them, run every built-in component that has options.
 EVERY_COMPONENT = """
 [profiles.rep]
-guards = ["+retention", "+archive", "+encrypt", "+indicator"]
+guards = ["+retention", "+archive", "+encrypt", "+indicator", "+signing"]
 notifiers = ["+webhook", "+events-file"]
 [profiles.rep.archive]
 bucket = "b"

@@ -40,6 +40,7 @@ BUILTIN_PLUGINS = {
     "retention": "recorder.plugins.retention",
     "disk-space": "recorder.plugins.disk_space_guard",
     "archive": "recorder.plugins.archive",
+    "signing": "recorder.plugins.signing",
     "encrypt": "recorder.plugins.encrypt",
     "indicator": "recorder.plugins.indicator",
     "webhook": "recorder.plugins.webhook_notifier",

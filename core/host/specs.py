@@ -140,7 +140,9 @@ def recorder_prompt_consent(session, question, prefer, timeout):
 @hookspec
 def recorder_session_receipt(session, receipt):
     """The session's receipt (a dict: ids, labels, parts, totals, ``head``) was issued,
-    for keeping outside the folder. Not for an interrupted session. Main thread."""
+    for keeping outside the folder. Not for an interrupted session. Main thread.
+    Heard before the notifiers and the control channel carry it: a plugin may add a
+    key of its own (``signed``, say), which the head does not cover."""
 
 
 @hookspec
@@ -188,6 +190,21 @@ def recorder_find_session(ref, cache):
     ``cache`` (recorder's private cache folder for such copies), or None.
     ``info``, ``verify``, ``play``, ``export`` and ``save`` ask, and the user
     waits for the answer."""
+
+
+@hookspec
+def recorder_session_files(folder):
+    """Return a list of file names your plugin keeps in the session folder ``folder``
+    beside what its manifest lists (a signature, say), so that ``recorder verify``
+    does not call them unexpected. Only names: verify checks nothing of them."""
+
+
+@hookspec
+def recorder_verify_receipt(folder, manifest, receipt):
+    """``recorder verify SESSION --receipt`` checks the session in ``folder`` (its
+    ``manifest``) against ``receipt``: the dict given, or its head hash (a str).
+    Return a list of ``(ok, line)``: what checks out (True) and what is wrong
+    (False), each line naming what it is about; said after recorder's own checks."""
 
 
 @hookspec

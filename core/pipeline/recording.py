@@ -357,8 +357,10 @@ class Recording:
             log.error("no receipt: %s", exc)
             return
         self.receipt = issued  # not on the timeline: it is for keeping outside the folder
-        self.fanout.notifiers("receipt", issued)
+        # Plugins and guards hear it first: one may add to it, outside its head (a signature),
+        # for the notifiers and the support tool to carry.
         self.fanout.hook("recorder_session_receipt", receipt=issued)
+        self.fanout.notifiers("receipt", issued)
         self.fanout.channel.receipt(issued)
 
     def write_manifest(self) -> None:

@@ -124,6 +124,9 @@ def verify(folder: Path, host=None) -> tuple[list[str], list[str]]:
             problems.append(f"{name}: {frames} frames decode, the manifest says {part.frames}")
             continue
         ok.append(f"{name}: {frames} frames, {part.duration:.1f} s, SHA-256 ok, decodes")
+    if host is not None:  # files plugins keep beside the parts (a signature): theirs, not unexpected
+        expected |= {name for names in host.call("recorder_session_files", folder=folder) or []
+                     for name in names or []}
     # Finder and Explorer write .DS_Store, ._*, Thumbs.db, desktop.ini into folders a user
     # opens: not the session's, and no sign of tampering (a plain file, never a link).
     for extra in sorted(p.name for p in folder.iterdir() if p.name not in expected
