@@ -131,6 +131,9 @@ class ProfileSettings:
                                           "no answer counts as no.", validator=_within(1, 3600))
     resume_within: float = option(24.0, "Hours within which an interrupted session is resumed by the "
                                         "next start; older ones are closed.", validator=attrs.validators.ge(0))
+    require_recording: bool = option(False, "Strict mode: when the recording fails and cannot go on "
+                                            "(capture, encoding, writing, the folder lost), the support "
+                                            "tool is asked to end the support session.")
 
 
 SLOTS = {"source": "source", "encoder": "encoder", "sink": "sink"}

@@ -51,7 +51,7 @@ class Fanout:
     def open(self) -> None:
         """Hear the session, and let the support tool reach it (the notifiers start separately)."""
         rec = self.recording
-        self._ends_support_session = support_session_ends(rec.built.guards)
+        self._ends_support_session = support_session_ends(rec.built.guards, strict=rec.settings.require_recording)
         rec.session.subscribe(self._on_session)
         try:
             self.channel.open()
@@ -72,7 +72,7 @@ class Fanout:
         if kind == "event" and payload.kind == "end-requested":
             why = self._ends_support_session.get(rec.session.end_reason or "")
             if why:
-                ask_to_end_support_session(rec.session, why)
+                ask_to_end_support_session(rec.session, why, payload.text)
         self.channel.publish(kind, payload)
         if kind == "event":
             if rec.phase is not Phase.HANDING_OVER:  # the sink may be moving the folder: core writes after

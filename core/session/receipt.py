@@ -11,6 +11,12 @@ receipt, which lists them (``sidecars``, name to SHA-256); version 1 named the
 one such file there was, an encrypted part's tail, by its hash only
 (``tail_sha256``), and is still issued for every other session. A receipt is
 checked in the version it was issued in.
+
+A receipt also says how the session ended: ``end_reason`` (as in session.json), ``why``
+in words, and ``end_session_requested``, whether the support tool was asked to end the
+support session (the disk filling; with ``require_recording``, any failure the
+recording could not go on after). The head covers them when they are there: a
+receipt issued before they existed is checked without them.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from recorder.session.manifest import Manifest
 
 RECEIPT_VERSION = 2
+ENDING = ("end_reason", "why", "end_session_requested")
 
 
 def _sidecars(part, version: int) -> dict[str, Any]:
@@ -33,7 +40,18 @@ def _sidecars(part, version: int) -> dict[str, Any]:
     return {"sidecars": dict(part.sidecars)}
 
 
-def receipt(manifest: Manifest, version: int | None = None) -> dict[str, Any]:
+def ending(manifest: Manifest) -> dict[str, Any]:
+    """How the session ended, from its timeline: what the support tool was told when it was
+    asked to end the support session (words for everyone), else why the end was asked for."""
+    if not manifest.end_reason:
+        return {}
+    asked = [e for e in manifest.events if e.kind == "notification" and e.data.get("notice") == "end-session-requested"]
+    ended = [e for e in manifest.events if e.kind in ("end-requested", "end-reason")]
+    why = asked[-1].text if asked else ended[-1].text if ended else manifest.end_reason
+    return {"end_reason": manifest.end_reason, "why": why, "end_session_requested": bool(asked)}
+
+
+def receipt(manifest: Manifest, version: int | None = None, with_ending: bool = True) -> dict[str, Any]:
     if version is None:
         version = RECEIPT_VERSION if any(p.sidecars for p in manifest.sealed_parts) else 1
     body = {
@@ -46,6 +64,7 @@ def receipt(manifest: Manifest, version: int | None = None) -> dict[str, Any]:
                   for p in manifest.sealed_parts],
         "frames": manifest.frames,
         "duration": manifest.duration,
+        **(ending(manifest) if with_ending else {}),
     }
     return {**body, "head": head_of(body)}
 
@@ -57,6 +76,8 @@ def head_of(body: dict[str, Any]) -> str:
     """SHA-256 over the receipt's content in a canonical form (sorted keys, no spaces); what
     a carrier adds around it (an events file's kind and time) is not part of it."""
     content = {key: body.get(key) for key in CONTENT}
+    if "end_reason" in body:  # receipts issued before these fields existed are hashed without them
+        content.update({key: body.get(key) for key in ENDING})
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -64,7 +85,8 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
     """What differs between the session on disk and the receipt (nothing: it matches).
     ``sha256_of(path)`` hashes a part as it is on disk."""
     if isinstance(expected, str):
-        heads = {_on_disk(folder, manifest, version, sha256_of)["head"] for version in (1, RECEIPT_VERSION)}
+        heads = {_on_disk(folder, manifest, version, sha256_of, with_ending)["head"]
+                 for version in (1, RECEIPT_VERSION) for with_ending in (True, False)}
         return [] if expected in heads else ["the session does not match the receipt's head hash"]
     version = expected.get("receipt_version")
     actual = _on_disk(folder, manifest, version if version in (1, RECEIPT_VERSION) else RECEIPT_VERSION,
@@ -93,12 +115,15 @@ def check(folder: Path, manifest: Manifest, expected: dict[str, Any] | str, sha2
     for key in ("session_id", "support_session_id"):
         if expected.get(key) != actual[key]:
             problems.append(f"{key} differs from the receipt's")
+    if "end_reason" in expected and expected["end_reason"] != actual.get("end_reason"):
+        problems.append(f"the manifest's end reason ({actual.get('end_reason')}) is not the receipt's "
+                        f"({expected['end_reason']})")
     return problems
 
 
-def _on_disk(folder: Path, manifest: Manifest, version: int, sha256_of) -> dict[str, Any]:
+def _on_disk(folder: Path, manifest: Manifest, version: int, sha256_of, with_ending: bool = True) -> dict[str, Any]:
     """The receipt of the session as it is on disk: the hashes of its files, not the manifest's."""
-    actual = receipt(manifest, version)
+    actual = receipt(manifest, version, with_ending)
     by_name = {p.file: p for p in manifest.sealed_parts}
     for part in actual["parts"]:
         path = folder / part["file"]
