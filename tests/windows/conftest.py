@@ -119,9 +119,10 @@ def status(profile: str = "rep") -> dict | None:
     if result.returncode != 0:
         return None
     try:
-        return json.loads(result.stdout)
+        answer = json.loads(result.stdout)
     except ValueError:
         return None
+    return None if answer.get("state") == "idle" else answer  # status --json answers idle when none runs
 
 
 def sessions() -> list[Path]:
