@@ -63,6 +63,19 @@ def recorder_register_encoders(register):
 '''
 
 
+def wait_for_video(env: dict, seconds: float = 2.0, timeout: float = 30) -> None:
+    """Until the recorder has written ``seconds`` of video to its part (a loaded machine starts slower)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = subprocess.run([recorder_command(), "status", "--json", "--profile", "rep"], env=env,
+                                capture_output=True, text=True, encoding="utf-8", timeout=30)
+        state = json.loads(answer.stdout or "{}")
+        if state.get("elapsed", 0) >= seconds and state.get("bytes_written", 0) > 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no {seconds} s of video within {timeout} s")
+
+
 def record_until_failure(tmp_path: Path, strict: bool, source: str = "flaky", encoder: str = "h264"):
     """Record with the failing plugin, a subscriber following the control channel; make it
     fail once the subscriber is connected. Returns (exit status, stderr, streamed lines, folder)."""
@@ -84,6 +97,7 @@ def record_until_failure(tmp_path: Path, strict: bool, source: str = "flaky", en
     try:
         first = follower.stdout.readline()  # the history's first event: the subscriber is connected
         assert first, "the subscriber never connected"
+        wait_for_video(env)  # what is recorded before the failure is a whole fragment: it verifies
         trigger.touch()
         out, err = proc.communicate(timeout=60)
         streamed = [json.loads(first)] + [json.loads(line) for line in follower.communicate(timeout=30)[0].splitlines()]
@@ -150,7 +164,8 @@ def test_without_strict_mode_the_support_session_goes_on(tmp_path):
     [receipt] = [m["receipt"] for m in streamed if m["type"] == "receipt"]
     assert receipt["end_reason"] == "error" and receipt["end_session_requested"] is False
     assert receipt["why"] == "source 'flaky' failed"
-    assert verify_receipt(receipt, folder, env, tmp_path, "receipt.json").returncode == 0
+    checked = verify_receipt(receipt, folder, env, tmp_path, "receipt.json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_strict_a_failing_encoder_asks_to_end_the_support_session(tmp_path):
@@ -164,7 +179,8 @@ def test_strict_a_failing_encoder_asks_to_end_the_support_session(tmp_path):
     assert end["reason"] == "error" and "encoder 'brittle' failed" in end["text"]
     [receipt] = [m["receipt"] for m in streamed if m["type"] == "receipt"]
     assert receipt["end_reason"] == "error" and receipt["end_session_requested"] is True
-    assert verify_receipt(receipt, folder, env, tmp_path, "receipt.json").returncode == 0
+    checked = verify_receipt(receipt, folder, env, tmp_path, "receipt.json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_strict_the_folder_lost_asks_to_end_the_support_session(tmp_path):
