@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from recorder import platform
 from recorder.disk.crashpoints import crash_point
@@ -28,14 +28,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole: a temporary file with an unpredictable name,
-    created exclusively 0600, fsynced, then renamed over ``path`` (which replaces a
-    symlink there rather than following it)."""
+def write_private(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or blocks of them: a download) to ``path`` whole: a temporary
+    file with an unpredictable name, created exclusively 0600, fsynced, then renamed over
+    ``path`` (which replaces a symlink there rather than following it)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for block in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                fh.write(block)
             fh.flush()
             platform.fsync(fh.fileno())
         crash_point("write:temporary")

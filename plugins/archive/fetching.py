@@ -12,13 +12,11 @@ larger than it should be is refused, named.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
-from recorder import ManifestError, platform, read_manifest
+from recorder import ManifestError, read_manifest, write_private
 
 from recorder.plugins.archive.s3 import CHUNK, MANIFEST_LIMIT, ArchivedSession, StoreError
 
@@ -56,23 +54,6 @@ def _missing(exc: Exception) -> bool:
     return isinstance(exc, ClientError) and str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey")
 
 
-def write_stream(path: Path, blocks: Iterable[bytes]) -> None:
-    """``blocks`` into ``path``: a 0600 temporary file beside it, fsynced, then renamed over it
-    (as recorder's write_private, but a block at a time)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for block in blocks:
-                fh.write(block)
-            fh.flush()
-            platform.fsync(fh.fileno())
-        platform.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def download(s3, bucket: str, prefix: str, into: Path, receipt: Path) -> None:
     """The session under ``prefix`` into the folder ``into``, its receipt to ``receipt``;
     raises StoreError for a session.json that is not a session's, or an object too large."""
@@ -81,7 +62,7 @@ def download(s3, bucket: str, prefix: str, into: Path, receipt: Path) -> None:
     if ArchivedSession.parse(prefix, data) is None:  # not JSON, nested too deep, no session id...
         raise StoreError(f"{key} is not a session's manifest", permanent=True)
     with tempfile.TemporaryDirectory(dir=into.parent, prefix=".fetch-") as checking:
-        write_stream(Path(checking) / MANIFEST, [data])
+        write_private(Path(checking) / MANIFEST, [data])
         try:
             manifest = read_manifest(Path(checking))  # recorder's own checks: types, plain file names
         except ManifestError as exc:
@@ -96,7 +77,7 @@ def download(s3, bucket: str, prefix: str, into: Path, receipt: Path) -> None:
             continue  # a manifest naming a part after these must not replace them
         _fetch(s3, bucket, f"{prefix}/{name}", into / name, limit)
     _fetch(s3, bucket, f"{prefix}/{RECEIPT}", receipt, MANIFEST_LIMIT)
-    write_stream(into / MANIFEST, [data])  # last: the folder is a session once its parts are there
+    write_private(into / MANIFEST, [data])  # last: the folder is a session once its parts are there
 
 
 def _fetch(s3, bucket: str, key: str, path: Path, limit: int) -> None:
@@ -110,7 +91,7 @@ def _fetch(s3, bucket: str, key: str, path: Path, limit: int) -> None:
         if _missing(exc):
             return
         raise
-    write_stream(path, _chain(first, blocks))
+    write_private(path, _chain(first, blocks))
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
