@@ -83,6 +83,7 @@ class Started:
     """A recorder (or other program) started in the background; ``finish`` waits and reads its output."""
 
     def __init__(self, argv: list[str], **extra_env: str):
+        self.profile = next((b for a, b in zip(argv, argv[1:]) if a == "--profile"), None)
         self.proc = subprocess.Popen(argv, env=env(**extra_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, text=True, encoding="utf-8", errors="replace")
         self.out = self.err = ""
@@ -102,11 +103,19 @@ def start():
         return one
 
     yield begin
+    killed = set()
     for one in started:
         if one.proc.poll() is None:
             kill_tree(one.proc.pid)
             one.proc.kill()  # TerminateProcess on our own handle: Wine's taskkill can miss it
             one.proc.wait(30)
+            killed.add(one.profile)
+    # recorder.cmd is cmd.exe; Wine's taskkill /T can miss the Python it started, which then
+    # keeps the profile's lock and fails every later test: ended here by its own pid
+    for profile in killed - {None}:
+        if (left := status(profile)) and left.get("pid"):
+            subprocess.run(["taskkill", "/F", "/PID", str(left["pid"])], capture_output=True, check=False)
+            wait_until(f"the {profile} recorder left running to end", lambda: not status(profile), timeout=30)
 
 
 def kill_tree(pid: int) -> None:

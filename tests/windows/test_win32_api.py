@@ -42,8 +42,8 @@ EXERCISED_ELSEWHERE = {
         "TranslateMessage", "DispatchMessageW", "PostMessageW", "PostQuitMessage")},
     "user32.ShutdownBlockReasonCreate": "test_lifecycle.py::test_end_session_seals_as_interrupted_and_the_same_"
                                         "support_session_resumes",
-    "user32.ShutdownBlockReasonDestroy": "test_lifecycle.py::test_a_shutdown_another_program_refuses_leaves_the_"
-                                         "recording_going",
+    "user32.ShutdownBlockReasonDestroy": "test_lifecycle.py::test_a_shutdown_another_program_refuses_never_costs_the_"
+                                         "recording",
     **{f"user32.{name}": _INDICATOR for name in (
         "RegisterClassExW", "ShowWindow", "SetWindowPos", "SetLayeredWindowAttributes", "BeginPaint", "EndPaint",
         "InvalidateRect", "UpdateWindow", "SetTimer")},
