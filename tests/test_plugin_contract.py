@@ -466,7 +466,7 @@ def test_an_installed_hook_only_plugin_is_configured_like_any_other(run_cli, hom
 def test_guards_and_notifiers_can_be_edited_without_restating_the_defaults(tmp_settings):
     host = make_host(TmpSinkPlugin())
     profile = make_profile(host, dict(tmp_settings, guards=["+retention", "-logind"], notifiers=["-desktop"]))
-    assert profile.settings.guards == ["disk-space", "signals", "windows-shutdown", "retention"]
+    assert profile.settings.guards == ["disk-space", "signals", "windows-shutdown", "window-events", "retention"]
     assert profile.settings.notifiers == ["console"]
     assert profile.removed_defaults() == {"guards": ["logind"], "notifiers": ["desktop"]}
     with pytest.raises(UsageError, match="mixes names with"):
@@ -479,11 +479,12 @@ def test_config_says_when_a_profile_drops_default_guards(run_cli, tmp_path):
     site.write_text('[profiles.rep]\nguards = ["+retention"]\n', encoding="utf-8")
     user.write_text('[profiles.rep]\nguards = ["retention"]\n', encoding="utf-8")
     shown = run_cli("config", "--profile", "rep", "--config", str(site), check=0).stdout
-    assert 'guards = ["disk-space", "signals", "logind", "windows-shutdown", "retention"]' in shown
+    assert 'guards = ["disk-space", "signals", "logind", "windows-shutdown", "window-events", "retention"]' in shown
     assert "leaves out" not in shown
     shown = run_cli("config", "--profile", "rep", "--config", str(user), check=0).stdout
-    assert ('# note: guards leaves out the default disk-space, signals, logind, windows-shutdown '
-            '(add back with guards = ["+disk-space", "+signals", "+logind", "+windows-shutdown"])') in shown
+    assert ('# note: guards leaves out the default disk-space, signals, logind, windows-shutdown, window-events '
+            '(add back with guards = ["+disk-space", "+signals", "+logind", "+windows-shutdown", '
+            '"+window-events"])') in shown
 
 
 def test_config_shows_each_options_help(run_cli):

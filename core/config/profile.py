@@ -22,7 +22,7 @@ from recorder.errors import UsageError, describe
 from recorder.host.registry import Component, Registry
 from recorder.values import ByteSize
 
-DEFAULT_GUARDS = ("disk-space", "signals", "logind", "windows-shutdown")
+DEFAULT_GUARDS = ("disk-space", "signals", "logind", "windows-shutdown", "window-events")
 DEFAULT_NOTIFIERS = ("console", "desktop")
 
 

@@ -49,6 +49,7 @@ BUILTIN_PLUGINS = {
     "signals": "recorder.plugins.signals_guard",
     "logind": "recorder.plugins.logind_guard",
     "windows-shutdown": "recorder.plugins.windows_shutdown_guard",
+    "window-events": "recorder.plugins.window_events",
     "mp4-export": "recorder.plugins.mp4_exporter",
     "wmv-export": "recorder.plugins.wmv_exporter",
     "webm-export": "recorder.plugins.webm_exporter",

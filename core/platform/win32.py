@@ -150,6 +150,7 @@ kernel32 = Library("kernel32", {
     "SetConsoleCtrlHandler": (BOOL, [HANDLER, BOOL]),
     "GetCurrentThreadId": (DWORD, []),
     "GetConsoleMode": (BOOL, [HANDLE, LPDWORD]),
+    "QueryFullProcessImageNameW": (BOOL, [HANDLE, DWORD, LPWSTR, LPDWORD]),  # the window in front's program
 })
 
 advapi32 = Library("advapi32", {
@@ -206,6 +207,9 @@ user32 = Library("user32", {
     "GetClassNameW": (I, [H, LPWSTR, I]),
     "GetWindowRect": (B, [H, ctypes.POINTER(RECT)]),
     "MessageBoxW": (I, [H, LPCWSTR, LPCWSTR, U]),
+    # the window in front (window events)
+    "GetForegroundWindow": (H, []),
+    "GetWindowThreadProcessId": (DWORD, [H, LPDWORD]),
 })
 
 gdi32 = Library("gdi32", {

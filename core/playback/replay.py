@@ -49,8 +49,12 @@ def _marker_time(event: Event) -> float:
 
 def _marker(event: Event, manifest: Manifest) -> dict:
     t = _marker_time(event)
-    return {"t": t, "kind": event.kind, "text": event.text, "level": event.level, "by": event.by,
-            "wall": _wall(event, t, manifest), "internal": internal(event)}
+    marker = {"t": t, "kind": event.kind, "text": event.text, "level": event.level, "by": event.by,
+              "wall": _wall(event, t, manifest), "internal": internal(event)}
+    program = event.data.get("program")  # the program an event names (window events): the page filters by it
+    if isinstance(program, str):
+        marker["program"] = program
+    return marker
 
 
 def _wall(event: Event, t: float, manifest: Manifest) -> float:
