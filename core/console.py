@@ -3,6 +3,7 @@ so that rich can keep the live status line below everything printed."""
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -34,3 +35,18 @@ def library_warning(message, category, filename, lineno, file=None, line=None) -
 
 def say(text: str) -> None:
     console().print(f"recorder: {text}", highlight=False, markup=False)
+
+
+# What a terminal would act on instead of showing: control characters (escape sequences, C1's
+# CSI), format characters (bidirectional overrides), line and paragraph separators.
+UNSHOWN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def for_terminal(text: str) -> str:
+    """``text`` as a terminal shows it literally: each control or format character as a visible
+    escape (``\\x1b``, ``\\u202e``). For text from outside (an event's, a window title) printed
+    as it is."""
+    if text.isprintable():
+        return text
+    return "".join(char if unicodedata.category(char) not in UNSHOWN
+                   else char.encode("unicode_escape").decode("ascii") for char in text)

@@ -313,3 +313,26 @@ def test_on_wayland_one_event_says_window_events_are_not_recorded(run_cli, home,
     manifest = json.loads((folder / "session.json").read_text(encoding="utf-8"))
     [said] = [e for e in manifest["events"] if e["by"] == "window-events"]
     assert said["kind"] == "window-events-unavailable" and "Wayland" in said["text"]
+
+
+def test_text_from_outside_reaches_a_terminal_escaped(home, tmp_path):
+    """Titles are cleaned before they are written; whatever text reaches a terminal is shown
+    escaped too, whoever wrote it: a support tool's mark with C1's CSI (a control character
+    the channel lets through), a session.json written elsewhere with an escape sequence."""
+    from recorder.session import manifest as manifests
+
+    path = tmp_path / "synthetic.toml"
+    path.write_text('[profiles.rep]\nsource = "synthetic"\nguards = []\nnotifiers = []\n', encoding="utf-8")
+    recording = Recording(home, None, path)
+    try:
+        recording.cli("mark", "bell \x9b31m red", "--kind", "chat", "--by", "customer")
+        shown = recording.cli("events").stdout
+        folder, _ = recording.finish()
+    finally:
+        recording.kill()
+    assert "bell \\x9b31m red" in shown and "\x9b" not in shown, shown
+    manifest = manifests.read(folder)
+    manifest.add_event("window", "xterm: \x1b]0;pwned\x07 \u202eevil", t=1.0, by="elsewhere")
+    manifests.write(folder, manifest)
+    info = recording.cli("info", str(folder), profile=False).stdout
+    assert "xterm: \\x1b]0;pwned\\x07 \\u202eevil [elsewhere]" in info and "\x1b" not in info, info

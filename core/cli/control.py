@@ -11,6 +11,7 @@ import time
 import click
 from recorder import platform
 from recorder.cli.params import Duration, profile_name
+from recorder.console import for_terminal
 from recorder.control.client import Client, endpoint, running_profile
 from recorder.errors import RecorderError, UsageError
 from recorder.session import lock
@@ -126,7 +127,7 @@ def _line(message: dict) -> str:
     kind = message.get("type")
     if kind == "event":
         event = message["event"]
-        return f"{clock(event['t'])}  {event['kind']:<14} {event['by']:<12} {event['text']}"
+        return f"{clock(event['t'])}  {event['kind']:<14} {event['by']:<12} {for_terminal(event['text'])}"
     if kind == "notification":
         note = message["notification"]
         return f"{'':8}  → {','.join(note['audience'])}: {note['text']}"

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import tomli_w
 from recorder.config.layers import Key
+from recorder.console import for_terminal
 from recorder.config.options import help_of
 from recorder.config.profile import AUTO_SOURCE, ProfileSettings, ResolvedProfile
 from recorder.host.manager import PluginHost
@@ -109,7 +110,7 @@ def describe_session(folder: Path) -> str:
     for event in manifest.events:
         by = f" [{event.by}]" if event.by != "recorder" else ""
         out.append(f"  {clock(event.t)}.{int(event.t * 10) % 10}  {event.level:<7} {event.kind:<14} "
-                   f"{event.text}{by}")
+                   f"{for_terminal(event.text)}{by}")  # a window title, a mark: text from outside
     return "\n".join(out) + "\n"
 
 
