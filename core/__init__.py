@@ -21,7 +21,8 @@ from recorder.console import console  # noqa: E402
 # The component protocols (recorder.components): the kinds first, then the capabilities.
 _INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "Exporter", "PartStream",
                "PartStreamWriter", "Protects", "BindsSession", "Paced", "RanksForAuto", "Repairs", "WritesToStream",
-               "CountsFrames", "ProjectsSize", "TakesChangedRows", "TakesChangedRects",
+               "CountsFrames", "ProjectsSize", "TakesChangedRows", "TakesChangedRects", "TakesChapters",
+               "RepairsWithChapters",
                "NamesDestinations", "AsksWhereToSave", "Preflights", "RequiresPreflight", "EndsSupportSession",
                "BeforeSeal", "StartsWithSession", "Stops", "KeepsReceipt", "HearsPartSealed",
                "HearsSessionEvent", "HearsSessionReceipt", "HearsSessionEnded")
@@ -53,6 +54,7 @@ _WHERE = {
     "make_private_dir": ("recorder.disk.files", "make_private_dir"),
     "sha256_file": ("recorder.disk.files", "sha256_file"),
     "write_private": ("recorder.disk.files", "write_private"),
+    "crash_point": ("recorder.disk.crashpoints", "crash_point"),
     "SaveError": ("recorder.store.saving", "SaveError"),
     # plugin commands (recorder_register_commands): the configuration, session ids and labels, notes
     "profiles_using": ("recorder.config.configured", "profiles_using"),
@@ -67,7 +69,7 @@ _WHERE = {
     "recordings_dir": ("recorder.disk.state", "recordings_dir"),
     # what each kind of component has, and what only some have (docs/plugins.md)
     **{name: ("recorder.components", name) for name in _INTERFACES},
-    **{name: ("recorder.values", name) for name in ("ByteSize", "Changes", "Notification", "PartStats",
+    **{name: ("recorder.values", name) for name in ("ByteSize", "Changes", "Chapter", "Notification", "PartStats",
                                                     "SaveChoice", "VideoFormat", "clock", "human_size")},
 }
 
@@ -97,7 +99,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.config.options import option
     from recorder.components import (Source, Encoder, PartWriter, Sink, Guard, Notifier, Exporter,
                                      PartStream, PartStreamWriter, Protects, BindsSession, Paced, RanksForAuto,
-                                     Repairs,
+                                     Repairs, TakesChapters, RepairsWithChapters,
                                      WritesToStream, CountsFrames, ProjectsSize, TakesChangedRows,
                                      TakesChangedRects, NamesDestinations, AsksWhereToSave, Preflights,
                                      RequiresPreflight,
@@ -118,17 +120,18 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.disk.files import create_private_file, make_private_dir, sha256_file, write_private
     from recorder.store.saving import SaveError, delete_session_folder, move_session
     from recorder.config.configured import profiles_using
+    from recorder.disk.crashpoints import crash_point
     from recorder.session.identity import check_support_id, parse_labels
     from recorder.values import SessionNote
     from recorder.disk.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
-    from recorder.values import (ByteSize, Changes, Notification, PartStats, SaveChoice, VideoFormat, clock,
-                                 human_size)
+    from recorder.values import (ByteSize, Changes, Chapter, Notification, PartStats, SaveChoice, VideoFormat,
+                                 clock, human_size)
 
 __all__ = [
     # writing a plugin
     "hookimpl", "option",
     # what plugins exchange with core
-    "ByteSize", "Changes", "Notification", "PartStats", "SaveChoice", "VideoFormat",
+    "ByteSize", "Changes", "Chapter", "Notification", "PartStats", "SaveChoice", "VideoFormat",
     "Session", "Event", "Part", "Manifest", "read_manifest", "SessionSummary", "known_sessions",
     "forget_session",
     # plugin commands
@@ -147,5 +150,7 @@ __all__ = [
     "human_size", "clock",
     # the operating system: its own __all__ says what plugins may use (docs/plugins.md)
     "platform",
+    # multi-step writes: where the crash tests kill the process (RECORDER_TEST_CRASH_AT)
+    "crash_point",
     "__version__",
 ]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # for annotations only: this module imports nothing of record
     from recorder.playback.export import ExportJob
     from recorder.session.model import Event, Part, Session
     from recorder.session.streams import RecoveredPart
-    from recorder.values import Changes, Notification, PartStats, VideoFormat
+    from recorder.values import Changes, Chapter, Notification, PartStats, VideoFormat
 
 # -- the kinds ------------------------------------------------------------------------
 
@@ -180,6 +180,21 @@ class Repairs(Protocol):
     """An encoder that can seal a part its writer left unfinished (a crash, a failure)."""
 
     def repair(self, path: Path, fps: float, /) -> PartStats | None: ...
+
+
+@runtime_checkable
+class TakesChapters(Protocol):
+    """A part writer that writes chapters into its part: core gives it the part's chapters right
+    before ``close``, which writes them with the part's index (so they are in it when it is hashed)."""
+
+    def set_chapters(self, chapters: list[Chapter], /) -> None: ...
+
+
+@runtime_checkable
+class RepairsWithChapters(Protocol):
+    """An encoder whose repair (crash recovery) writes the part's chapters too, as closing would have."""
+
+    def repair_with_chapters(self, path: Path, fps: float, chapters: list[Chapter], /) -> PartStats | None: ...
 
 
 @runtime_checkable

@@ -101,6 +101,13 @@ class PartStats:
 
 
 @attrs.frozen
+class Chapter:
+    """A place a reviewer jumps to in a part: a mark, a pause, a gap, a resumption."""
+    start: float  # seconds from the part's first frame
+    title: str
+
+
+@attrs.frozen
 class Notification:
     """A message for the people in the session.
 

@@ -23,6 +23,7 @@ def _copy(job) -> None:
     cursor = 0.0
     with av.open(str(job.output), "w", format="mp4", options=FASTSTART) as out:
         out.metadata.update(job.metadata())
+        job.write_chapters(out)
         target = None
         for seg in job.timeline.segments:
             with av.open(str(seg.path)) as container:

@@ -18,6 +18,8 @@ from conftest import child_signals, cli_env, recorder_command
 from recorder import sha256_file
 from recorder.plugins.synthetic_source import frame_number_of
 from recorder.disk.crashpoints import POINTS
+from test_chapters import FINISH
+from test_legal_hold import HOLD
 
 ROOT = Path(__file__).parent.parent
 # 20 frames as fast as they can be encoded, timed as if taken at 10 fps.
@@ -82,10 +84,12 @@ def session_folder(home: Path) -> Path:
 
 def test_every_crash_point_is_reached_by_the_harness():
     used = set()
-    for path in (ROOT / "core").rglob("*.py"):
+    for path in [*(ROOT / "core").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]:  # plugins: recorder.crash_point
         used |= set(re.findall(r'crash_point\("([a-z]+:[a-z]+)"\)', path.read_text(encoding="utf-8")))
     assert used == set(POINTS), "a point is listed but never reached in the code, or the reverse"
     tested = set(SEAL) | set(SPLIT) | set(RECOVER) | set(MOVE) | set(REWRAP) | {"write:temporary"}
+    tested |= set(FINISH)  # finishing a part with its chapters: tests/test_chapters.py
+    tested |= set(HOLD)  # a legal hold on a finished session: tests/test_legal_hold.py
     assert tested == set(POINTS), "every point has a crash test below"
 
 

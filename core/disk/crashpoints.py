@@ -24,6 +24,8 @@ POINTS = {
     # a split: the next part is created and announced while the last one seals
     "split:created": "the next part's .partial exists, the manifest does not name it",
     "split:opened": "the manifest names the next part",
+    # finishing a part (plugins/h264/finish.py, on sealing and in recovery): its index and chapters
+    "finish:indexed": "the part's index (a moov, its chapters in it) is appended, the header not yet rewritten",
     # crash recovery of a part
     "recover:repaired": "the encoder repaired the part, still under its .partial name",
     "recover:renamed": "the repaired part has its final name, the manifest not yet rewritten",

@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable
 
 import pluggy
-from recorder.components import Repairs
+from recorder.components import Repairs, RepairsWithChapters
 from recorder.console import warn
 from recorder.errors import UsageError, describe
 from recorder.host import specs
@@ -118,11 +118,13 @@ class PluginHost:
             return None, f"encoder '{encoder}' could not be created: {describe(exc)}"
         if not isinstance(instance, Repairs):
             return None, f"encoder '{encoder}' has no repair()"
-        repair = instance.repair
 
-        def run(path, fps):
+        def run(path, fps, chapters=()):
+            """``chapters``: the part's, written into it by an encoder that can (RepairsWithChapters)."""
             with running(component.plugin):
-                return repair(path, fps)
+                if chapters and isinstance(instance, RepairsWithChapters):
+                    return instance.repair_with_chapters(path, fps, list(chapters))
+                return instance.repair(path, fps)
 
         return run, ""
 

@@ -16,15 +16,17 @@ import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
+from recorder.session import chapters
 from recorder.session.model import Part, Session
 from recorder.session.recovery import PARTIAL
 from recorder.disk.crashpoints import crash_point
 from recorder import platform
 from recorder.disk.files import NOFOLLOW, create_private_file, sha256_file
 from recorder.store.saving import copy_private
-from recorder.components import CountsFrames, ProjectsSize, Repairs, TakesChangedRects, TakesChangedRows
+from recorder.components import (CountsFrames, ProjectsSize, Repairs, TakesChangedRects, TakesChangedRows,
+                                 TakesChapters)
 from recorder.values import Changes, PartStats, VideoFormat
 SYNC_EVERY = 1.0  # seconds
 
@@ -40,8 +42,9 @@ class Parts:
     def __init__(self, session: Session, encoder, fmt: VideoFormat, fps: float, *, encoder_name: str,
                  max_size: int = 0, max_duration: float = 0.0,
                  on_opened: Callable[[Part], None], on_sealed: Callable[[Part], None],
-                 on_failed: Callable[[BaseException], None] = lambda exc: None):
+                 on_failed: Callable[[BaseException], None] = lambda exc: None, plugins: Collection[str] = ()):
         self.session, self.encoder, self.fmt, self.fps = session, encoder, fmt, fps
+        self.plugins = plugins  # the plugins loaded: their events are no chapters (session/chapters.py)
         self.encoder_name = encoder_name
         self.max_size, self.max_duration = max_size, max_duration
         self.on_opened, self.on_sealed, self.on_failed = on_opened, on_sealed, on_failed
@@ -72,7 +75,7 @@ class Parts:
             self.open(pts)
             rows = None  # a new part starts from the whole picture
         elif self._full(pts):
-            self._close_current(in_background=True)
+            self._close_current(in_background=True, next_start=pts)
             self.open(pts)
             rows = None
         try:
@@ -174,7 +177,7 @@ class Parts:
 
     def cut(self) -> None:
         """Seal the current part now (a pause); the next frame opens a new one."""
-        self._close_current(in_background=True)
+        self._close_current(in_background=True, next_start=chapters.LATER)
 
     def seal(self) -> None:
         """Seal the current part and wait for every seal in progress; raises the first failure."""
@@ -185,10 +188,13 @@ class Parts:
         for future in self.pending:
             future.result()
 
-    def _close_current(self, *, in_background: bool) -> None:
+    def _close_current(self, *, in_background: bool, next_start: float | None = None) -> None:
+        """``next_start``: where the next part starts (None: there will be none; LATER: after a pause)."""
         part, writer = self.current, self.writer
         if part is None:
             return
+        if isinstance(writer, TakesChapters):  # written with the part's index: in it when it is hashed
+            writer.set_chapters(self._chapters(part, next_start))
         self.current = self.writer = None
         partial = self.partial_path(part)
         failed, self.writer_failed = self.writer_failed, False
@@ -235,6 +241,13 @@ class Parts:
         self.pending.append(future)
         if not in_background:
             future.result()
+
+    def _chapters(self, part: Part, next_start: float | None) -> list:
+        before = [p for p in self.session.parts if p.index < part.index]
+        previous = max(before, key=lambda p: p.index) if before else None
+        return chapters.of_part(list(self.session.events), self.plugins, start=part.start,
+                                previous_end=previous.start + previous.duration if previous else None,
+                                next_start=next_start, end=self.last_pts + 1 / self.fps)
 
     def relocate(self, folder: Path) -> list[str]:
         """The session's folder was deleted or made unwritable while recording: go on

@@ -253,7 +253,7 @@ class Recording:
                            max_size=self.settings.max_part_size,
                            max_duration=self.settings.max_part_duration,
                            on_opened=self._part_opened, on_sealed=self._part_sealed,
-                           on_failed=lambda exc: self._fail(exc, self.settings.encoder))
+                           on_failed=lambda exc: self._fail(exc, self.settings.encoder), plugins=self.host.order)
         if self.resumed_gap is not None:
             for event in held:  # the consent asked before the resumption is announced
                 hook("recorder_session_event", event=event)

@@ -23,6 +23,7 @@ from recorder.errors import UsageError
 from recorder.disk.files import create_private_file, private_workdir
 from recorder.disk.memory import memory_output, release
 from recorder.playback.timeline import GAP_MIN, Segment, Timeline
+from recorder.session import chapters
 
 TIME_BASE = Fraction(1, 1000)
 MAX_SIDE = 16384  # pixels: what the codecs take (and memory allows)
@@ -46,6 +47,8 @@ class ExportJob:
     fps: float | None = None
     keep_gaps: bool = False
     progress: Callable[[float], None] = lambda seconds: None
+    # (time in the output, title): the session's marks, pauses, gaps (export_session sets them)
+    chapters: list[tuple[float, str]] = attrs.Factory(list)
 
     def metadata(self) -> dict[str, str]:
         """What the exported file says about the session (title, date, ids, labels)."""
@@ -78,6 +81,34 @@ class ExportJob:
     def duration(self) -> float:
         """Length of the output."""
         return sum(b - a + gap for _, a, b, gap in self.ranges())
+
+    def place(self, t: float) -> float | None:
+        """Where ``t`` on the session timeline is in the output (an instant between two parts:
+        where the output goes on after it, or its place in a gap held as a still frame); None
+        outside the range exported."""
+        if t < self.start - 1e-6 or t > self.end + 1e-6:
+            return None
+        cursor = 0.0
+        for _, a, b, gap in self.ranges():
+            if t < a:
+                return cursor + max(0.0, gap - (a - t))
+            if t <= b:
+                return cursor + gap + (t - a)
+            cursor += gap + (b - a)
+        return cursor
+
+    def write_chapters(self, container) -> None:
+        """For exporters: the chapters into a PyAV output ``container``, before its first packet
+        (formats without chapters ignore them)."""
+        starts: list[int] = []  # ms, each after the one before: Matroska's readers drop a chapter that is not
+        for start, _ in sorted(self.chapters, key=lambda chapter: chapter[0]):
+            starts.append(max(round(start * 1000), starts[-1] + 1 if starts else 0))
+        ends = [*starts[1:], max(round(self.duration() * 1000), starts[-1] + 1 if starts else 0)]
+        titles = [title for _, title in sorted(self.chapters, key=lambda chapter: chapter[0])]
+        entries = [{"id": index + 1, "start": start, "end": end, "time_base": TIME_BASE, "metadata": {"title": title}}
+                   for index, (start, end, title) in enumerate(zip(starts, ends, titles))]
+        if entries:
+            container.set_chapters(entries)
 
     def size(self, width: int, height: int) -> tuple[int, int]:
         """Output size for a source of ``width`` x ``height``, even numbers for yuv420p."""
@@ -189,6 +220,7 @@ def encode(job: ExportJob, *, container: str, codec: str, pix_fmt: str, options:
     source = job.resampled(rate) if rate else job.frames()
     with av.open(str(job.output), "w", format=container, options=container_options or {}) as out:
         out.metadata.update(job.metadata())
+        job.write_chapters(out)
         # the nominal rate sets the last frame's length: the session's own rate keeps the full duration
         nominal = rate or job.timeline.manifest.fps
         stream = out.add_stream(codec, rate=Fraction(nominal).limit_denominator(1000))
@@ -257,6 +289,8 @@ def export_session(host, timeline: Timeline, fmt: str, output: Path, *, force: b
         raise UsageError(f"{output} exists; use --force to overwrite it")
     exporter = exporter_for(host, fmt)
     export_job = ExportJob(timeline, output, progress=progress, **job)
+    export_job.chapters = [(placed, title) for t, title in chapters.on_timeline(timeline.events(), host.order)
+                           if (placed := export_job.place(t)) is not None]
     # Written in a private folder of its own beside the output (0700, unpredictable name),
     # where nobody else can plant a link, then renamed into place when complete.
     with private_workdir(output) as workdir:

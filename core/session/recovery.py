@@ -23,13 +23,13 @@ from typing import Any
 import attrs
 from recorder import platform
 from recorder.errors import describe
-from recorder.session import journal, manifest as manifests, rescued, streams
+from recorder.session import chapters, journal, manifest as manifests, rescued, streams
 from recorder.session.manifest import MANIFEST, Manifest, ManifestError
 from recorder.session.identity import restarted_since
 from recorder.session.model import Event, Part, Session
 from recorder.disk.crashpoints import crash_point
 from recorder.disk.files import fsync_folder, sha256_file
-from recorder.values import human_size
+from recorder.values import Chapter, human_size
 
 PARTIAL = ".partial"
 PAUSE_ENDS = ("unpaused", "stopped", "crashed", "gap", "resumed")
@@ -89,7 +89,8 @@ def recover_folder(folder: Path, host) -> list[str]:
         if part.state == "sealed":
             kept.append(part)
             continue
-        line = _recover_part(folder, part, manifest.fps, host, default_encoder)
+        marks = chapters.of_listed_part(manifest.events, host.order, manifest.parts, part)
+        line = _recover_part(folder, part, manifest.fps, host, default_encoder, marks)
         report.append(line)
         if part.state in ("sealed", "incomplete"):
             kept.append(part)
@@ -133,8 +134,10 @@ def _encoder_of(manifest: Manifest) -> str:
     return manifest.components.encoder if manifest.components else ""
 
 
-def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: str) -> str:
-    """Repair one unsealed part with its encoder; updates ``part`` and says what happened."""
+def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: str,
+                  marks: list[Chapter]) -> str:
+    """Repair one unsealed part with its encoder, writing its chapters ``marks`` into it as
+    sealing would have; updates ``part`` and says what happened."""
     name = part.file.removesuffix(PARTIAL)
     partial, final = folder / (name + PARTIAL), folder / name
     if partial.exists():
@@ -153,7 +156,7 @@ def _recover_part(folder: Path, part: Part, fps: float, host, default_encoder: s
         return f"{name}: kept as {path.name}, not repaired ({why_not})"
     before = path.stat().st_size
     try:
-        stats = repair(path, fps)
+        stats = repair(path, fps, marks)
     except Exception as exc:
         part.state, part.file = "incomplete", path.name
         return f"{name}: kept as {path.name}: encoder '{encoder_name}' failed to repair it: {describe(exc)}"

@@ -101,10 +101,16 @@ class H264PartWriter:
         self.key_ms = round(options.keyframe_interval * 1000)
         self.last_pts = -1
         self.fps = fps
+        self.chapters: list = []  # written when the part is finished (finish.py)
         tags.wait_for_tags(self)
 
     takes_changed_rows = True
     takes_changed_rects = True
+
+    def set_chapters(self, chapters: list) -> None:
+        """The part's chapters (``recorder.Chapter``), given by core just before ``close``. A part
+        written into a stream (encrypted) is never finished here: its chapters are in exports."""
+        self.chapters = list(chapters)
 
     def set_tags(self, values: dict[str, str]) -> None:
         """Container tags; only before the first frame (they are written with the header)."""
@@ -218,7 +224,7 @@ class H264PartWriter:
                 return PartStats(frames=0, duration=0.0)
             if self.fd is None:  # written into a stream: what was muxed, each frame lasting to the next
                 return PartStats(frames=self.packets, duration=(self.last_pts + 1000 / self.fps) / 1000)
-            table = finish(self.fd, scan(self.fd))
+            table = finish(self.fd, scan(self.fd), self.chapters)
         finally:
             if self.fd is not None:
                 os.close(self.fd)
@@ -308,8 +314,11 @@ class H264Encoder:
         return H264PartWriter(path, fmt, fps, self.options, stream)
 
     def repair(self, path: Path, fps: float) -> PartStats | None:
+        return self.repair_with_chapters(path, fps, [])
+
+    def repair_with_chapters(self, path: Path, fps: float, chapters: list) -> PartStats | None:
         """Keep a broken part up to its last complete fragment (after a crash or a
-        full disk) and finish it, as sealing would have."""
+        full disk) and finish it with its ``chapters``, as sealing would have."""
         fd = platform.open_binary(path, os.O_RDWR)
         try:
             layout = scan(fd)
@@ -320,7 +329,7 @@ class H264Encoder:
             if not layout.moofs:
                 return None
             try:
-                table = finish(fd, layout)
+                table = finish(fd, layout, chapters)
             except OSError:  # no room for the index (a full disk): the fragmented part still plays
                 table = samples(fd, layout)
             return PartStats(table.frames, table.duration / table.timescale)

@@ -19,6 +19,12 @@ last write the file is the fragmented part it was (the appended ``moov`` is
 cut off again by a repair); after it, a regular MP4, the same layout as
 FFmpeg's ``hybrid_fragmented`` (FFmpeg rewrites the header before writing
 its ``moov``, which a crash in between would leave unplayable).
+
+The part's chapters (its marks, pauses, gaps: core gives them) go into that
+``moov`` as Nero chapters (``udta/chpl``, which ffprobe, mpv and VLC all list):
+they cost a few bytes of the index, no extra write, and they are in the part
+before it is hashed. A crash before the header is rewritten leaves the
+fragmented part, which recovery finishes again, with the same chapters.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import sys
 from array import array
 from itertools import groupby
 
-from recorder import platform
+from recorder import crash_point, platform
 from recorder.plugins.h264.fmp4 import Layout, Samples, boxes, child, read, samples, scale_and_duration
 
 # The sample tables of the header's moov (empty: the samples are in the fragments), replaced.
@@ -37,11 +43,12 @@ REBUILT = {b"stts", b"ctts", b"stss", b"stsz", b"stz2", b"stsc", b"stco", b"co64
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}  # the boxes on the way to them
 
 
-def finish(fd: int, layout: Layout) -> Samples:
-    """Finish the fragmented part in ``fd`` (``layout`` from ``fmp4.scan``); returns its samples.
+def finish(fd: int, layout: Layout, chapters=()) -> Samples:
+    """Finish the fragmented part in ``fd`` (``layout`` from ``fmp4.scan``) with ``chapters``
+    (``recorder.Chapter``: seconds into the part, title); returns its samples.
     On an error the file is left as the fragmented part it was."""
     table = samples(fd, layout)
-    moov = regular_moov(read(fd, *layout.moov), table)
+    moov = regular_moov(read(fd, *layout.moov), table, chapters)
     os.ftruncate(fd, layout.end)  # nothing may follow the moov (a torn fragment, an earlier attempt)
     try:
         platform.pwrite(fd, moov, layout.end)
@@ -49,6 +56,7 @@ def finish(fd: int, layout: Layout) -> Samples:
     except OSError:
         os.ftruncate(fd, layout.end)
         raise
+    crash_point("finish:indexed")
     start = layout.moov[0]
     size = layout.end - start
     # The new mdat starts where the first moov did; a 64-bit size also overwrites the
@@ -67,16 +75,24 @@ def finished_stats(fd: int, layout: Layout) -> tuple[int, float]:
     return struct.unpack_from(">I", moov, stsz + 8)[0], duration / timescale
 
 
-def regular_moov(init: bytes, table: Samples) -> bytes:
-    """The header's moov with the sample table filled in and the fragment defaults (mvex) left out."""
+def regular_moov(init: bytes, table: Samples, chapters=()) -> bytes:
+    """The header's moov with the sample table filled in, the fragment defaults (mvex) left
+    out, and ``chapters`` in its user data (udta)."""
     movie_scale, _ = scale_and_duration(init, (b"moov", b"mvhd"))
     media = table.duration
     movie = -(-media * movie_scale // table.timescale)
     durations = {b"mvhd": movie, b"tkhd": movie, b"mdhd": media}
 
+    marks = chpl(chapters, table.duration / table.timescale) if chapters else b""
+
     def rebuild(kind: bytes, start: int, end: int) -> bytes:
         if kind == b"mvex":
             return b""
+        if kind == b"udta":
+            kept = [box(k, init[s:e]) for k, s, e in boxes(init, start, end) if k != b"chpl"]
+            return box(kind, marks, *kept)
+        if kind == b"moov" and marks and not any(k == b"udta" for k, _, _ in boxes(init, start, end)):
+            return box(kind, *(rebuild(k, s, e) for k, s, e in boxes(init, start, end)), box(b"udta", marks))
         if kind in durations:
             return box(kind, with_duration(kind, init[start:end], durations[kind]))
         if kind == b"stbl":
@@ -88,6 +104,21 @@ def regular_moov(init: bytes, table: Samples) -> bytes:
 
     [(kind, start, end)] = list(boxes(init))
     return rebuild(kind, start, end)
+
+
+NERO_UNITS = 10_000_000  # chpl times are in 100 ns
+MAX_CHAPTERS = 255  # chpl counts them in one byte
+
+
+def chpl(chapters, seconds: float) -> bytes:
+    """Nero chapters (version 1, as FFmpeg writes them), each start within the part's ``seconds``."""
+    kept = sorted(chapters, key=lambda chapter: chapter.start)[:MAX_CHAPTERS]
+    entries = []
+    for chapter in kept:
+        start = round(min(max(0.0, chapter.start), seconds) * NERO_UNITS)
+        title = chapter.title.encode("utf-8")[:255].decode("utf-8", errors="ignore").encode("utf-8")
+        entries.append(struct.pack(">QB", start, len(title)) + title)
+    return full_box(b"chpl", 1, b"\0\0\0\0", bytes([len(entries)]), *entries)
 
 
 def box(kind: bytes, *payload: bytes) -> bytes:
