@@ -53,8 +53,8 @@ _WHERE = {
     "create_private_file": ("recorder.disk.files", "create_private_file"),
     "make_private_dir": ("recorder.disk.files", "make_private_dir"),
     "sha256_file": ("recorder.disk.files", "sha256_file"),
-    "write_private": ("recorder.disk.files", "write_private"),
     "crash_point": ("recorder.disk.crashpoints", "crash_point"),
+    "write_private": ("recorder.disk.files", "write_private"),
     "SaveError": ("recorder.store.saving", "SaveError"),
     # plugin commands (recorder_register_commands): the configuration, session ids and labels, notes
     "profiles_using": ("recorder.config.configured", "profiles_using"),
@@ -118,9 +118,9 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.store.catalog import forget as forget_session
     from recorder.store.catalog import sessions as known_sessions
     from recorder.disk.files import create_private_file, make_private_dir, sha256_file, write_private
+    from recorder.disk.crashpoints import crash_point
     from recorder.store.saving import SaveError, delete_session_folder, move_session
     from recorder.config.configured import profiles_using
-    from recorder.disk.crashpoints import crash_point
     from recorder.session.identity import check_support_id, parse_labels
     from recorder.values import SessionNote
     from recorder.disk.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
@@ -148,9 +148,9 @@ __all__ = [
     "make_private_dir", "create_private_file", "write_private", "sha256_file", "plugin_state_dir",
     "StateFile", "documents_dir", "recordings_dir", "move_session", "delete_session_folder", "console",
     "human_size", "clock",
-    # the operating system: its own __all__ says what plugins may use (docs/plugins.md)
-    "platform",
     # multi-step writes: where the crash tests kill the process (RECORDER_TEST_CRASH_AT)
     "crash_point",
+    # the operating system: its own __all__ says what plugins may use (docs/plugins.md)
+    "platform",
     "__version__",
 ]

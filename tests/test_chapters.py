@@ -309,3 +309,29 @@ def test_a_crash_while_recovery_finishes_a_part_is_redone_by_the_next_recovery(h
     folder = folder_of(home)
     [part] = check_sealed(home, folder)["parts"]
     assert titles(folder / part["file"]) == MARKS
+
+
+def test_an_encrypted_session_has_its_chapters_in_its_exports(home, tmp_path):
+    """An encrypted part stays as the age stream wrote it (no chapters of its own: finishing would
+    rewrite its start); the key holder's export of the session carries them."""
+    assert shutil.which("age-keygen"), "the age tool is installed by .ci/run"
+    identity = tmp_path / "keys" / "auditor.key"
+    identity.parent.mkdir()
+    subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(identity)], check=True, capture_output=True, text=True,
+                               encoding="utf-8").stdout.strip()
+    site = home / "site-config" / "recorder"
+    site.mkdir(parents=True)
+    (site / "recorder.toml").write_text(f'[profiles.rep]\nguards = ["+encrypt"]\n[profiles.rep.encrypt]\n'
+                                        f'recipients = ["{recipient}"]\n', encoding="utf-8")
+    code, output = finished(record_with_marks(home, tmp_path))
+    assert code == 0, output
+    folder = folder_of(home)
+    [part] = manifest_of(folder)["parts"]
+    assert part["file"].endswith(".age") and part["stream"] == "age"
+    for fmt in ("mp4", "webm"):
+        output_file = tmp_path / f"clear.{fmt}"
+        exported = run(home, "export", str(folder), "--format", fmt, "-o", str(output_file), "-i", str(identity),
+                       "--decrypted")
+        assert exported.returncode == 0, exported.stderr
+        assert titles(output_file) == MARKS
