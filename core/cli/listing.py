@@ -54,7 +54,8 @@ def list_cmd(ctx, profile, session_id, labels, as_json):
         click.echo("no sessions")
         return
     for row in rows:
-        tags = " ".join([*([f"id={row.support_session_id}"] if row.support_session_id else []),
+        tags = " ".join([*(["held"] if row.held else []),
+                         *([f"id={row.support_session_id}"] if row.support_session_id else []),
                          *(f"{key}={value}" for key, value in row.labels.items()),
                          *(note.tag for note in noted.get(row.id, []) if note.tag)])
         click.echo(f"{row.id[:8]}  {row.started_at[:19].replace('T', ' ')}  {row.profile:<9} "

@@ -96,6 +96,8 @@ def describe_session(folder: Path) -> str:
         f"ended     {manifest.ended_at.isoformat() if manifest.ended_at else '-'}  "
         f"({manifest.end_reason or state})",
         f"state     {state}",
+        *([f"held      since {manifest.held.time[:19].replace('T', ' ')} by {manifest.held.by}: "
+           f"{manifest.held.data.get('reason', manifest.held.text)}"] if manifest.held else []),
         f"duration  {clock(manifest.duration)}, {manifest.frames} frames, {manifest.dropped_frames} dropped",
     ]
     video = manifest.video

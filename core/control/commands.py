@@ -12,6 +12,7 @@ from typing import Any
 from recorder.control import protocol, status as statuses
 from recorder.control.protocol import BadRequest
 from recorder.control.status import Recorder
+from recorder.session.model import HOLD, RELEASE, hold_in_force
 
 
 def handle(recorder: Recorder, command: str, args: dict) -> Any:
@@ -54,4 +55,32 @@ def mark(recorder: Recorder, args: dict) -> dict[str, Any]:
     return {"t": event.t, "time": event.time}
 
 
-COMMANDS = {"stop": stop, "pause": pause, "resume": resume, "mark": mark}
+def hold(recorder: Recorder, args: dict) -> dict[str, Any]:
+    """A legal hold on the session being recorded (recorder hold, for a session that has ended)."""
+    session, by, reason = recorder.session, protocol.who(args), _reason(args, "held")
+    if session.ended_at is not None:
+        raise BadRequest("the session has ended: hold it with 'recorder hold SESSION --reason TEXT'")
+    if hold_in_force(session.events) is not None:
+        raise BadRequest("the session is already held; nothing changed")
+    event = session.add_event(HOLD, f"held by {by}: {reason}", by=by, reason=reason)
+    return {"held": True, "t": event.t, "time": event.time}
+
+
+def release(recorder: Recorder, args: dict) -> dict[str, Any]:
+    session, by, reason = recorder.session, protocol.who(args), _reason(args, "released")
+    if session.ended_at is not None:
+        raise BadRequest("the session has ended: release it with 'recorder release SESSION --reason TEXT'")
+    if hold_in_force(session.events) is None:
+        raise BadRequest("the session is not held: nothing to release")
+    event = session.add_event(RELEASE, f"released by {by}: {reason}", by=by, reason=reason)
+    return {"held": False, "t": event.t, "time": event.time}
+
+
+def _reason(args: dict, verb: str) -> str:
+    reason = protocol.text(args, "reason").strip()
+    if not reason:
+        raise BadRequest(f"reason: required (why the recording is {verb}: it stays on its timeline as evidence)")
+    return reason
+
+
+COMMANDS = {"stop": stop, "pause": pause, "resume": resume, "mark": mark, "hold": hold, "release": release}

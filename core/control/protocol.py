@@ -21,7 +21,7 @@ PROTOCOL = 1
 MAX_LINE = 64 * 1024  # a request longer than this is refused and the connection closed
 MAX_DEPTH = 16  # objects and arrays within each other: deeper is no request of ours
 MAX_DIGITS = 40  # in a JSON number: an id or a line number, never more
-COMMANDS = ("status", "stop", "pause", "resume", "mark", "subscribe")
+COMMANDS = ("status", "stop", "pause", "resume", "mark", "hold", "release", "subscribe")
 SURROGATE = re.compile("[\ud800-\udfff]")
 KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 WHO = re.compile(r"[\w.@:+-][\w .@:+-]{0,63}")
@@ -35,7 +35,7 @@ RESERVED = frozenset({
     "started", "stopped", "paused", "unpaused", "gap", "resumed", "crashed", "end-requested", "end-reason",
     "notification", "error", "rescued", "receipt", "plugin-error", "plugin-slow", "notifier-failure",
     "part-repaired", "staged", "saved", "unsaved", "kept", "closed", "retention", "disk-full",
-    "consent-requested", "consent", "consent-declined"})
+    "consent-requested", "consent", "consent-declined", "hold", "release"})
 
 
 class BadRequest(ValueError):

@@ -39,6 +39,10 @@ POINTS = {
     "move:verified": "the copy's hashes are checked",
     "move:renamed": "the copy has its final name, the staged folder still exists",
     "move:deleted": "the staged folder is deleted, the manifest not yet rewritten",
+    # a legal hold or its release on a finished session (recorder hold / release)
+    "hold:noted": "the hold is noted as under way, session.json not yet rewritten",
+    "hold:written": "session.json has the hold (or release) event, the plugins not yet told",
+    "hold:told": "the plugins did their part (a signature, the archive), the note not yet removed",
     # any file written whole (manifest, journal, catalog)
     "write:temporary": "the temporary file is written and fsynced, not yet renamed over the file",
 }

@@ -165,6 +165,16 @@ def recorder_session_saved(session):
 
 
 @hookspec
+def recorder_session_hold(session, event):
+    """``recorder hold`` or ``recorder release`` put ``event`` (kind ``hold`` or ``release``,
+    ``event.data["reason"]``) on the timeline of a session that is not being recorded; its
+    session.json in ``session.folder`` already has it. (A hold on a session being recorded reaches
+    guards as any event does.) Return a list of ``(ok, line)``: what you did, and what failed
+    (False: the command exits 1). Called again for the same event when a crash cut the command
+    short: doing your part twice must do no harm."""
+
+
+@hookspec
 def recorder_session_roots():
     """Return a list of folders that hold session folders of yours (staging,
     for example), so that ``recorder list`` finds a session even if the

@@ -34,7 +34,7 @@ from recorder.session import consent, journal, manifest as manifests, receipt as
 from recorder.session.lock import ProfileLock
 from recorder.session.model import Session
 from recorder.session import streams as part_streams
-from recorder.store import catalog, saving
+from recorder.store import catalog, holds, saving
 from recorder.disk.crashpoints import crash_point
 from recorder.disk.files import folder_size
 from recorder.values import SaveChoice
@@ -177,6 +177,7 @@ class Recording:
         """Recover a crashed run's session and continue the interrupted one; True if resuming."""
         # a kill while the sink moved the last session to another disk: that move is finished first
         finished = saving.finish_cut_moves(self.profile.name, self.host)
+        finished += holds.finish_cut_holds(self.host)  # a hold's plugins not yet told of it (store/holds.py)
         outcome = recovery.take_over(self.profile.name, self.settings, self.settings.encoder, self.host,
                                      new_session=self.new_session, resume=self.resume,
                                      support_id=self.support_id)

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 import cattrs
 from recorder.errors import UsageError
-from recorder.session.model import Event, Part, Session
+from recorder.session.model import Event, Part, Session, hold_in_force
 from recorder.disk.files import write_private
 from recorder.version import __version__
 
@@ -102,6 +102,12 @@ class Manifest:
         """A sink left the session where it was staged (the user did not say where it goes)."""
         said = [e.kind for e in self.events if e.kind in ("staged", "unsaved", "saved")]
         return bool(said) and said[-1] != "saved"
+
+    @property
+    def held(self) -> Event | None:
+        """The legal hold in force (its ``hold`` event: reason, by, time), or None: retention
+        never deletes a held session, and the archive keeps its objects under an Object Lock hold."""
+        return hold_in_force(self.events)
 
     def recorded_until(self) -> float:
         """Where the last part ends on the session timeline."""

@@ -36,6 +36,15 @@ class Event:
     data: dict[str, Any] = attrs.Factory(dict)  # structured details, e.g. a gap's start and end
 
 
+HOLD, RELEASE = "hold", "release"  # a legal hold's events (recorder hold / release, the control channel)
+
+
+def hold_in_force(events: list[Event]) -> Event | None:
+    """The ``hold`` event that holds the session now (the last of its holds and releases), or None."""
+    last = next((e for e in reversed(events) if e.kind in (HOLD, RELEASE)), None)
+    return last if last is not None and last.kind == HOLD else None
+
+
 @attrs.define
 class Part:
     index: int

@@ -38,6 +38,7 @@ class Summary:
     folder: str
     support_session_id: str = ""
     labels: dict[str, str] = attrs.Factory(dict)
+    held: bool = False  # under a legal hold (recorder hold): retention never deletes it
 
     def to_dict(self) -> dict:
         return attrs.asdict(self)
@@ -105,7 +106,7 @@ def held_by_its_recorder(manifest: Manifest) -> bool:
 def summary(folder: Path, manifest: Manifest) -> Summary:
     return Summary(manifest.session_id, manifest.profile, manifest.started_at.isoformat(), manifest.duration,
                    manifest.size, len(manifest.parts), checked_state(manifest), manifest.end_reason, str(folder),
-                   manifest.support_session_id, dict(manifest.labels))
+                   manifest.support_session_id, dict(manifest.labels), manifest.held is not None)
 
 
 def sessions(profile: str | None = None, roots: Iterable[Path] = ()) -> list[Summary]:
@@ -121,6 +122,29 @@ def sessions(profile: str | None = None, roots: Iterable[Path] = ()) -> list[Sum
         if (profile is None or manifest.profile == profile) and manifest.session_id not in rows:
             rows[manifest.session_id] = summary(folder, manifest)
     return sorted(rows.values(), key=lambda row: row.started_at)
+
+
+def session_files(folder: Path, host=None) -> set[str]:
+    """The names of every file that belongs to the session in ``folder``: session.json, its parts
+    and the files kept beside them, and what plugins keep there (``recorder_session_files``: a
+    signature, say). ManifestError (one line) if its session.json cannot be read."""
+    from recorder.host.manager import load_plugins  # here: only what asks loads plugins
+
+    manifest = manifests.read(folder)
+    names = {MANIFEST} | {part.file for part in manifest.parts} | \
+        {name for part in manifest.parts for name in part.sidecars}
+    answers = (host or _plugins(load_plugins)).call("recorder_session_files", folder=folder) or []
+    return names | {name for found in answers for name in found or []
+                    if isinstance(name, str) and manifests.plain_name(name)}
+
+
+_loaded: list = []  # the plugins session_files asks when not given them: loaded once per process
+
+
+def _plugins(load):
+    if not _loaded:
+        _loaded.append(load())
+    return _loaded[0]
 
 
 def copies(session_id: str, roots: Iterable[Path]) -> list[Path]:

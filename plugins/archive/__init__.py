@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 from recorder import SessionNote, hookimpl
 
-from recorder.plugins.archive import commands
+from recorder.plugins.archive import commands, holding
 from recorder.plugins.archive.guard import ArchiveGuard, ArchiveOptions
 
 
@@ -44,3 +44,8 @@ def recorder_session_notes(session_ids: list[str]) -> list[SessionNote]:
 @hookimpl
 def recorder_find_session(ref: str, cache: Path) -> Path | None:
     return commands.fetch(ref, cache)
+
+
+@hookimpl(trylast=True)  # after the others: the signing plugin signs the changed session.json first
+def recorder_session_hold(session, event):
+    return holding.hold_changed(session, event)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import attrs
 from recorder import (ByteSize, ManifestError, UsageError, console, known_sessions, make_private_dir, option,
-                      read_manifest)
+                      read_manifest, session_files)
 
 from recorder.plugins.archive import fetching, ledger, queue, s3
-from recorder.plugins.archive.uploader import CpuBudget, Uploader
+from recorder.plugins.archive.uploader import LEGAL_HOLD, CpuBudget, Uploader
 
 PREFIX_FIELDS = {"profile", "role", "date", "year", "month", "day", "session_id", "short_id", "support_id",
                  "label"}
@@ -114,9 +114,21 @@ class ArchiveGuard:
     def session_receipt(self, session, receipt) -> None:
         self.enqueue(session, "receipt", "receipt.json", snapshot=json.dumps(receipt, indent=2).encode())
 
+    def session_event(self, session, event) -> None:
+        """A legal hold placed (or released) over the control channel while recording: what is
+        already in the bucket gets it now, and every object uploaded from here on."""
+        if event.kind in ("hold", "release"):
+            ledger.set_held(session.id, event.kind == "hold")
+            enqueue_legal_hold(session.id, str(session.folder), self.prefix(session), self.target,
+                               event.kind == "hold")
+            if self.uploader is not None:
+                self.uploader.poke()
+
     def session_ended(self, session) -> None:
-        self.enqueue(session, "manifest", "session.json",
-                     snapshot=(Path(session.folder) / "session.json").read_bytes())
+        folder = Path(session.folder)
+        self.enqueue(session, "manifest", "session.json", snapshot=(folder / "session.json").read_bytes())
+        for name in plugin_files(folder):  # a signature, say (a plugin's: recorder_session_files)
+            self.enqueue(session, "file", name, snapshot=(folder / name).read_bytes())
         if self.uploader is not None:
             self.uploader.stop(self.options.drain_at_end)
 
@@ -152,7 +164,7 @@ class ArchiveGuard:
         return Uploader(chunk_size=int(self.options.multipart_chunk), max_rate=int(self.options.max_rate),
                         verify=self.options.verify, find=find_session, report=report,
                         uploaded=lambda entry: ledger.arrived(entry.session_id, entry.name, entry.sha256),
-                        budget=CpuBudget(self.options.recording_share, self._recording))
+                        budget=CpuBudget(self.options.recording_share, self._recording), held=ledger.held)
 
     def _recording(self) -> bool:
         """Capture and encoding are running (not yet ending: sealing comes first, then uploads)."""
@@ -228,9 +240,27 @@ def enqueue(session_id: str, folder: str, prefix: str, target: dict[str, str], k
                           snapshot=path))
 
 
+def enqueue_legal_hold(session_id: str, folder: str, prefix: str, target: dict[str, str], on: bool) -> None:
+    """The session's objects to get the legal hold (or lose it); one still queued the other way is dropped."""
+    for entry in queue.entries():
+        if entry.session_id == session_id and entry.kind == LEGAL_HOLD:
+            queue.done(entry)
+    queue.put(queue.Entry(session_id, LEGAL_HOLD, LEGAL_HOLD, folder, prefix, "", 0, target,
+                          status="ON" if on else "OFF"))
+
+
+def plugin_files(folder: Path) -> list[str]:
+    """The files plugins keep in the session folder (``recorder.session_files``) that are there,
+    besides what its manifest lists (uploaded as parts and the manifest)."""
+    manifest = read_manifest(folder)
+    listed = {"session.json"} | {p.file for p in manifest.parts} | {n for p in manifest.parts for n in p.sidecars}
+    return sorted(name for name in session_files(folder) - listed if (folder / name).is_file())
+
+
 def reconcile() -> None:
     """Queue what a crash left out: sealed parts of served sessions neither uploaded nor queued,
-    and the manifest of a session recovered since (its state changed)."""
+    the manifest of a session recovered, held or released since (it changed), the files plugins
+    keep beside it (a signature written after the upload), and a legal hold the bucket lacks."""
     queued = {(entry.session_id, entry.name) for entry in queue.entries()}
     served_sessions = ledger.sessions()
     # The catalog once (it reads every session's manifest), not once per served session
@@ -249,8 +279,12 @@ def reconcile() -> None:
                     and (session_id, part.file) not in queued:
                 enqueue(session_id, str(folder), served["prefix"], served["target"], "part", part.file,
                         sha256=part.sha256, size=part.size)
-        data = (folder / "session.json").read_bytes()
-        if manifest.state != "recording" and ("session.json", hashlib.sha256(data).hexdigest()) not in uploaded \
-                and (session_id, "session.json") not in queued:
-            enqueue(session_id, str(folder), served["prefix"], served["target"], "manifest", "session.json",
-                    snapshot=data)
+        if manifest.state == "recording":
+            continue
+        for kind, name in [("manifest", "session.json"), *(("file", name) for name in plugin_files(folder))]:
+            data = (folder / name).read_bytes()
+            if (name, hashlib.sha256(data).hexdigest()) not in uploaded and (session_id, name) not in queued:
+                enqueue(session_id, str(folder), served["prefix"], served["target"], kind, name, snapshot=data)
+        if (manifest.held is not None) != served.get("held", False) and (session_id, LEGAL_HOLD) not in queued:
+            ledger.set_held(session_id, manifest.held is not None)  # a hold a crash cut short, finished
+            enqueue_legal_hold(session_id, str(folder), served["prefix"], served["target"], manifest.held is not None)

@@ -17,7 +17,21 @@ def _file() -> StateFile:
 def serve(session_id: str, prefix: str, target: dict[str, str]) -> None:
     with _file().update() as sessions:
         entry = sessions.get(session_id) if isinstance(sessions.get(session_id), dict) else {}
-        sessions[session_id] = {"prefix": prefix, "target": target, "uploaded": entry.get("uploaded", [])}
+        sessions[session_id] = {"prefix": prefix, "target": target, "uploaded": entry.get("uploaded", []),
+                                "held": entry.get("held") is True}
+
+
+def set_held(session_id: str, held: bool) -> None:
+    """The session is under a legal hold (its objects get one as they arrive), or no longer."""
+    with _file().update() as sessions:
+        entry = sessions.get(session_id)
+        if isinstance(entry, dict):
+            entry["held"] = held
+
+
+def held(session_id: str) -> bool:
+    entry = _file().read().get(session_id)
+    return isinstance(entry, dict) and entry.get("held") is True
 
 
 def arrived(session_id: str, name: str, sha256: str) -> None:

@@ -20,7 +20,7 @@ from recorder import platform, plugin_state_dir, write_private
 @attrs.define
 class Entry:
     session_id: str
-    kind: str  # part, manifest, receipt
+    kind: str  # part, manifest, receipt, file (a plugin's: a signature), legal-hold
     name: str  # the file's name in the session folder (or the snapshot's, for manifest and receipt)
     folder: str  # where the file was when queued (a session saved elsewhere is found again)
     key: str  # the object key
@@ -31,6 +31,7 @@ class Entry:
     attempts: int = 0
     last_error: str = ""
     upload_id: str = ""  # a multipart upload in progress: aborted if a crash left it
+    status: str = ""  # legal-hold: ON or OFF for every object under ``key`` (the session's prefix)
     id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
 
     def source(self) -> Path:

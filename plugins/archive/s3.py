@@ -266,6 +266,48 @@ def abort(s3, target: dict[str, str], key: str, upload_id: str) -> None:
         pass  # already completed or gone: nothing is left to clean up
 
 
+def lock_enabled(s3, target: dict[str, str]) -> bool:
+    """The bucket was created with (or given) Object Lock, without which no legal hold is possible."""
+    from botocore.exceptions import ClientError
+
+    try:
+        found = s3.get_object_lock_configuration(Bucket=target["bucket"])
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code", "")) == "ObjectLockConfigurationNotFoundError":
+            return False
+        raise explain(exc, target) from None
+    except Exception as exc:
+        raise explain(exc, target) from None
+    return (found.get("ObjectLockConfiguration") or {}).get("ObjectLockEnabled") == "Enabled"
+
+
+def legal_hold(s3, target: dict[str, str], prefix: str, status: str) -> int:
+    """Every version of every object under ``prefix/`` gets the Object Lock legal hold ``status``
+    (ON or OFF); how many. A version stored before a hold is evidence too."""
+    bucket = target["bucket"]
+    if not lock_enabled(s3, target):
+        raise StoreError(f"bucket '{bucket}' has no Object Lock, so its objects cannot be put under a legal "
+                         "hold (create the bucket with Object Lock enabled: docs/archive.md)")
+    count = 0
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix + "/"):
+            for version in page.get("Versions") or []:
+                s3.put_object_legal_hold(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"],
+                                         LegalHold={"Status": status})
+                count += 1
+    except Exception as exc:
+        raise explain(exc, target) from None
+    return count
+
+
+def hold_object(s3, target: dict[str, str], key: str) -> None:
+    """The object just uploaded to ``key`` (its latest version) under a legal hold."""
+    try:
+        s3.put_object_legal_hold(Bucket=target["bucket"], Key=key, LegalHold={"Status": "ON"})
+    except Exception as exc:
+        raise explain(exc, target) from None
+
+
 def manifests(s3, target: dict[str, str], prefix: str = "") -> Iterator[ArchivedSession]:
     """Every session in the bucket whose ``session.json`` reads as one (see ArchivedSession);
     anything else, however large, nested or named, is passed over."""

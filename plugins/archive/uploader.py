@@ -22,6 +22,7 @@ from recorder.plugins.archive import queue, s3
 
 log = logging.getLogger("recorder")
 BACKOFF = (1.0, 2.0, 5.0, 15.0, 60.0)
+LEGAL_HOLD = "legal-hold"  # a queue entry that puts the session's objects under a legal hold (or off)
 
 
 # macOS's <sys/resource.h>: "#define PRIO_DARWIN_THREAD 3 /* Second argument is always 0
@@ -86,9 +87,11 @@ class Uploader:
     def __init__(self, *, chunk_size: int, max_rate: int, verify: str,
                  find: Callable[[str], Path | None], report: Callable[[queue.Entry, str], None],
                  uploaded: Callable[[queue.Entry], None] = lambda entry: None,
-                 budget: Callable[..., None] = lambda upcoming=0.0: None):
+                 budget: Callable[..., None] = lambda upcoming=0.0: None,
+                 held: Callable[[str], bool] = lambda session_id: False):
         self.chunk_size, self.max_rate, self.verify, self.budget = chunk_size, max_rate, verify, budget
         self.find, self.report, self.uploaded = find, report, uploaded
+        self.held = held  # the session is under a legal hold: each object it uploads gets one
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.passes = threading.Condition()
@@ -97,6 +100,7 @@ class Uploader:
         self.outcome = (0, 0)  # that pass's (uploaded, failed)
         self.thread: threading.Thread | None = None
         self.clients: dict[tuple, object] = {}
+        self.legal_holds: list[tuple[queue.Entry, int]] = []  # applied: (entry, objects)
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="recorder-archive", daemon=True)
@@ -157,6 +161,8 @@ class Uploader:
         return uploaded, failed
 
     def upload(self, entry: queue.Entry) -> bool:
+        if entry.kind == LEGAL_HOLD:
+            return self._legal_hold(entry)
         path = locate(entry, self.find)
         if path is None:
             entry.last_error = f"{entry.name} of session {entry.session_id[:8]} is no longer on this machine"
@@ -176,6 +182,24 @@ class Uploader:
             return False
         queue.done(entry)
         self.uploaded(entry)
+        if self.held(entry.session_id):
+            try:
+                s3.hold_object(client, entry.target, entry.key)
+            except s3.StoreError:  # uploaded all the same: the hold is put on every version, queued
+                queue.put(queue.Entry(entry.session_id, LEGAL_HOLD, LEGAL_HOLD, entry.folder,
+                                      entry.key.rsplit("/", 1)[0], "", 0, entry.target, status="ON"))
+        return True
+
+    def _legal_hold(self, entry: queue.Entry) -> bool:
+        """Every object of the session (each version) gets the legal hold ON, or OFF."""
+        try:
+            count = s3.legal_hold(self._client(entry.target), entry.target, entry.key, entry.status)
+        except s3.StoreError as exc:
+            entry.last_error = f"legal hold {entry.status}: {exc}"
+            self._failed(entry)
+            return False
+        queue.done(entry)
+        self.legal_holds.append((entry, count))
         return True
 
     def _note(self, entry: queue.Entry, upload_id: str) -> None:

@@ -42,3 +42,10 @@ def recorder_verify_receipt(folder, manifest, receipt):
 @hookimpl
 def recorder_session_saved(session):
     resign_manifest(session)
+
+
+@hookimpl
+def recorder_session_hold(session, event):
+    """A hold or release added its event to a signed session.json: signed again, as after a save."""
+    resign_manifest(session)
+    return []
