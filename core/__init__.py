@@ -49,6 +49,7 @@ _WHERE = {
     "Session": ("recorder.session.model", "Session"),
     "SessionSummary": ("recorder.store.catalog", "Summary"),
     "forget_session": ("recorder.store.catalog", "forget"),
+    "session_files": ("recorder.store.catalog", "session_files"),
     "known_sessions": ("recorder.store.catalog", "sessions"),
     "create_private_file": ("recorder.disk.files", "create_private_file"),
     "make_private_dir": ("recorder.disk.files", "make_private_dir"),
@@ -117,6 +118,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.store.catalog import Summary as SessionSummary
     from recorder.store.catalog import forget as forget_session
     from recorder.store.catalog import sessions as known_sessions
+    from recorder.store.catalog import session_files
     from recorder.disk.files import create_private_file, make_private_dir, sha256_file, write_private
     from recorder.disk.crashpoints import crash_point
     from recorder.store.saving import SaveError, delete_session_folder, move_session
@@ -133,7 +135,7 @@ __all__ = [
     # what plugins exchange with core
     "ByteSize", "Changes", "Chapter", "Notification", "PartStats", "SaveChoice", "VideoFormat",
     "Session", "Event", "Part", "Manifest", "read_manifest", "SessionSummary", "known_sessions",
-    "forget_session",
+    "forget_session", "session_files",
     # plugin commands
     "profiles_using", "check_support_id", "parse_labels", "SessionNote",
     # part streams (recorder_register_part_streams)
