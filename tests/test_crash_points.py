@@ -18,7 +18,6 @@ from conftest import child_signals, cli_env, recorder_command
 from recorder import sha256_file
 from recorder.plugins.synthetic_source import frame_number_of
 from recorder.disk.crashpoints import POINTS
-from test_legal_hold import HOLD
 from test_chapters import FINISH
 from test_legal_hold import HOLD
 
@@ -89,7 +88,6 @@ def test_every_crash_point_is_reached_by_the_harness():
         used |= set(re.findall(r'crash_point\("([a-z]+:[a-z]+)"\)', path.read_text(encoding="utf-8")))
     assert used == set(POINTS), "a point is listed but never reached in the code, or the reverse"
     tested = set(SEAL) | set(SPLIT) | set(RECOVER) | set(MOVE) | set(REWRAP) | {"write:temporary"}
-    tested |= set(HOLD)  # a legal hold on a finished session: tests/test_legal_hold.py
     tested |= set(FINISH)  # finishing a part with its chapters: tests/test_chapters.py
     tested |= set(HOLD)  # a legal hold on a finished session: tests/test_legal_hold.py
     assert tested == set(POINTS), "every point has a crash test below"
