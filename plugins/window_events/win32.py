@@ -31,7 +31,7 @@ PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 
 class Win32Front:
     def __init__(self) -> None:
-        self.user32, self.kernel32 = win32.user32, win32.kernel32  # declared in recorder.platform.win32
+        self.user32 = win32.user32  # its functions declared in recorder.platform.win32
         self.title = ctypes.create_unicode_buffer(MAX_TEXT)
         self.klass = ctypes.create_unicode_buffer(MAX_TEXT)
         self.programs: dict[tuple[int, int], str] = {}  # (window, pid) -> program: opened once per window
@@ -51,23 +51,24 @@ class Win32Front:
         if key not in self.programs:
             if len(self.programs) > 256:  # windows come and go all day: forget the old ones
                 self.programs.clear()
-            self.programs[key] = self._image_name(pid.value) or klass
+            self.programs[key] = image_name(pid.value) or klass
         return Front(hwnd, self.programs[key], title, (title,), (klass,))
-
-    def _image_name(self, pid: int) -> str:
-        """The file name of the process's executable ("notepad.exe"); "" when it cannot be opened."""
-        kernel32 = self.kernel32
-        process = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
-        if not process:
-            return ""
-        try:
-            path = ctypes.create_unicode_buffer(MAX_PATH)
-            size = wintypes.DWORD(MAX_PATH)
-            if not kernel32.QueryFullProcessImageNameW(process, 0, path, ctypes.byref(size)):
-                return ""
-            return ntpath.basename(path.value)
-        finally:
-            kernel32.CloseHandle(process)
 
     def close(self) -> None:
         pass  # nothing held between polls
+
+
+def image_name(pid: int) -> str:
+    """The file name of process ``pid``'s executable ("notepad.exe"); "" when it cannot be opened."""
+    kernel32 = win32.kernel32
+    process = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not process:
+        return ""
+    try:
+        path = ctypes.create_unicode_buffer(MAX_PATH)
+        size = wintypes.DWORD(MAX_PATH)
+        if not kernel32.QueryFullProcessImageNameW(process, 0, path, ctypes.byref(size)):
+            return ""
+        return ntpath.basename(path.value)
+    finally:
+        kernel32.CloseHandle(process)

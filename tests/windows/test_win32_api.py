@@ -23,6 +23,7 @@ from recorder import platform
 from recorder.control import win32_pipe
 from recorder.platform import sddl, win32, windows
 from recorder.plugins.mss import cursor
+from recorder.plugins.window_events.win32 import image_name
 from recorder.session import identity
 
 CALLED: set[str] = set()
@@ -33,6 +34,7 @@ _GUARD = "test_lifecycle.py::test_the_guard_window_is_declared_checked_and_clean
 _MASK = "test_customer.py::test_a_mask_by_title_greys_notepad_in_the_video"
 _CONSENT = "test_customer.py::test_no_answer_in_time_closes_the_dialog_and_records_nothing"
 _SAVE = "test_customer.py::test_the_save_dialog_saves_where_the_person_says"
+_WINDOW_EVENTS = "test_window_events.py::test_two_programs_brought_to_the_front_are_events_naming_each_program"
 EXERCISED_ELSEWHERE = {
     "kernel32.CreateNamedPipeW": "test_pipe.py::test_a_silent_squatter_on_the_pipe_costs_the_client_seconds_"
                                  "not_forever",
@@ -52,6 +54,7 @@ EXERCISED_ELSEWHERE = {
         "EnumWindows", "IsWindowVisible", "IsIconic", "GetWindowTextW", "GetClassNameW", "GetWindowRect")},
     **{f"user32.{name}": _CONSENT for name in ("MessageBoxW", "EnumThreadWindows")},
     "user32.SendMessageW": _SAVE,
+    **{f"user32.{name}": _WINDOW_EVENTS for name in ("GetForegroundWindow", "GetWindowThreadProcessId")},
     **{f"shell32.{name}": _SAVE for name in ("SHBrowseForFolderW", "SHGetPathFromIDListW")},
     **{f"ole32.{name}": _SAVE for name in ("OleInitialize", "OleUninitialize", "CoTaskMemFree")},
 }
@@ -211,6 +214,12 @@ def test_a_brush_and_a_stock_font_of_gdi():
     assert brush
     assert win32.gdi32.DeleteObject(brush)
     assert win32.gdi32.GetStockObject(17), "DEFAULT_GUI_FONT"
+
+
+def test_the_image_name_of_this_process_is_its_executable_s_name():
+    """What a window event names a program by (recorder.plugins.window_events.win32)."""
+    assert image_name(os.getpid()).lower() == Path(sys.executable).name.lower()
+    assert image_name(0) == "", "the idle process cannot be opened"
 
 
 def test_an_undeclared_function_is_refused():
