@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,10 +55,17 @@ def desktop(still_display):
 
 
 def start_openbox(display: str) -> subprocess.Popen:
+    log = tempfile.TemporaryFile()  # what it says if it fails to start
     wm = subprocess.Popen(["openbox", "--sm-disable"], env=dict(os.environ, DISPLAY=display),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: "window id" in x(display, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").stdout,
-             "openbox to manage the screen")
+                          stdout=subprocess.DEVNULL, stderr=log)
+
+    def managing() -> bool:
+        if wm.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"openbox ended (status {wm.returncode}): {log.read().decode(errors='replace')}")
+        return "window id" in x(display, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").stdout
+
+    wait_for(managing, "openbox to manage the screen", timeout=60)
     return wm
 
 
@@ -336,3 +344,32 @@ def test_text_from_outside_reaches_a_terminal_escaped(home, tmp_path):
     manifests.write(folder, manifest)
     info = recording.cli("info", str(folder), profile=False).stdout
     assert "xterm: \\x1b]0;pwned\\x07 \\u202eevil [elsewhere]" in info and "\x1b" not in info, info
+
+
+def test_nothing_is_written_while_paused_and_the_window_in_front_is_written_on_resuming(desktop, home):
+    term = desktop.xterm("Terminal", "50x10+20+20")
+    gamma = desktop.xmessage("Gamma", "+20+300")
+    desktop.front(term)
+    recording = Recording(home, desktop.display, config(home, "title"))
+    try:
+        recording.cli("pause", "--by", "customer", "--reason", "typing a password")
+        desktop.front(gamma)
+        time.sleep(1.2)
+        recording.cli("resume", "--by", "customer")
+        time.sleep(1.2)
+        folder, manifest = recording.finish()
+    finally:
+        recording.kill()
+    kinds = [(e["kind"], e["data"].get("program")) for e in manifest["events"]
+             if e["kind"] in ("window", "paused", "unpaused")]
+    assert kinds == [("window", "xterm"), ("paused", None), ("unpaused", None), ("window", "Xmessage")], kinds
+
+
+def test_a_bad_record_value_is_one_line_and_nothing_is_written(run_cli, home, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[profiles.rep.window-events]\nrecord = "everything"\n', encoding="utf-8")
+    result = run_cli("--profile", "rep", "--config", str(path), "--source", "synthetic", "--duration", "1")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "window-events" in line and "record" in line and "everything" in line, line
+    assert not (home / "Documents" / "SessionRecordings").exists()
