@@ -335,3 +335,28 @@ def test_an_encrypted_session_has_its_chapters_in_its_exports(home, tmp_path):
                        "--decrypted")
         assert exported.returncode == 0, exported.stderr
         assert titles(output_file) == MARKS
+
+
+def test_a_session_resumed_after_a_kill_has_gap_and_resumed_chapters(home, tmp_path):
+    proc = record_with_marks(home, tmp_path, stop=False)
+    proc.send_signal(signal.SIGKILL)
+    assert finished(proc)[0] == -9
+    proc = start(home, synthetic(tmp_path), "--source", "synthetic", "--session-id", "chapters-1")  # recovers, resumes
+    time.sleep(1.5)
+    assert run(home, "mark", "after the restart", "--by", "tool").returncode == 0
+    time.sleep(1)
+    assert run(home, "stop").returncode == 0
+    code, output = finished(proc)
+    assert code == 0, output
+    folder = folder_of(home)
+    first, second = check_sealed(home, folder)["parts"]
+    assert titles(folder / first["file"]) == MARKS, "recovered with its chapters before the session went on"
+    expected = ["gap", "resumed", "after the restart"]
+    assert titles(folder / second["file"]) == expected
+    assert [start for start, _ in ffprobe_chapters(folder / second["file"])][:2] == [0.0, 0.0]
+    assert vlc_chapters(folder / second["file"]) == expected
+    exported = tmp_path / "session.webm"
+    assert run(home, "export", str(folder), "--format", "webm", "-o", str(exported)).returncode == 0
+    chapters = ffprobe_chapters(exported)
+    assert [title for _, title in chapters] == MARKS + expected
+    assert chapters[2][0] == pytest.approx(first["duration"], abs=0.01), "the gap is where the first part ended"
