@@ -318,8 +318,9 @@ def test_a_held_session_is_under_an_object_lock_legal_hold_in_the_archive(home, 
     assert "archive: legal hold ON on" in held.stdout, held.stdout
     statuses = legal_holds(client, LOCKED, prefix)
     assert statuses and set(statuses.values()) == {"ON"}, statuses
-    # The held session.json and its new signature went up too, and are what the folder holds.
-    for name in ("session.json", "session.json.sig"):
+    # The held session.json and its new signature went up too, and are what the folder holds; so
+    # is the signed receipt, which an auditor checks against its signature in the bucket.
+    for name in ("session.json", "session.json.sig", "receipt.json", "receipt.json.sig"):
         body = client.get_object(Bucket=LOCKED, Key=f"{prefix}/{name}")["Body"].read()
         assert body == (folder / name).read_bytes(), name
     assert any(e["kind"] == "hold" for e in json.loads(
@@ -335,6 +336,20 @@ def test_a_held_session_is_under_an_object_lock_legal_hold_in_the_archive(home, 
     assert set(legal_holds(client, LOCKED, prefix).values()) == {"OFF"}
     client.delete_object(Bucket=LOCKED, Key=part["Key"], VersionId=part["VersionId"])  # now it may go
     assert cli(home, "archive", "--status").stdout.strip() == "the queue is empty"
+
+
+@needs_ssh_keygen
+def test_a_signature_written_after_the_archive_sent_the_session_goes_up_at_the_next_drain(home, s3):
+    """guards = ["+archive", "+signing"]: session.json.sig is written after the archive's end."""
+    archive_config(home, s3.endpoint, LOCKED, guards='"+archive", "+signing"')
+    client = s3.client()
+    folder = record(home)
+    prefix = f"rep/{session_id(folder)}"
+    cli(home, "archive", "--drain")
+    stored = {v["Key"].rsplit("/", 1)[1] for v in versions(client, LOCKED, prefix)}
+    assert {p.name for p in folder.iterdir()} <= stored, stored
+    signature = client.get_object(Bucket=LOCKED, Key=f"{prefix}/session.json.sig")["Body"].read()
+    assert signature == (folder / "session.json.sig").read_bytes()
 
 
 def test_a_hold_placed_while_recording_holds_what_is_uploaded_after_it(home, s3):

@@ -22,6 +22,7 @@ MAX_LINE = 64 * 1024  # a request longer than this is refused and the connection
 MAX_DEPTH = 16  # objects and arrays within each other: deeper is no request of ours
 MAX_DIGITS = 40  # in a JSON number: an id or a line number, never more
 COMMANDS = ("status", "stop", "pause", "resume", "mark", "hold", "release", "subscribe")
+COUNTED = ("mark", "hold", "release")  # each puts an event on the timeline: counted against the marks' limits
 SURROGATE = re.compile("[\ud800-\udfff]")
 KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 WHO = re.compile(r"[\w.@:+-][\w .@:+-]{0,63}")

@@ -134,8 +134,8 @@ class Connection:
                 self.send({"id": ident, "ok": True, "result": result})  # before the first streamed line
                 threading.Thread(target=self.write_stream, name="recorder-control-out", daemon=True).start()
                 return
-            if command == "mark":
-                result = self.server.mark(args)
+            if command in protocol.COUNTED:
+                result = self.server.mark(args, command)
             else:
                 result = self.server.handler(command, args)
             self.send({"id": ident, "ok": True, "result": result})
@@ -232,8 +232,9 @@ class ControlServer:
         """The marks the session has from before (a resumed session): they count against the cap."""
         self.marks, self.mark_bytes = len(marks), sum(protocol.mark_size(m) for m in marks)
 
-    def mark(self, args: dict) -> Any:
-        """A mark request: refused past the session's cap, else handed to the handler and counted."""
+    def mark(self, args: dict, command: str = "mark") -> Any:
+        """A mark (or a hold, or a release: each rewrites session.json too): refused past the session's
+        cap, else handed to the handler and counted."""
         size = protocol.mark_size(args)
         with self.lock:
             if self.marks >= protocol.MAX_MARKS:
@@ -245,7 +246,7 @@ class ControlServer:
             self.marks += 1  # counted before the handler: two clients at once cannot both pass the cap
             self.mark_bytes += size
         try:
-            return self.handler("mark", args)
+            return self.handler(command, args)
         except BaseException:
             with self.lock:
                 self.marks -= 1
