@@ -8,9 +8,10 @@ an Object Lock legal hold on the session's objects, signing signs the changed se
 
 Three steps, each safe to be cut by a crash: the hold is noted as under way (a state file),
 session.json is rewritten whole with the event, the plugins are told; then the note goes.
-A note left by a crash is finished by the next ``hold``, ``release``, ``retention`` or
-recording start (``finish_cut_holds``): the plugins are told again if session.json has the
-event, and nothing happened otherwise (the command never said it was done).
+A note left by a crash is finished by the next ``hold``, ``release`` or recording start
+(``finish_cut_holds``): the plugins are told again if session.json has the event, and nothing
+happened otherwise (the command never said it was done). What a crash left half-written in the
+session folder (a temporary file never renamed into place) is removed then.
 """
 
 from __future__ import annotations
