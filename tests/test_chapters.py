@@ -244,6 +244,27 @@ def test_exports_carry_every_chapter_of_the_session(marked, tmp_path, fmt, flags
             manifest["parts"][1]["start"] - manifest["parts"][0]["start"] - manifest["parts"][0]["duration"], abs=0.2)
 
 
+def test_only_marks_pauses_gaps_and_resumptions_are_chapters():
+    """What recorder and its plugins write about themselves (the window in front, the indicator, a
+    legal hold, a stop) would bury the marks: none of it is a chapter."""
+    from recorder import Event
+    from recorder.session import chapters
+    from recorder.testing import make_host
+
+    def event(t: float, kind: str, text: str, by: str) -> Event:
+        return Event(t, "", kind, text, by=by)
+
+    timeline = [event(1, "chat", "Customer: hello", "customer"), event(2, "window", "firefox", "window-events"),
+                event(3, "hold", "held by rep: audit", "rep"), event(4, "indicator-lost", "gone", "indicator"),
+                event(5, "notification", "Recording is paused", "recorder"),
+                event(6, "paused", "paused by rep: pw", "rep"),
+                event(7, "mark", "", "tool"), event(8, "unpaused", "recording again", "rep"),
+                event(9, "end-requested", "stopped by rep", "rep")]
+    found = chapters.of_part(timeline, make_host().order, start=0.5, previous_end=None, next_start=None)
+    assert [(c.start, c.title) for c in found] == [(0.5, "Customer: hello"), (5.5, "paused"), (6.5, "mark"),
+                                                   (7.5, "resumed")]
+
+
 # -- kill -9, crash points ------------------------------------------------------------------------
 
 
