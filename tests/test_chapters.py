@@ -381,3 +381,26 @@ def test_a_session_resumed_after_a_kill_has_gap_and_resumed_chapters(home, tmp_p
     chapters = ffprobe_chapters(exported)
     assert [title for _, title in chapters] == MARKS + expected
     assert chapters[2][0] == pytest.approx(first["duration"], abs=0.01), "the gap is where the first part ended"
+
+
+def test_a_mark_is_a_chapter_of_exactly_the_part_it_was_made_in(home, tmp_path):
+    """Parts split by duration follow each other: each mark is in one part, at its own time."""
+    config = synthetic(tmp_path)
+    config.write_text(SYNTHETIC.replace("fps = 10.0", "fps = 10.0\nmax_part_duration = 1.0"), encoding="utf-8")
+    proc = start(home, config, "--source", "synthetic")
+    for text in ("one", "two", "three", "four"):
+        time.sleep(0.7)
+        assert run(home, "mark", text, "--by", "tool").returncode == 0
+    time.sleep(0.5)
+    assert run(home, "stop").returncode == 0
+    code, output = finished(proc)
+    assert code == 0, output
+    folder = folder_of(home)
+    manifest = check_sealed(home, folder)
+    assert len(manifest["parts"]) >= 3
+    marked_at = {e["text"]: e["t"] for e in manifest["events"] if e["kind"] == "mark"}
+    found = [(part["start"] + start, title) for part in manifest["parts"]
+             for start, title in ffprobe_chapters(folder / part["file"])]
+    assert [title for _, title in found] == ["one", "two", "three", "four"]
+    for at, title in found:
+        assert at == pytest.approx(marked_at[title], abs=0.01), title
