@@ -71,9 +71,22 @@ def parts_verify(folder: Path) -> list[str]:
     return re.findall(r"^ok\s+(part-\d+\.mp4): .*SHA-256 ok, decodes$", out, re.M)
 
 
-def fully_verified(folder: Path) -> bool:
-    result = run("verify", folder.name[-8:])
-    return result.returncode == 0 and result.stdout.strip().endswith("verified")
+class Verified:
+    """verify's answer, true when the whole session verified; its output shows in a failed assert."""
+
+    def __init__(self, result: subprocess.CompletedProcess):
+        self.ok = result.returncode == 0 and result.stdout.strip().endswith("verified")
+        self.said = f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"verify said: {self.said}"
+
+
+def fully_verified(folder: Path) -> Verified:
+    return Verified(run("verify", folder.name[-8:]))
 
 
 def ended_by_end_session(recording, folder: Path) -> dict:
