@@ -172,6 +172,29 @@ def test_retention_by_age_and_size_never_deletes_a_held_session_and_dry_run_dele
     assert any(text.startswith(f"deleted {newer}") for text in said), said
 
 
+def test_a_hold_placed_after_retention_chose_a_session_still_keeps_it(home):
+    """Retention asks again at the moment it deletes: once the folder is set aside (so a hold a
+    moment later finds no folder and says so) and before any file goes."""
+    import attrs
+    from recorder import SessionSummary, delete_session_folder
+    from recorder.plugins.retention.policy import RetentionOptions, apply, plan
+
+    user_config(home, "")
+    folder = record(home)
+    age(folder, 5)
+    [row] = json.loads(cli(home, "list", "--json").stdout)
+    summary = SessionSummary(**{key: row[key] for key in attrs.fields_dict(SessionSummary)})
+    [verdict] = plan([summary], RetentionOptions(keep_days=1), lambda f: {p.name for p in f.iterdir()})
+    assert verdict.goes
+    cli(home, "hold", row["id"][:8], "--reason", "placed while retention ran")
+    assert apply(verdict) and folder.is_dir()
+    assert delete_session_folder(folder, unless_held=True) == "it is held (a legal hold: recorder release first)"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["session.json", "part-001.mp4"])
+    assert not any(p.name.endswith(".deleting") for p in folder.parent.iterdir())
+    cli(home, "release", row["id"][:8], "--reason", "done")
+    assert apply(verdict) is None and not folder.exists()
+
+
 @needs_ssh_keygen
 def test_retention_deletes_signed_sessions_but_not_a_folder_with_files_of_someone_else(home):
     """The signing guard's receipt.json and .sig files are its own (recorder_session_files), not foreign."""

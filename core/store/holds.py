@@ -23,7 +23,7 @@ from pathlib import Path
 from recorder import platform
 from recorder.disk.crashpoints import crash_point
 from recorder.disk.state import StateFile, state_dir
-from recorder.errors import UsageError
+from recorder.errors import RecorderError, UsageError
 from recorder.host.manager import PluginHost
 from recorder.session import manifest as manifests
 from recorder.session.model import HOLD, RELEASE, Event
@@ -76,7 +76,12 @@ def _change(folder: Path, manifest: manifests.Manifest, kind: str, text: str, re
     with _pending().update() as pending:
         pending[manifest.session_id] = {"folder": str(folder), "kind": kind, "time": event.time, "pid": os.getpid()}
     crash_point("hold:noted")
-    manifests.write(folder, manifest)
+    try:
+        manifests.write(folder, manifest)
+    except FileNotFoundError:  # deleted or moved since it was read (retention, recorder save)
+        _forget(manifest.session_id)
+        raise RecorderError(f"{folder} went away meanwhile: nothing was {'held' if kind == HOLD else 'released'}; "
+                            "find the session with 'recorder list' and try again") from None
     crash_point("hold:written")
     said = _tell(host, folder, manifest, event)
     crash_point("hold:told")

@@ -177,7 +177,7 @@ def _retrying(call, path: Path) -> None:
         time.sleep(DELETE_DELAY)
 
 
-def delete_session_folder(folder: Path) -> str | None:
+def delete_session_folder(folder: Path, *, unless_held: bool = False) -> str | None:
     """Delete a session folder whole, or leave it whole: None, or why it was kept.
 
     Windows deletes no file, and renames no file or folder, that another program holds
@@ -185,12 +185,19 @@ def delete_session_folder(folder: Path) -> str | None:
     deleted: a session in use is put back as it was (each rename retried for a few
     seconds first). Then the files go, the manifest last; if one still cannot be deleted
     (opened in between), the rest get their names back and the folder its own, so that
-    what is left is still a session folder, found and deleted at a later try."""
+    what is left is still a session folder, found and deleted at a later try.
+
+    ``unless_held`` (retention): a session under a legal hold is put back and kept. It is asked
+    once the folder is aside, so that a hold written a moment before is seen, and one a moment
+    after finds no folder to write to (and says so) rather than a folder about to go."""
     aside = folder.with_name(f".{folder.name}.deleting")
     try:
         platform.rename(folder, aside)
     except OSError as exc:
         return f"a file in it is in use ({exc.strerror or exc})"
+    if unless_held and _held(aside):
+        platform.rename(aside, folder)
+        return "it is held (a legal hold: recorder release first)"
     renamed: list[tuple[Path, Path]] = []
     try:
         for path in sorted(aside.iterdir(), key=lambda p: (p.name == manifests.MANIFEST, p.name)):
@@ -209,6 +216,13 @@ def delete_session_folder(folder: Path) -> str | None:
     except OSError:
         pass  # the session is gone; an empty hidden folder is left to whoever holds it
     return None
+
+
+def _held(folder: Path) -> bool:
+    try:
+        return manifests.read(folder).held is not None
+    except manifests.ManifestError:
+        return False
 
 
 def _already_copied(folder: Path, target: Path) -> bool:

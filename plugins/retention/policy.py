@@ -85,7 +85,7 @@ def apply(verdict: Verdict) -> str | None:
         return str(exc)
     if held is not None:
         return f"held since {held.time[:19].replace('T', ' ')}"
-    kept = delete_session_folder(folder)
+    kept = delete_session_folder(folder, unless_held=True)
     if kept:
         return kept
     forget_session(verdict.row.id)
