@@ -318,9 +318,18 @@ def versions(client, bucket: str, prefix: str) -> list[dict]:
 
 
 def legal_holds(client, bucket: str, prefix: str) -> dict[tuple[str, str], str]:
-    return {(v["Key"], v["VersionId"]): client.get_object_legal_hold(Bucket=bucket, Key=v["Key"],
-                                                                     VersionId=v["VersionId"])["LegalHold"]["Status"]
-            for v in versions(client, bucket, prefix)}
+    """Each version's legal hold: ON, OFF, or "never" for one never given one (moto answers without a
+    status; S3 answers NoSuchObjectLockConfiguration)."""
+    from botocore.exceptions import ClientError
+
+    found = {}
+    for v in versions(client, bucket, prefix):
+        try:
+            answer = client.get_object_legal_hold(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+            found[(v["Key"], v["VersionId"])] = answer.get("LegalHold", {}).get("Status", "never")
+        except ClientError:
+            found[(v["Key"], v["VersionId"])] = "never"
+    return found
 
 
 @needs_ssh_keygen
@@ -336,6 +345,7 @@ def test_a_held_session_is_under_an_object_lock_legal_hold_in_the_archive(home, 
     # Everything the session folder holds is archived, the signing guard's files included
     # (asked of recorder_session_files, as retention asks).
     assert {p.name for p in folder.iterdir()} <= stored, ({p.name for p in folder.iterdir()}, stored)
+    assert set(legal_holds(client, LOCKED, prefix).values()) == {"never"}
 
     held = cli(home, "hold", sid[:8], "--reason", "INC-4711 litigation", "--by", "legal")
     assert "archive: legal hold ON on" in held.stdout, held.stdout
@@ -397,6 +407,22 @@ def test_a_hold_placed_while_recording_holds_what_is_uploaded_after_it(home, s3)
     names = {key.rsplit("/", 1)[1] for key, _ in statuses}
     assert {"part-001.mp4", "session.json", "receipt.json"} <= names and len(names) >= 5, names
     assert set(statuses.values()) == {"ON"}, statuses
+
+
+def test_a_hold_a_crash_cut_short_before_the_bucket_reaches_it_at_the_next_drain(home, s3):
+    archive_config(home, s3.endpoint, LOCKED, guards='"+archive"')
+    client = s3.client()
+    folder = record(home)
+    sid = session_id(folder)
+    crashed = cli(home, "hold", sid[:8], "--reason", "INC-8", check=None, env={"RECORDER_TEST_CRASH_AT": "hold:written"})
+    assert crashed.returncode == -9 and listed(home)[sid]["held"] is True
+    assert set(legal_holds(client, LOCKED, f"rep/{sid}").values()) == {"never"}
+    # The queue's reconciliation finds session.json held and the bucket not: it queues the hold.
+    drained = cli(home, "archive", "--drain")
+    assert drained.stdout.strip().endswith("the queue is empty"), drained.stdout
+    assert set(legal_holds(client, LOCKED, f"rep/{sid}").values()) == {"ON"}
+    uploaded = json.loads(client.get_object(Bucket=LOCKED, Key=f"rep/{sid}/session.json")["Body"].read())
+    assert [e["kind"] for e in uploaded["events"] if e["kind"] == "hold"] == ["hold"]
 
 
 def test_a_bucket_without_object_lock_is_said_and_the_hold_stands_here(home, s3):

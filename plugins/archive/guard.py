@@ -117,10 +117,10 @@ class ArchiveGuard:
     def session_event(self, session, event) -> None:
         """A legal hold placed (or released) over the control channel while recording: what is
         already in the bucket gets it now, and every object uploaded from here on."""
-        if event.kind in ("hold", "release"):
-            ledger.set_held(session.id, event.kind == "hold")
+        if event.kind in ("hold", "release"):  # queued first: a crash in between is reconciled
             enqueue_legal_hold(session.id, str(session.folder), self.prefix(session), self.target,
                                event.kind == "hold")
+            ledger.set_held(session.id, event.kind == "hold")
             if self.uploader is not None:
                 self.uploader.poke()
 
@@ -286,5 +286,5 @@ def reconcile() -> None:
             if (name, hashlib.sha256(data).hexdigest()) not in uploaded and (session_id, name) not in queued:
                 enqueue(session_id, str(folder), served["prefix"], served["target"], kind, name, snapshot=data)
         if (manifest.held is not None) != served.get("held", False) and (session_id, LEGAL_HOLD) not in queued:
-            ledger.set_held(session_id, manifest.held is not None)  # a hold a crash cut short, finished
             enqueue_legal_hold(session_id, str(folder), served["prefix"], served["target"], manifest.held is not None)
+            ledger.set_held(session_id, manifest.held is not None)  # a hold a crash cut short, finished

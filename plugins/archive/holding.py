@@ -21,8 +21,10 @@ def hold_changed(session, event) -> list[Said]:
     if served is None:
         return []  # never uploaded by this machine's archive: nothing in a bucket to hold
     on = event.kind == "hold"
-    ledger.set_held(session.id, on)  # first: whatever is uploaded from now on follows it
+    # Queued before the ledger says so: the ledger is what the next start's reconciliation
+    # compares with session.json, so a crash in between leaves a difference it finds.
     enqueue_legal_hold(session.id, str(Path(session.folder)), served["prefix"], served["target"], on)
+    ledger.set_held(session.id, on)  # whatever is uploaded from now on follows it
     reconcile()  # the changed session.json and its signature, queued
     problems: list[str] = []
     uploader = Uploader(chunk_size=16 * 2**20, max_rate=0, verify="auto", find=find_session,
