@@ -116,12 +116,15 @@ def finish_cut_holds(host: PluginHost) -> list[str]:
         if isinstance(pid, int) and pid != os.getpid() and platform.process_alive(pid):
             continue  # still under way in another command
         folder = Path(note["folder"])
+        if not (folder / manifests.MANIFEST).is_file():
+            found = catalog.copies(session_id, ())  # saved elsewhere since
+            folder = found[0] if found else folder
         try:
             manifest = manifests.read(folder)
         except manifests.ManifestError:
-            found = catalog.copies(session_id, ())  # saved elsewhere since
-            manifest = manifests.read(found[0]) if found else None
-            folder = found[0] if found else folder
+            manifest = None  # gone, or damaged since: nothing of the hold to finish there
+        if manifest is not None and catalog.held_by_its_recorder(manifest):
+            continue  # being recorded again (resumed): its recorder owns the folder; finished later
         _remove_half_written(folder)
         written = next((e for e in reversed(manifest.events) if e.kind in (HOLD, RELEASE)), None) \
             if manifest is not None else None
