@@ -169,6 +169,7 @@ def test_retention_by_age_and_size_never_deletes_a_held_session_and_dry_run_dele
     assert newer_id not in listed(home) and not newer.exists() and old_held.exists() and newest.exists()
     said = [e["text"] for e in manifest(started)["events"] if e["kind"] == "retention"]
     assert any(str(old_held) in text and "held since" in text for text in said), said
+    assert {e["level"] for e in manifest(started)["events"] if "held since" in e["text"]} == {"info"}
     assert any(text.startswith(f"deleted {newer}") for text in said), said
 
 

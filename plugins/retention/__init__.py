@@ -25,8 +25,9 @@ class Retention:
 
         for verdict in plan(known_sessions(session.profile), self.options, session_files, skip=session.id):
             folder = verdict.row.folder
-            if not verdict.goes:
-                session.add_event("retention", f"{folder}: {verdict.why}", level="warning", by="retention")
+            if not verdict.goes:  # held: as it should be; a folder with others' files: worth a look
+                session.add_event("retention", f"{folder}: {verdict.why}", level="info" if verdict.held else "warning",
+                                  by="retention")
                 continue
             kept = apply(verdict)
             if kept:

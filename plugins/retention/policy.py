@@ -26,6 +26,7 @@ class Verdict:
     row: SessionSummary
     goes: bool  # deleted (or, in a dry run, would be)
     why: str  # the rule that picks it, and for one kept, why it stays anyway
+    held: bool = False  # kept because it is under a legal hold (as it should be: no warning)
 
 
 def _only_a_session(folder: Path, session_files: set[str]) -> bool:
@@ -55,7 +56,7 @@ def plan(rows: Iterable[SessionSummary], options: RetentionOptions, belongs: Cal
             f"the profile's sessions are over {human_size(limit)} in total ({human_size(total)})"
         kept = _kept(Path(row.folder), row, belongs)
         if kept:
-            verdicts.append(Verdict(row, False, f"{why}, but {kept}"))
+            verdicts.append(Verdict(row, False, f"{why}, but {kept}", held=row.held))
             continue
         verdicts.append(Verdict(row, True, why))
         total -= row.size
