@@ -25,7 +25,7 @@ _INTERFACES = ("Source", "Encoder", "PartWriter", "Sink", "Guard", "Notifier", "
                "RepairsWithChapters",
                "NamesDestinations", "AsksWhereToSave", "Preflights", "RequiresPreflight", "EndsSupportSession",
                "BeforeSeal", "StartsWithSession", "Stops", "KeepsReceipt", "HearsPartSealed",
-               "HearsSessionEvent", "HearsSessionReceipt", "HearsSessionEnded")
+               "HearsSessionEvent", "HearsSessionReceipt", "HearsSessionEnded", "Indexer")
 
 # Where each name lives. They are imported when first used, not with the
 # package: every ``recorder`` command imports this package, and most of them
@@ -71,7 +71,8 @@ _WHERE = {
     # what each kind of component has, and what only some have (docs/plugins.md)
     **{name: ("recorder.components", name) for name in _INTERFACES},
     **{name: ("recorder.values", name) for name in ("ByteSize", "Changes", "Chapter", "Notification", "PartStats",
-                                                    "SaveChoice", "VideoFormat", "clock", "human_size")},
+                                                    "SaveChoice", "VideoFormat", "clock", "human_size",
+                                                    "Screen", "TextSeen")},
 }
 
 
@@ -106,7 +107,7 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
                                      RequiresPreflight,
                                      EndsSupportSession, BeforeSeal, StartsWithSession, Stops, KeepsReceipt,
                                      HearsPartSealed, HearsSessionEvent, HearsSessionReceipt,
-                                     HearsSessionEnded)
+                                     HearsSessionEnded, Indexer)
     from recorder.errors import PluginError, RecorderError, SourceUnavailable, UsageError
     from recorder.playback.export import ExportJob
     from recorder.playback.export import encode as encode_export
@@ -128,12 +129,14 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
     from recorder.disk.state import StateFile, documents_dir, plugin_state_dir, recordings_dir
     from recorder.values import (ByteSize, Changes, Chapter, Notification, PartStats, SaveChoice, VideoFormat,
                                  clock, human_size)
+    from recorder.values import Screen, TextSeen
 
 __all__ = [
     # writing a plugin
     "hookimpl", "option",
     # what plugins exchange with core
     "ByteSize", "Changes", "Chapter", "Notification", "PartStats", "SaveChoice", "VideoFormat",
+    "Screen", "TextSeen",
     "Session", "Event", "Part", "Manifest", "read_manifest", "SessionSummary", "known_sessions",
     "forget_session", "session_files",
     # plugin commands

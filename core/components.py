@@ -1,7 +1,7 @@
 """What each kind of component is: the methods core calls, as ``typing.Protocol`` classes.
 
 A component kind (``Source``, ``Encoder`` and the ``PartWriter`` it opens, ``Sink``,
-``Guard``, ``Notifier``, ``Exporter``, ``PartStream`` and its ``PartStreamWriter``) lists what every component of that kind has.
+``Guard``, ``Notifier``, ``Exporter``, ``PartStream`` and its ``PartStreamWriter``, ``Indexer``) lists what every component of that kind has.
 What only some have is a capability of its own, one small protocol each
 (``Repairs``, ``Preflights``, ``HearsPartSealed``...): core asks
 ``isinstance(component, Repairs)`` instead of looking for a method by name, so the
@@ -17,13 +17,13 @@ them as it likes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # for annotations only: this module imports nothing of recorder when run
     from recorder.playback.export import ExportJob
     from recorder.session.model import Event, Part, Session
     from recorder.session.streams import RecoveredPart
-    from recorder.values import Changes, Chapter, Notification, PartStats, VideoFormat
+    from recorder.values import Changes, Chapter, Notification, PartStats, Screen, TextSeen, VideoFormat
 
 # -- the kinds ------------------------------------------------------------------------
 
@@ -129,6 +129,16 @@ class PartStream(Protocol):
     def recover(self, folder: Path, part: Part, path: Path, /) -> RecoveredPart: ...
 
     def verify(self, folder: Path, part: Part, /) -> tuple[str, list[str]]: ...
+
+
+class Indexer(Protocol):
+    """Reads the text on a settled screen (``recorder index``, and while recording at the
+    lowest priority). ``rects``: where to read, (x, y, w, h) with a margin; empty: the whole
+    screen. One ``TextSeen`` per line of text."""
+
+    def read(self, screen: Screen, rects: Sequence[tuple[int, int, int, int]], /) -> list[TextSeen]: ...
+
+    def close(self) -> None: ...
 
 
 # -- capabilities: what only some components have -----------------------------------
@@ -334,7 +344,8 @@ class HearsSessionEnded(Protocol):
 
 # Each kind's protocol, by the kind's name in the registry (``recorder.host.registry.KINDS``).
 KIND_INTERFACES: dict[str, type] = {"source": Source, "encoder": Encoder, "sink": Sink, "guard": Guard,
-                                    "notifier": Notifier, "exporter": Exporter, "part_stream": PartStream}
+                                    "notifier": Notifier, "exporter": Exporter, "part_stream": PartStream,
+                                    "indexer": Indexer}
 # The lifecycle capabilities, by the method's name (the hook's name without ``recorder_``).
 LIFECYCLE: dict[str, type] = {"part_sealed": HearsPartSealed, "session_event": HearsSessionEvent,
                               "session_receipt": HearsSessionReceipt, "session_ended": HearsSessionEnded}

@@ -95,6 +95,29 @@ class Changes:
 
 
 @attrs.frozen
+class Screen:
+    """A settled screen handed to an indexer: the frame as the encoder got it (BGRA,
+    ``stride`` bytes a row), masked areas already painted grey by the source."""
+
+    width: int
+    height: int
+    stride: int
+    pixels: bytes
+
+
+@attrs.frozen
+class TextSeen:
+    """One line of text an indexer read on a ``Screen``: where (pixels) and how sure (0..1)."""
+
+    text: str
+    x: int
+    y: int
+    w: int
+    h: int
+    confidence: float
+
+
+@attrs.frozen
 class PartStats:
     frames: int
     duration: float

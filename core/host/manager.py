@@ -54,6 +54,7 @@ BUILTIN_PLUGINS = {
     "wmv-export": "recorder.plugins.wmv_exporter",
     "webm-export": "recorder.plugins.webm_exporter",
     "gif-export": "recorder.plugins.gif_exporter",
+    "tesseract": "recorder.plugins.tesseract",
 }
 ENTRY_POINT_GROUP = "recorder"
 DISABLED_ENV = "RECORDER_DISABLED_PLUGINS"

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import attrs
 
-KINDS = ("source", "encoder", "sink", "guard", "notifier", "exporter", "part_stream")
+KINDS = ("source", "encoder", "sink", "guard", "notifier", "exporter", "part_stream", "indexer")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 

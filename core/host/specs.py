@@ -77,6 +77,14 @@ def recorder_register_part_streams(register):
 
 
 @hookspec
+def recorder_register_indexers(register):
+    """Register indexers (text on screen, for ``recorder search``): ``factory(options)``
+    returns an object with ``read(screen, rects) -> list[TextSeen]`` (``screen`` a
+    ``recorder.Screen``, masks already grey; ``rects`` where to read, empty: everywhere) and
+    ``close()``: a ``recorder.Indexer``. Called in the indexing worker, never on capture's path."""
+
+
+@hookspec
 def recorder_register_options(register):
     """Register options for a plugin that has no component (hooks only):
     ``register(name, OptionsClass, description="")``. The profile's
@@ -200,6 +208,17 @@ def recorder_find_session(ref, cache):
     ``cache`` (recorder's private cache folder for such copies), or None.
     ``info``, ``verify``, ``play``, ``export`` and ``save`` ask, and the user
     waits for the answer."""
+
+
+@hookspec
+def recorder_search_sessions(options, cache, local):
+    """Sessions from elsewhere for ``recorder search`` to search besides this machine's:
+    return a list of folders in ``cache`` (recorder's private cache folder for them),
+    each holding a session's ``session.json`` and its text index, which you fetched.
+    ``options``: the command's options by name, those your plugin added to it included
+    (the archive adds ``--archive``: ``options["in_archive"]``); ``local``: the ids of
+    the sessions on this machine, searched here (fetch none of them). Search applies its
+    filters to what you return; applying them first saves fetching."""
 
 
 @hookspec
