@@ -23,6 +23,7 @@ from recorder.version import __version__
 LAZY_COMMANDS = {
     **{name: f"recorder.cli.listing:{name}_cmd" for name in ("list", "info")},
     "verify": "recorder.cli.verifying:verify_cmd",
+    "search": "recorder.cli.search:search_cmd",
     **{name: f"recorder.cli.holding:{name}_cmd" for name in ("hold", "release")},
     **{name: f"recorder.cli.save_recover:{name}_cmd" for name in ("save", "recover")},
     **{name: f"recorder.cli.viewing:{name}_cmd" for name in ("export", "play")},

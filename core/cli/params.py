@@ -12,7 +12,7 @@ MIN_FPS, MAX_FPS = 0.01, 240.0  # what a profile takes (config.profile.FPS_RANGE
 CONTROL_VERBS = ("status", "pause", "resume", "mark", "events", "stop")
 # Which options given before the command name (recorder --profile rep list) a command takes.
 # (A plugin's command takes those it has an option for.)
-GROUP_OPTIONS = {"list": ("profile",), "stop": ("profile",), "recover": ("profile",),
+GROUP_OPTIONS = {"list": ("profile",), "search": ("profile",), "stop": ("profile",), "recover": ("profile",),
                  "status": ("profile",), "pause": ("profile",), "resume": ("profile",), "mark": ("profile",),
                  "events": ("profile",), "config": ("profile", "config")}
 
