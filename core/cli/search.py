@@ -181,3 +181,29 @@ def split_reference(ref: str) -> tuple[str, float] | None:
     session, sep, at = ref.rpartition("@")
     seconds = parse_duration(at) if sep and session else None
     return (session, seconds) if seconds is not None else None
+
+
+def play_moment(session: str | None, at: str | None) -> tuple[str | None, float | None]:
+    """``recorder play``'s SESSION and --at as (session, seconds): --at is a time (00:12:31, 12:31,
+    751) or a search hit's SESSION@OFFSET; SESSION may be a hit's reference too."""
+    if session and (hit := split_reference(session)) and not (at and split_reference(at)):
+        session, seconds = hit
+        if at is None:
+            return session, seconds
+        raise UsageError(f"SESSION {hit[0]}@... already says where to open: give --at or the reference, not both")
+    if at is None:
+        return session, None
+    if hit := split_reference(at):
+        if session and session != hit[0]:
+            raise UsageError(f"--at {at[:80]!r} is a moment of session {hit[0][:80]!r}, not of {session[:80]!r}")
+        return hit
+    seconds = parse_duration(at)
+    if seconds is None:
+        raise UsageError(f"--at: {at[:80]!r} is not a moment: give 00:12:31, 12:31, 751 (seconds) or a hit of "
+                         "recorder search (SESSION@OFFSET)")
+    return session, seconds
+
+
+def check_moment(at: float | None, end: float, session_id: str) -> None:
+    if at is not None and at > end + 0.5:
+        raise UsageError(f"--at {clock(at)}: session {session_id[:8]} ends at {clock(end)}")

@@ -9,7 +9,7 @@ the queue and the person at this machine is told. Uploading never ends or
 slows a recording (see uploader.py). Nothing local is ever deleted.
 
 The guard (guard.py) hears its own session's parts, receipt and end; the
-archive's commands and what it adds to ``list``, ``info`` and fetching a
+archive's commands and what it adds to ``list``, ``info``, ``search --archive`` and fetching a
 session come through the command-line hooks (commands.py).
 """
 
@@ -34,6 +34,7 @@ def recorder_register_guards(register):
 def recorder_register_commands(cli: click.Group):
     cli.add_command(commands.archive_cmd)
     commands.add_archive_option(cli.get_command(None, "list"))
+    commands.add_search_option(cli.get_command(None, "search"))
 
 
 @hookimpl
@@ -44,6 +45,11 @@ def recorder_session_notes(session_ids: list[str]) -> list[SessionNote]:
 @hookimpl
 def recorder_find_session(ref: str, cache: Path) -> Path | None:
     return commands.fetch(ref, cache)
+
+
+@hookimpl
+def recorder_search_sessions(options: dict, cache: Path, local: list[str]) -> list[Path]:
+    return commands.search_sessions(options, cache, local)
 
 
 @hookimpl(trylast=True)  # after the others: the signing plugin signs the changed session.json first

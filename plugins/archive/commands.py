@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import click
-from recorder import (RecorderError, SessionNote, UsageError, check_support_id, clock, human_size,
+from recorder import (RecorderError, SessionNote, UsageError, check_support_id, clock, console, human_size,
                       parse_labels, profiles_using)
 
 from recorder.plugins.archive import s3
@@ -126,6 +126,49 @@ def add_archive_option(listing: click.Command) -> None:
                               params.get("labels", ()), params.get("as_json", False))
 
     listing.callback = callback
+
+
+def add_search_option(search: click.Command | None) -> None:
+    """``recorder search --archive``: the sessions in the bucket searched too (search_sessions)."""
+    if search is not None:
+        search.params.insert(-1, click.Option(["--archive", "in_archive"], is_flag=True,
+                                              help="Search the archive's sessions too (from every machine that "
+                                                   "uploads there): only their text indexes are fetched, into "
+                                                   "the private cache."))
+        local = search.callback
+
+        @functools.wraps(local)
+        def callback(*args, in_archive=False, **params):
+            if in_archive:
+                configured(_group_profile(params.get("profile")))  # none: a usage error, before searching
+            return local(*args, in_archive=in_archive, **params)
+
+        search.callback = callback
+
+
+def search_sessions(options: dict, cache: Path, local: list[str]) -> list[Path]:
+    """For ``recorder search --archive``: the archived sessions not on this machine that pass
+    search's filters, each fetched as its session.json and text index (no part) into ``cache``.
+    A session that cannot be fetched is named in one line; the others are searched."""
+    if not options.get("in_archive"):
+        return []
+    profile = _group_profile(options.get("profile"))
+    wanted = parse_labels(options.get("labels") or ())
+    support = options.get("session_id")
+    here, folders, guards = set(local), [], dict(configured(profile))
+    for name, session in archived(profile):
+        if session.session_id in here or (support and session.support_session_id != support) \
+                or any(session.labels.get(key) != value for key, value in wanted.items()):
+            continue
+        try:
+            folder = guards[name].archive_fetch_index(session, cache)
+        except s3.StoreError as exc:
+            console().print(f"recorder: warning: archive: session {session.session_id[:8]} not searched: {exc}",
+                            markup=False, highlight=False)
+            continue
+        if folder is not None:
+            folders.append(folder)
+    return folders
 
 
 def queued() -> dict[str, int]:

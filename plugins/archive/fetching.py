@@ -12,6 +12,8 @@ larger than it should be is refused, named.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +24,7 @@ from recorder.plugins.archive.s3 import CHUNK, MANIFEST_LIMIT, ArchivedSession, 
 
 SIDECAR_LIMIT = 16 * 2**20  # a part's side file (an encryption tail, a checksum): small
 RECEIPT = "receipt.json"
+INDEX_NAME = re.compile(r"text-index\.sqlite(\.[a-z0-9]{1,16})?")  # the text index, plain or protected
 MANIFEST = "session.json"
 
 
@@ -57,16 +60,7 @@ def _missing(exc: Exception) -> bool:
 def download(s3, bucket: str, prefix: str, into: Path, receipt: Path) -> None:
     """The session under ``prefix`` into the folder ``into``, its receipt to ``receipt``;
     raises StoreError for a session.json that is not a session's, or an object too large."""
-    key = f"{prefix}/{MANIFEST}"
-    data = b"".join(read_object(s3, bucket, key, MANIFEST_LIMIT))
-    if ArchivedSession.parse(prefix, data) is None:  # not JSON, nested too deep, no session id...
-        raise StoreError(f"{key} is not a session's manifest", permanent=True)
-    with tempfile.TemporaryDirectory(dir=into.parent, prefix=".fetch-") as checking:
-        write_private(Path(checking) / MANIFEST, [data])
-        try:
-            manifest = read_manifest(Path(checking))  # recorder's own checks: types, plain file names
-        except ManifestError as exc:
-            raise StoreError(f"{key}: {exc}", permanent=True) from None
+    data, manifest = _manifest(s3, bucket, prefix, into)
     wanted: dict[str, int] = {}
     for part in manifest.parts:
         if part.state == "sealed" and part.file:
@@ -78,6 +72,50 @@ def download(s3, bucket: str, prefix: str, into: Path, receipt: Path) -> None:
         _fetch(s3, bucket, f"{prefix}/{name}", into / name, limit)
     _fetch(s3, bucket, f"{prefix}/{RECEIPT}", receipt, MANIFEST_LIMIT)
     write_private(into / MANIFEST, [data])  # last: the folder is a session once its parts are there
+
+
+def _manifest(s3, bucket: str, prefix: str, into: Path):
+    """(bytes, Manifest) of the session.json under ``prefix``, checked as recorder's own reader checks one."""
+    key = f"{prefix}/{MANIFEST}"
+    data = b"".join(read_object(s3, bucket, key, MANIFEST_LIMIT))
+    if ArchivedSession.parse(prefix, data) is None:  # not JSON, nested too deep, no session id...
+        raise StoreError(f"{key} is not a session's manifest", permanent=True)
+    with tempfile.TemporaryDirectory(dir=into.parent, prefix=".fetch-") as checking:
+        write_private(Path(checking) / MANIFEST, [data])
+        try:
+            return data, read_manifest(Path(checking))  # recorder's own checks: types, plain file names
+        except ManifestError as exc:
+            raise StoreError(f"{key}: {exc}", permanent=True) from None
+
+
+def download_index(s3, bucket: str, prefix: str, into: Path) -> bool:
+    """Only the session's ``session.json`` and the text index it lists (for ``recorder search
+    --archive``: no part) into the folder ``into``; False when it lists none. The index is
+    fetched again only when its hash changed, at most the size the manifest gives it, and
+    its SHA-256 checked (StoreError when it differs)."""
+    data, manifest = _manifest(s3, bucket, prefix, into)
+    entry = manifest.text_index
+    if entry is None or not INDEX_NAME.fullmatch(entry.file):
+        return False
+    path = into / entry.file
+    if not (path.is_file() and _sha256(path) == entry.sha256):
+        _fetch(s3, bucket, f"{prefix}/{entry.file}", path, entry.size)
+        if not path.is_file():
+            return False
+        if _sha256(path) != entry.sha256:
+            path.unlink()
+            raise StoreError(f"{prefix}/{entry.file}: its SHA-256 is not the one its session.json gives",
+                             permanent=True)
+    write_private(into / MANIFEST, [data])
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fetch(s3, bucket: str, key: str, path: Path, limit: int) -> None:

@@ -211,6 +211,17 @@ class ArchiveGuard:
         except Exception as exc:
             raise s3.explain(exc, self.target) from None
 
+    def archive_fetch_index(self, session: s3.ArchivedSession, cache: Path) -> Path | None:
+        """Only the session.json and text index of an archived session into ``cache``/its id
+        (for ``recorder search --archive``); None when it has no index."""
+        into = cache / session.session_id  # letters and digits only (ArchivedSession)
+        make_private_dir(into, exist_ok=True)
+        try:
+            found = fetching.download_index(s3.client(self.target), self.target["bucket"], session.key, into)
+        except Exception as exc:
+            raise s3.explain(exc, self.target) from None
+        return into if found else None
+
     def archive_fetch(self, session_id: str, cache: Path) -> Path | None:
         """Fetch an archived session (an id or its prefix) into a private folder under ``cache``
         named by its id, its receipt beside it; None if the bucket has no such session."""
