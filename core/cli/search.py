@@ -22,7 +22,8 @@ from recorder.errors import UsageError
 from recorder.host.manager import PluginHost, load_plugins
 from recorder.session import manifest as manifests
 from recorder.session.identity import check_support_id, parse_labels
-from recorder.store import catalog, text_search
+from recorder.store import text_catalog, text_search
+from recorder.store.text_catalog import Listed
 from recorder.store.text_search import IndexUnreadable, NeedsKey
 from recorder.values import clock
 
@@ -51,12 +52,12 @@ def search_cmd(ctx, query, profile, labels, session_id, since, as_json, identity
         check_support_id(session_id)
     after = parse_since(since) if since else None
     host = load_plugins()
-    everything = catalog.sessions(roots=roots(host))
+    everything = text_catalog.sessions(roots(host))
     if profile is not None:
         known_profile(profile, everything)
     everything += fetched(host, ctx.params, {row.id for row in everything})
 
-    def chosen(row: catalog.Summary) -> bool:
+    def chosen(row: Listed) -> bool:
         return ((profile is None or row.profile == profile)
                 and (not session_id or row.support_session_id == session_id)
                 and all(row.labels.get(key) == value for key, value in wanted.items())
@@ -99,7 +100,7 @@ def _keys(host: PluginHost, identity: str | None) -> dict:
     return streams.load_every_key(host, identity)
 
 
-def fetched(host: PluginHost, options: dict, local: set[str]) -> list[catalog.Summary]:
+def fetched(host: PluginHost, options: dict, local: set[str]) -> list[Listed]:
     """Sessions plugins fetched for this search (recorder_search_sessions), those on this machine left out."""
     cache = cache_dir() / "search"
     make_private_dir(cache, exist_ok=True)
@@ -113,12 +114,12 @@ def fetched(host: PluginHost, options: dict, local: set[str]) -> list[catalog.Su
                 continue
             if manifest.session_id not in local:
                 local.add(manifest.session_id)
-                rows.append(catalog.summary(Path(folder), manifest))
+                rows.append(text_catalog.listed(Path(folder), manifest))
     return rows
 
 
-def _started(row: catalog.Summary) -> datetime:
-    return datetime.fromisoformat(row.started_at)
+def _started(row: Listed) -> datetime:
+    return row.started
 
 
 def reference(session_id: str, offset: float) -> str:
@@ -138,7 +139,7 @@ def _report(moments: list, query: text_search.Query, as_json: bool) -> None:
         click.echo("no match")
 
 
-def _moment(row: catalog.Summary, seen: text_search.Seen, query: text_search.Query) -> dict:
+def _moment(row: Listed, seen: text_search.Seen, query: text_search.Query) -> dict:
     return {"session": row.id, "ref": reference(row.id, seen.offset),
             "time": (_started(row) + timedelta(seconds=seen.offset)).isoformat(), "offset": seen.offset,
             "snippet": text_search.snippet(seen.text, query), **seen.to_dict(), "profile": row.profile,

@@ -78,6 +78,11 @@ def _folders(roots: Iterable[Path]) -> list[Path]:
     return unique
 
 
+def folders(roots: Iterable[Path] = ()) -> list[Path]:
+    """Every session folder: the catalog's first, then those found in ``roots``, each once."""
+    return _folders(roots)
+
+
 def state_of(manifest: Manifest) -> str:
     if manifest.state == "interrupted":
         return "interrupted"
@@ -133,6 +138,8 @@ def session_files(folder: Path, host=None) -> set[str]:
     manifest = manifests.read(folder)
     names = {MANIFEST} | {part.file for part in manifest.parts} | \
         {name for part in manifest.parts for name in part.sidecars}
+    if manifest.text_index is not None:  # the text index (store/text_index.py)
+        names.add(manifest.text_index.file)
     answers = (host or _plugins(load_plugins)).call("recorder_session_files", folder=folder) or []
     return names | {name for found in answers for name in found or []
                     if isinstance(name, str) and manifests.plain_name(name)}

@@ -16,6 +16,7 @@ and an index still being written (a session being recorded) is read as it stands
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -108,7 +109,7 @@ class Seen:
 def open_plain(path: Path) -> sqlite3.Connection:
     """The index at ``path`` opened read-only and checked to be one (IndexUnreadable otherwise)."""
     try:
-        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+        db = sqlite3.connect(Path(os.path.abspath(path)).as_uri() + "?mode=ro", uri=True, check_same_thread=False)
     except sqlite3.Error as exc:
         raise IndexUnreadable(f"{path}: cannot be opened ({exc})") from None
     try:
@@ -121,13 +122,14 @@ def open_plain(path: Path) -> sqlite3.Connection:
 
 def check(db: sqlite3.Connection, path: Path | str) -> None:
     """IndexUnreadable unless ``db`` is a text index of the format read here."""
+    # One statement (a search opens a thousand indexes): a file that is no index has no
+    # user_version (0) or fails here; one without the table fails its query, named then.
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as exc:
         raise IndexUnreadable(f"{path}: not a text index ({exc})") from None
-    if "seen" not in tables:
-        raise IndexUnreadable(f"{path}: not a text index (no table 'seen')")
+    if version == 0:
+        raise IndexUnreadable(f"{path}: not a text index (an empty or foreign SQLite file)")
     if version != FORMAT:
         raise IndexUnreadable(f"{path}: a text index of format {version}, which this recorder does not read "
                               f"(it reads format {FORMAT})")
@@ -204,6 +206,8 @@ def open_session_index(folder: Path, host=None, keys: dict | None = None) -> sql
     for it NeedsKey; one that does not open or is not an index, IndexUnreadable."""
     from recorder.store import text_index
 
+    if os.path.isfile(folder / INDEX_FILE):  # the common case, without listing the folder
+        return open_plain(folder / INDEX_FILE)
     path = text_index.index_file(folder)
     if path is None:
         return None
