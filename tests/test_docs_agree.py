@@ -20,6 +20,7 @@ CONFIGURATION = DOCS / "configuration.md"
 EVERY_COMPONENT = """
 [profiles.rep]
 guards = ["+retention", "+archive", "+encrypt", "+indicator", "+signing"]
+indexer = "tesseract"
 notifiers = ["+webhook", "+events-file"]
 [profiles.rep.archive]
 bucket = "b"

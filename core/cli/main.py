@@ -24,6 +24,7 @@ LAZY_COMMANDS = {
     **{name: f"recorder.cli.listing:{name}_cmd" for name in ("list", "info")},
     "verify": "recorder.cli.verifying:verify_cmd",
     "search": "recorder.cli.search:search_cmd",
+    "index": "recorder.cli.indexing:index_cmd",
     **{name: f"recorder.cli.holding:{name}_cmd" for name in ("hold", "release")},
     **{name: f"recorder.cli.save_recover:{name}_cmd" for name in ("save", "recover")},
     **{name: f"recorder.cli.viewing:{name}_cmd" for name in ("export", "play")},

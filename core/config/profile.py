@@ -134,6 +134,14 @@ class ProfileSettings:
     require_recording: bool = option(False, "Strict mode: when the recording fails and cannot go on "
                                             "(capture, encoding, writing, the folder lost), the support "
                                             "tool is asked to end the support session.")
+    indexer: str = option("", "Indexer component that reads the text on settled screens for recorder "
+                              "search (tesseract); empty: no text index.")
+    index_cpu_share: float = option(0.05, "While recording, indexing uses at most this share of the CPU "
+                                          "recording uses (0.05: 5%), at the lowest priority.",
+                                    validator=_within(0, 1))
+    index_catch_up: float = option(120.0, "Seconds the end of a recording waits for indexing to catch up "
+                                          "(the receipt lists the index after it); recorder index does the rest.",
+                                   validator=attrs.validators.ge(0))
 
 
 SLOTS = {"source": "source", "encoder": "encoder", "sink": "sink"}
@@ -198,6 +206,8 @@ def resolve_profile(config: Config, registry: Registry, name: str) -> ResolvedPr
     for slot, kind in LISTS.items():
         for component in getattr(settings, slot):
             _check_kind(registry, component, kind, name, slot, origin)
+    if settings.indexer:
+        _check_kind(registry, settings.indexer, "indexer", name, "indexer", origin)
 
     options: dict[str, Any] = {}
     for component in registry:
@@ -234,7 +244,8 @@ def _all_defaulted(cls: type) -> bool:
 
 def _selected(settings: ProfileSettings) -> set[str]:
     """The components the profile uses: their options are validated even when not configured."""
-    return {settings.source, settings.encoder, settings.sink, *settings.guards, *settings.notifiers}
+    return {settings.source, settings.encoder, settings.sink, *settings.guards, *settings.notifiers,
+            *filter(None, [settings.indexer])}
 
 
 def _options_for(component: Component, table: dict[str, Any], profile: str, origin) -> Any:

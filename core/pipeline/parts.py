@@ -62,6 +62,7 @@ class Parts:
         self.sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-seal")
         self.pending: list[Future] = []
         self.rescued_from: Path | None = None  # set when the session had to move mid-recording
+        self.observer: Callable | None = None  # sees every frame written (the live text index)
 
     def path(self, part: Part) -> Path:
         return self.session.folder / part.file
@@ -71,6 +72,7 @@ class Parts:
 
     def write(self, frame, pts: float) -> None:
         picture, rows = self._picture(frame)
+        changed = rows  # before a new part turns them into "everything"
         if self.writer is None:
             self.open(pts)
             rows = None  # a new part starts from the whole picture
@@ -89,6 +91,8 @@ class Parts:
             self.writer_failed = True
             raise
         self.last_pts = pts
+        if self.observer is not None:
+            self.observer(picture, pts, changed, getattr(frame, "rects", None), self.current.file)
         self._maybe_sync()
 
     def _picture(self, frame) -> tuple:

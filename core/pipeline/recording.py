@@ -27,6 +27,7 @@ from recorder.pipeline.ending import DISK_FULL, FOLDER_LOST, failed, is_disk_ful
 from recorder.pipeline.fanout import GUARD_LIFECYCLE, Fanout
 from recorder.pipeline.folder_watch import FolderWatch
 from recorder.pipeline.manifest_writer import ManifestWriter
+from recorder.pipeline.indexing import SessionIndexing
 from recorder.pipeline.parts import Parts
 from recorder.pipeline.phase import Phase
 from recorder.pipeline.preflight import check_guards, checked_save_to, make_session_folder, refuse_unasked_save_to
@@ -255,6 +256,7 @@ class Recording:
                            max_duration=self.settings.max_part_duration,
                            on_opened=self._part_opened, on_sealed=self._part_sealed,
                            on_failed=lambda exc: self._fail(exc, self.settings.encoder), plugins=self.host.order)
+        self.text = SessionIndexing.attach(self)  # the text index: fed by the parts, a no-op when off
         if self.resumed_gap is not None:
             for event in held:  # the consent asked before the resumption is announced
                 hook("recorder_session_event", event=event)
@@ -282,6 +284,7 @@ class Recording:
                           tick=self._tick, budget=BUDGET, source_stuck=self._source_stuck)
         self.built.each([(s.source, self.built.source)], "close")
         self.built.each(self.built.guards, "before_seal")  # e.g. a disk guard frees its reserve for sealing
+        self.text.capture_ended()  # the last screens read, within index_catch_up
         if self.watch.lost or self.watch.problem(session.folder):
             self.watch.rescue(session, self.parts, self.manifest.lock)
         self._seal()
@@ -301,6 +304,7 @@ class Recording:
         self.fanout.hook("recorder_part_opened", part=part)
 
     def _part_sealed(self, part) -> None:
+        self.text.part_sealed(part)
         self.write_manifest()
         crash_point("seal:recorded")
         if isinstance(self.built.sink, HearsPartSealed):
@@ -313,6 +317,7 @@ class Recording:
             self.parts.seal()
         except BaseException as exc:
             self._fail(exc, self.settings.encoder)
+        self.text.sealed()  # before the last manifest: it lists the index, and so does the receipt
         session.frames = sum(part.frames for part in session.parts)
         session.add_event("stopped", session.end_reason or "", by="recorder")
         session.ended_at = datetime.now(timezone.utc).astimezone()

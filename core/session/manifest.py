@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 import cattrs
 from recorder.errors import UsageError
-from recorder.session.model import Event, Part, Session, hold_in_force
+from recorder.session.model import Event, Part, Session, TextIndexEntry, hold_in_force
 from recorder.disk.files import write_private
 from recorder.version import __version__
 
@@ -84,6 +84,7 @@ class Manifest:
     parts: list[Part] = attrs.Factory(list)
     events: list[Event] = attrs.Factory(list)
     still: list[tuple[float, float]] = attrs.Factory(list)  # (start, end): the screen did not change
+    text_index: TextIndexEntry | None = None  # the text index, once written (store/text_index.py)
 
     @property
     def sealed_parts(self) -> list[Part]:
@@ -147,6 +148,7 @@ def from_session(session: Session, *, video: Video | None = None, components: Co
         parts=[attrs.evolve(part) for part in session.parts],
         events=list(session.events),
         still=session.still_spans(),
+        text_index=session.text_index,
     )
 
 
@@ -157,6 +159,7 @@ def to_session(manifest: Manifest, folder: Path, **session: Any) -> Session:
     restored.parts = [attrs.evolve(part) for part in manifest.parts]
     restored.events = list(manifest.events)
     restored.still = list(manifest.still)  # a resumed session adds to them
+    restored.text_index = manifest.text_index
     restored.ended_at, restored.end_reason = manifest.ended_at, manifest.end_reason
     restored.frames, restored.dropped = manifest.frames, manifest.dropped_frames
     restored.support_id, restored.labels = manifest.support_session_id, dict(manifest.labels)
@@ -338,6 +341,8 @@ def dumps(manifest: Manifest) -> bytes:
                                               "role", "host", "pid", "started_at", "ended_at",
                                               "end_reason", "state")}
     events, parts, still = data.pop("events"), data.pop("parts"), data.pop("still")
+    if data.get("text_index") is None:
+        data.pop("text_index", None)  # no index: the file says nothing of one
     text = json.dumps({**ordered, **data, "parts": parts, "events": events}, indent=2)
     # Still spans last, one a line: there can be a thousand, of little interest to a reader.
     spans = ",\n    ".join(json.dumps(list(span)) for span in still)

@@ -66,6 +66,17 @@ class Part:
     sidecars: dict[str, str] = attrs.Factory(dict)
 
 
+@attrs.frozen
+class TextIndexEntry:
+    """session.json's ``text_index``: the session's text index file (text-index.sqlite, or its
+    encrypted form), its hash and size, what read it, and whether every part was read."""
+    file: str
+    sha256: str
+    size: int
+    engine: str
+    complete: bool
+
+
 @attrs.define
 class PartWrap:
     """How a session's parts are written: through the part stream ``stream``, which records
@@ -108,6 +119,9 @@ class Session:
     unchanged: int = 0
     # When the screen was still: (start, end) offsets, from a change to the next (see add_still)
     still: list[tuple[float, float]] = attrs.Factory(list)
+    # The text index beside the parts, once indexing completed or stopped (session.json's
+    # ``text_index``: file, sha256, size, engine, complete); None: no index
+    text_index: "TextIndexEntry | None" = None
     resumed: bool = False  # continues a session interrupted by a restart or a crash
     support_id: str = ""  # the support tool's session id (--session-id)
     labels: dict[str, str] = attrs.Factory(dict)  # ticket, customer, rep, portal... (--label)

@@ -66,7 +66,12 @@ def receipt(manifest: Manifest, version: int | None = None, with_ending: bool = 
         "duration": manifest.duration,
         **(ending(manifest) if with_ending else {}),
     }
-    return {**body, "head": head_of(body)}
+    # The text index (when written by the time of the receipt) is listed, outside the head: it is
+    # read from the recording, not part of it, and recorder index may complete it later.
+    listed = {"text_index": {"file": manifest.text_index.file, "sha256": manifest.text_index.sha256,
+                             "size": manifest.text_index.size, "complete": manifest.text_index.complete}} \
+        if manifest.text_index is not None else {}
+    return {**body, "head": head_of(body), **listed}
 
 
 CONTENT = ("receipt_version", "session_id", "support_session_id", "labels", "parts", "frames", "duration")

@@ -98,3 +98,22 @@ def open_index(folder: Path, identity: str | None = None, *, host: Any = None,
 
 def file_mode(path: Path) -> int:
     return os.stat(path).st_mode & 0o777
+
+
+def check_listed(folder: Path, entry) -> tuple[list[str], list[str], set[str]]:
+    """``recorder verify`` of session.json's ``text_index``: (ok lines, problems, the file names it accounts for)."""
+    from recorder.disk.files import sha256_file
+
+    if entry is None:
+        found = index_file(folder)  # written, not listed yet: indexing under way, or cut short
+        names = {found.name, found.name + "-journal"} if found else set()
+        return [], [], names
+    path = folder / entry.file
+    names = {entry.file, entry.file + "-journal"}
+    if not path.is_file():
+        return [], [f"{entry.file} is missing (session.json lists it as the text index)"], names
+    if sha256_file(path) != entry.sha256:
+        return [], [f"{entry.file}: SHA-256 does not match session.json (changed since it was listed: "
+                    "recorder index SESSION lists it again)"], names
+    return [f"{entry.file}: SHA-256 ok, text index by {entry.engine}" +
+            ("" if entry.complete else ", partial: recorder index completes it")], [], names

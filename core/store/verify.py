@@ -13,7 +13,7 @@ import av
 from recorder import platform
 from recorder.session import manifest as manifests, streams
 from recorder.session.manifest import MANIFEST, ManifestError
-from recorder.store import catalog, results
+from recorder.store import catalog, results, text_index
 from recorder.disk.files import sha256_file
 
 
@@ -124,6 +124,8 @@ def verify(folder: Path, host=None) -> tuple[list[str], list[str]]:
             problems.append(f"{name}: {frames} frames decode, the manifest says {part.frames}")
             continue
         ok.append(f"{name}: {frames} frames, {part.duration:.1f} s, SHA-256 ok, decodes")
+    listed_ok, listed_problems, names = text_index.check_listed(folder, manifest.text_index)
+    ok, problems, expected = ok + listed_ok, problems + listed_problems, expected | names
     if host is not None:  # files plugins keep beside the parts (a signature): theirs, not unexpected
         expected |= {name for names in host.call("recorder_session_files", folder=folder) or []
                      for name in names or []}

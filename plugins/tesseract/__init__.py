@@ -31,8 +31,8 @@ class TesseractOptions:
     languages: str = option("eng", "Tesseract languages, joined by + (eng+deu); each needs its data installed "
                                    "(Debian: tesseract-ocr-eng, tesseract-ocr-deu...).",
                             validator=_check_languages)
-    min_confidence: float = option(0.6, "Lines read with less confidence (0 to 1) are left out: noise, "
-                                        "icons and pictures read as letters.", validator=_check_share)
+    min_confidence: float = option(0.5, "Short words read with less confidence (0 to 1) are left out: "
+                                        "noise, icons and pictures read as letters.", validator=_check_share)
     scale: int = option(2, "Regions are enlarged this many times before reading: screen text is small "
                            "for Tesseract (1 to 4; 1 is fastest).",
                         validator=attrs.validators.and_(attrs.validators.ge(1), attrs.validators.le(4)))

@@ -13,7 +13,10 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 PLACES = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata",
           "/opt/homebrew/share/tessdata", "/usr/local/share/tesseract-ocr/*/tessdata")
-DARK = 110  # a region whose mean grey is below this is light text on a dark background: inverted
+DARK = 110  # a region whose ground (its commonest grey) is darker than this holds light text: inverted
+SHAVE = 12  # pixels: how far into a region a border from outside it (the margin's) is looked for
+UNIFORM = 16  # greys: a line of pixels this close to each other is a border, not text
+LONG_WORD = 5  # letters and digits: a word this long is kept whatever Tesseract's confidence
 MIN_SIDE = 6  # pixels: nothing smaller holds a letter
 
 
@@ -61,13 +64,13 @@ class TesseractIndexer:
         return seen
 
     def _region(self, api, screen: Screen, x: int, y: int, w: int, h: int) -> list[TextSeen]:
-        from PIL import Image, ImageOps, ImageStat
+        from PIL import Image, ImageOps
 
         whole = Image.frombuffer("RGBA", (screen.width, screen.height), screen.pixels, "raw", "BGRA",
                                  screen.stride, 1)
-        grey = whole.crop((x, y, x + w, y + h)).convert("L")
-        if ImageStat.Stat(grey).mean[0] < DARK:
-            grey = ImageOps.invert(grey)  # Tesseract reads dark text on a light ground
+        grey, ground = _shaved(whole.crop((x, y, x + w, y + h)).convert("L"))
+        if ground < DARK:
+            grey = ImageOps.invert(grey)  # light text on a dark ground (terminals): Tesseract reads dark on light
         scale = self.options.scale
         if scale > 1:
             grey = grey.resize((w * scale, h * scale), Image.Resampling.BICUBIC)
@@ -76,18 +79,30 @@ class TesseractIndexer:
         return self._lines(api, x, y, scale)
 
     def _lines(self, api, x: int, y: int, scale: int) -> list[TextSeen]:
-        level = self._tesserocr.RIL.TEXTLINE
-        found = []
+        """Lines of the words kept: a word read with at least ``min_confidence``, or a long run of
+        letters and digits (Tesseract's confidence for screen text is erratic; noise is short)."""
+        RIL = self._tesserocr.RIL
+        lines: dict[tuple, list] = {}
         iterator = api.GetIterator()
         if iterator is None:
-            return found
-        for line in self._tesserocr.iterate_level(iterator, level):
-            text = " ".join((line.GetUTF8Text(level) or "").split())
-            confidence = line.Confidence(level) / 100
-            box = line.BoundingBox(level)
-            if not text or box is None or confidence < self.options.min_confidence or not _has_word(text):
+            return []
+        for word in self._tesserocr.iterate_level(iterator, RIL.WORD):
+            try:
+                text = (word.GetUTF8Text(RIL.WORD) or "").strip()
+            except RuntimeError:  # tesserocr: "No text returned" for an empty word
                 continue
-            left, top, right, bottom = box
+            line_box = word.BoundingBox(RIL.TEXTLINE)
+            confidence = word.Confidence(RIL.WORD) / 100
+            if text and line_box is not None:
+                lines.setdefault(line_box, []).append((text, confidence))
+        found = []
+        for (left, top, right, bottom), words in lines.items():
+            kept = [text for text, confidence in words if confidence >= self.options.min_confidence
+                    or _long_word(text)]
+            text = " ".join(kept)
+            if not _has_word(text):
+                continue
+            confidence = sum(c for _, c in words) / len(words)
             found.append(TextSeen(text, x + left // scale, y + top // scale, (right - left) // scale,
                                   (bottom - top) // scale, round(confidence, 3)))
         return found
@@ -96,6 +111,43 @@ class TesseractIndexer:
         if self._api is not None:
             self._api.End()
             self._api = None
+
+
+def _shaved(grey):
+    """The region with the borders its margin took from around it (a window's edge, the desktop)
+    painted in its ground colour, and that colour: Tesseract mistakes a dark band along a light
+    region for a block of its own and reads nothing in it."""
+    from PIL import ImageDraw
+
+    histogram = grey.histogram()
+    ground = max(range(256), key=histogram.__getitem__)
+    width, height = grey.size
+    draw = ImageDraw.Draw(grey)
+
+    original = grey.copy()
+
+    def depth(line, size) -> int:
+        """How many lines in from an edge are a border (uniform, not the ground), in the original."""
+        for i in range(min(SHAVE, size // 2)):
+            low, high = original.crop(line(i)).getextrema()
+            if high - low > UNIFORM or abs((low + high) // 2 - ground) <= UNIFORM:
+                return i
+        return min(SHAVE, size // 2)
+
+    left = depth(lambda i: (i, 0, i + 1, height), width)
+    right = depth(lambda i: (width - 1 - i, 0, width - i, height), width)
+    # rows are looked at between the columns found: a window's top edge beside the desktop's
+    top = depth(lambda i: (left, i, width - right, i + 1), height)
+    bottom = depth(lambda i: (left, height - 1 - i, width - right, height - i), height)
+    for box in ((0, 0, left, height), (width - right, 0, width, height), (0, 0, width, top),
+                (0, height - bottom, width, height)):
+        if box[2] > box[0] and box[3] > box[1]:
+            draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=ground)
+    return grey, ground
+
+
+def _long_word(text: str) -> bool:
+    return sum(char.isalnum() for char in text) >= LONG_WORD
 
 
 def _has_word(text: str) -> bool:
