@@ -47,9 +47,10 @@ def printing_when_told(go: Path, text: str) -> str:
     return f"while [ ! -e '{go}' ]; do sleep 0.05; done; echo 'ticket {text} opened'; sleep 600"
 
 
-def record(home: Path, display: str, seconds: float, extra: str = "", config: str = "") -> subprocess.Popen:
+def record(home: Path, display: str, seconds: float, extra: str = "", config: str = "",
+           guards: str = "[]") -> subprocess.Popen:
     path = home / "text.toml"
-    path.write_text('[profiles.rep]\nfps = 10\nguards = []\nnotifiers = []\n' + extra +
+    path.write_text(f'[profiles.rep]\nfps = 10\nguards = {guards}\nnotifiers = []\n' + extra +
                     '[profiles.rep.h264]\npreset = "ultrafast"\n' + config, encoding="utf-8")
     return subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(path), "--duration",
                              str(seconds), "--new-session"], env=cli_env(home, display), stdout=subprocess.PIPE,
@@ -129,3 +130,167 @@ def test_a_token_a_terminal_prints_is_found_at_its_moment_and_a_masked_windows_n
     checked = subprocess.run([recorder_command(), "verify", str(folder)], env=cli_env(home), capture_output=True,
                              text=True, encoding="utf-8")
     assert checked.returncode == 0 and "text-index.sqlite: SHA-256 ok" in checked.stdout, checked.stdout
+
+
+def printing_at_random(go: Path, text: str) -> str:
+    return printing_when_told(go, text)
+
+
+def run_until_printed(home: Path, display: str, go: Path, seconds: float, recording: subprocess.Popen) -> float:
+    """Wait for the recording's first part, then at a random moment have the terminal print."""
+    while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4*")):
+        assert recording.poll() is None, recording.communicate()
+        time.sleep(0.05)
+    time.sleep(random.uniform(2, seconds - 8))
+    go.touch()
+    return time.time()
+
+
+@pytest.mark.display
+def test_an_encrypted_sessions_index_is_never_on_disk_in_the_clear_and_found_only_with_the_key(
+        still_display, home, tmp_path):
+    """guards = ["encrypt"]: the index is text-index.sqlite.age; not one file the recording left
+    (anywhere in the home) holds the token; open_index finds it at its moment with the identity only."""
+    from recorder import UsageError
+    from recorder.store.text_index import open_index
+
+    assert shutil.which("age-keygen"), "the age tool is installed by .ci/run"
+    secret = tmp_path / "keys" / "auditor.key"
+    secret.parent.mkdir()
+    subprocess.run(["age-keygen", "-o", str(secret)], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(secret)], check=True, capture_output=True, text=True,
+                               encoding="utf-8").stdout.strip()
+    display, shown, go = still_display.name, token(), tmp_path / "go"
+    window = terminal(display, "Shell", printing_at_random(go, shown), "70x12+40+40")
+    try:
+        wait_for_window(display, "Shell")
+        recording = record(home, display, 20, 'indexer = "tesseract"\n',
+                           f'[profiles.rep.encrypt]\nrecipients = ["{recipient}"]\n', guards='["encrypt"]')
+        printed = run_until_printed(home, display, go, 20, recording)
+        folder, manifest, err = finished(recording)
+    finally:
+        window.kill()
+    names = sorted(p.name for p in folder.iterdir())
+    assert "text-index.sqlite" not in names and "text-index.sqlite.age" in names, names
+    assert manifest["text_index"]["file"] == "text-index.sqlite.age" and manifest["text_index"]["complete"]
+    assert oct((folder / "text-index.sqlite.age").stat().st_mode & 0o777) == "0o600"
+    needles = {shown.encode(), shown.lower().encode(), shown.encode("utf-16-le")}
+    for path in [p for p in home.rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        assert not any(needle in data for needle in needles), f"{path} holds the token in the clear"
+    with pytest.raises(UsageError, match="--identity"):
+        open_index(folder)
+    db = open_index(folder, str(secret))
+    found = moments(db, shown)
+    assert found and abs(found[0] - (printed - started_at(manifest))) <= 2.0, (found, rows_of(db))
+    checked = subprocess.run([recorder_command(), "verify", str(folder)], env=cli_env(home), capture_output=True,
+                             text=True, encoding="utf-8")
+    assert checked.returncode == 0 and "text-index.sqlite.age: SHA-256 ok" in checked.stdout, checked.stdout
+
+
+def progress_of(path: Path) -> list[tuple]:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.05)
+        try:
+            return db.execute("SELECT part, indexed_to, complete FROM progress").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return []
+
+
+@pytest.mark.display
+def test_recorder_index_killed_mid_way_resumes_to_the_rows_an_uninterrupted_run_writes(still_display, home, tmp_path):
+    """A session recorded without an indexer; recorder index is killed (-9) once it has committed
+    some of it; the next recorder index completes it, with exactly the rows recorder index writes
+    uninterrupted on a copy of the session."""
+    display = still_display.name
+    lines = [token() for _ in range(12)]
+    script = "; ".join(f"echo 'step {i} {word}'; sleep 0.8" for i, word in enumerate(lines)) + "; sleep 600"
+    window = terminal(display, "Shell", script, "70x20+40+40")
+    try:
+        wait_for_window(display, "Shell")
+        folder, manifest, err = finished(record(home, display, 12))
+    finally:
+        window.kill()
+    copy = tmp_path / "copy" / folder.name
+    shutil.copytree(folder, copy)
+    index = folder / "text-index.sqlite"
+    env = cli_env(home)
+    child = subprocess.Popen([recorder_command(), "index", str(folder)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=child_signals)
+    deadline = time.monotonic() + 60
+    while not any(row[1] > 0 and not row[2] for row in progress_of(index)):
+        assert child.poll() is None, ("recorder index ended before it could be killed", child.communicate())
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(random.uniform(0, 0.3))
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    assert not all(row[2] for row in progress_of(index)) or not progress_of(index), "killed after it finished"
+    again = subprocess.run([recorder_command(), "index", str(folder)], env=env, capture_output=True, text=True,
+                           encoding="utf-8", timeout=120)
+    assert again.returncode == 0 and "indexed" in again.stdout, again.stderr
+    whole = subprocess.run([recorder_command(), "index", str(copy)], env=env, capture_output=True, text=True,
+                           encoding="utf-8", timeout=120)
+    assert whole.returncode == 0, whole.stderr
+    from recorder.store.text_index import open_index
+
+    resumed, uninterrupted = rows_of(open_index(folder)), rows_of(open_index(copy))
+    assert resumed == uninterrupted and len(resumed) >= len(lines) // 2, (resumed, uninterrupted)
+    read = [word for word in lines if moments(open_index(folder), word)]
+    assert len(read) >= len(lines) - 2, (lines, resumed)
+    checked = subprocess.run([recorder_command(), "verify", str(folder)], env=env, capture_output=True, text=True,
+                             encoding="utf-8")
+    assert checked.returncode == 0, checked.stdout
+
+
+FAILING_INDEXER = '''
+from recorder import hookimpl
+
+
+class Failing:
+    def __init__(self, options=None):
+        pass
+
+    def read(self, screen, rects):
+        raise RuntimeError("the OCR service is down")
+
+    def close(self):
+        pass
+
+
+@hookimpl
+def recorder_register_indexers(register):
+    register("flaky-ocr", Failing)
+'''
+
+
+@pytest.mark.display
+def test_a_failing_third_party_indexer_never_costs_the_recording(still_display, home, tmp_path):
+    """Its failure is one line naming it and an event; the recording is whole and verifies."""
+    site = install_plugin(tmp_path / "site", "flaky-ocr", FAILING_INDEXER)
+    display, go = still_display.name, tmp_path / "go"
+    window = terminal(display, "Shell", printing_when_told(go, token()), "70x12+40+40")
+    try:
+        wait_for_window(display, "Shell")
+        path = home / "text.toml"
+        path.write_text('[profiles.rep]\nfps = 10\nguards = []\nnotifiers = []\nindexer = "flaky-ocr"\n'
+                        '[profiles.rep.h264]\npreset = "ultrafast"\n', encoding="utf-8")
+        recording = subprocess.Popen([recorder_command(), "--profile", "rep", "--config", str(path), "--duration",
+                                      "8", "--new-session"], env=cli_env(home, display, PYTHONPATH=str(site)),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                     preexec_fn=child_signals)
+        time.sleep(3)
+        go.touch()
+        folder, manifest, err = finished(recording)
+    finally:
+        window.kill()
+    said = [line for line in err.splitlines() if "flaky-ocr" in line]
+    assert len(said) == 1 and "the OCR service is down" in said[0] and "recording goes on" in said[0], err
+    assert [e["kind"] for e in manifest["events"]].count("indexing-stopped") == 1
+    assert manifest["state"] == "complete" and manifest["dropped_frames"] == 0 and manifest["duration"] >= 7.5
+    assert not manifest["text_index"]["complete"]
+    checked = subprocess.run([recorder_command(), "verify", str(folder)], env=cli_env(home), capture_output=True,
+                             text=True, encoding="utf-8")
+    assert checked.returncode == 0, checked.stdout

@@ -190,6 +190,8 @@ class LiveIndexer:
         self.stop.set()
         with self.lock:
             self.lock.notify()
+        if self.failed:
+            return not self.thread.is_alive()  # a stuck indexer is not waited for
         self.thread.join(max(0.0, deadline - time.monotonic()))
         return not self.thread.is_alive()
 
@@ -199,7 +201,8 @@ class LiveIndexer:
             return
         known = self.writer.progress(part)
         waiting = self.mailbox
-        if self.pending or (waiting is not None and waiting.part == part) or self.ending:
+        if self.pending or (waiting is not None and waiting.part == part) or \
+                (self.ending and self.thread.is_alive()):
             # a screen of it still to read: the catch-up reads the part's end from the file
             self.behind.setdefault(part, known[0] if known else -1.0)
             return

@@ -54,6 +54,7 @@ def open_for_writing(path: Path, engine: str, languages: str) -> sqlite3.Connect
 def in_memory(engine: str, languages: str, serialized: bytes | None = None) -> sqlite3.Connection:
     """An index that lives in memory only (an encrypted session's): new, or ``serialized``."""
     db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA temp_store = MEMORY")  # no temporary file of it on disk either
     if serialized:
         db.deserialize(serialized)
     else:
@@ -92,6 +93,7 @@ def open_index(folder: Path, identity: str | None = None, *, host: Any = None,
     data = text_crypt.decrypt(folder, path, identity, host=host, keys=keys)
     db = sqlite3.connect(":memory:", check_same_thread=False)
     db.deserialize(data)
+    db.execute("PRAGMA temp_store = MEMORY")
     db.execute("PRAGMA query_only = ON")
     return db
 
