@@ -10,9 +10,11 @@ from pathlib import Path
 import click
 from recorder.cli.lookup import find_session, identity_option, progress_bar
 from recorder.cli.params import MAX_FPS, MIN_FPS, Duration, PathParam, finite
+from recorder.cli.search import check_moment, play_moment
+from recorder.store.text_search import parse_query
 from recorder.errors import RecorderError, UsageError
 from recorder.host.manager import load_plugins
-from recorder.playback import export, replay, timeline
+from recorder.playback import export, replay, text_hits, timeline
 from recorder.session import streams
 from recorder.disk import memory
 
@@ -60,27 +62,45 @@ def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force, 
 
 
 @click.command("play")
-@click.argument("session")
+@click.argument("session", required=False)
 @click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
 @identity_option("to read it; the page then lives in memory (tmpfs) until you press Enter")
-def play_cmd(session, no_open, identity):
-    """Replay a session in the browser: one timeline across its parts, with its events."""
+@click.option("--at", metavar="TIME", help="Open at this moment: 00:12:31, 12:31 or 751 (seconds into the session), "
+                                           "or a hit of recorder search (SESSION@OFFSET: then no SESSION).")
+@click.option("--search", "query", metavar="QUERY", help="Open with this searched for in the page's search box "
+                                                         "(as recorder search: its hits marked, the text outlined).")
+def play_cmd(session, no_open, identity, at, query):
+    """Replay a session in the browser: one timeline across its parts, with its events and a
+    search box over the text read on its screen."""
     host = load_plugins()
+    session, at = play_moment(session, at)
+    if not session:
+        raise UsageError("play: give a SESSION (an id, a folder)")
     line = timeline.load(find_session(session, host))
+    check_moment(at, line.end, line.manifest.session_id)
+    if query:
+        parse_query(query)  # bad input: one line, before anything is prepared
+    search = {"at": at, "query": query or ""}
     if streams.protected(line.manifest, host):
         if not identity:
             streams.refuse_without_key(line.manifest, host, "play")
-        _play_protected(line, streams.load_keys(line.manifest, host, identity), host, no_open)
+        _play_protected(line, streams.load_keys(line.manifest, host, identity), host, no_open, search)
         return
+    search["lines"] = text_hits.entries(line.folder, host)[0]
     with progress_bar("preparing the replay") as bar:
         task = bar.add_task("replay", total=line.recorded)
-        page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds))
+        page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds), search=search)
     click.echo(str(page))
-    if not no_open and not webbrowser.open(page.as_uri()):
+    if not no_open and not webbrowser.open(_address(page, at)):
         raise RecorderError(f"no browser could be opened; open {page} yourself")
 
 
-def _play_protected(line, keys: dict, host, no_open: bool) -> None:
+def _address(page: Path, at: float | None) -> str:
+    """The page's address, at the moment asked for (the page reads #t=; it also opens there without)."""
+    return page.as_uri() + (f"#t={at:.2f}" if at is not None else "")
+
+
+def _play_protected(line, keys: dict, host, no_open: bool, search: dict) -> None:
     """The page, the parts read back with the key and their thumbnails in a private memory
     folder, removed when the user is done (Enter, Ctrl-C, end of input, or SIGTERM)."""
     memory.remove_stale_folders("play")
@@ -88,12 +108,13 @@ def _play_protected(line, keys: dict, host, no_open: bool) -> None:
         with progress_bar("opening the protected parts") as bar:
             bar.add_task("open", total=None)
             line = streams.read_back(line, host, keys, into=folder)
+            search["lines"] = text_hits.entries(line.folder, host, keys)[0]  # in the memory folder only
         with progress_bar("preparing the replay") as bar:
             task = bar.add_task("replay", total=line.recorded)
             page = replay.prepare(line, progress=lambda seconds: bar.update(task, completed=seconds),
-                                  folder=folder)
+                                  folder=folder, search=search)
         click.echo(str(page))
-        if not no_open and not webbrowser.open(page.as_uri()):
+        if not no_open and not webbrowser.open(_address(page, search["at"])):
             click.echo(f"no browser could be opened; open {page} yourself", err=True)
         click.echo("the replay of the protected parts is in memory only; press Enter when done to remove it",
                    err=True)

@@ -19,6 +19,7 @@ from typing import Callable
 import av
 from recorder.control.protocol import RESERVED
 from recorder.playback.export import ExportJob, encode
+from recorder.playback import text_hits
 from recorder.playback.thumbnails import part_thumbnails, remove_unused, thumbnail_every
 from recorder.playback.timeline import Timeline
 from recorder.session.manifest import Manifest
@@ -95,10 +96,11 @@ def cache_dir(session_id: str) -> Path:
 
 
 def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda seconds: None,
-            folder: Path | None = None) -> Path:
+            folder: Path | None = None, search: dict | None = None) -> Path:
     """Write the replay page (converting unplayable parts and making thumbnails first,
     part by part: ``progress`` is told the seconds of recording done) in ``folder`` (by
-    default the session's cache folder; a memory folder for protected parts); returns its path."""
+    default the session's cache folder; a memory folder for protected parts); returns its path.
+    ``search``: the page's search box and where it opens (text_hits.with_search's arguments)."""
     manifest = timeline.manifest
     folder = folder or cache_dir(manifest.session_id)
     every = thumbnail_every(timeline.recorded)
@@ -139,6 +141,8 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
     }
     page = files("recorder.playback").joinpath("replay.html").read_text(encoding="utf-8").replace("/*SESSION*/null",
                                                                                  script_json(data), 1)
+    if search is not None:
+        page = text_hits.with_search(page, **search)
     path = folder / "index.html"
     write_private(path, page.encode())
     return path
