@@ -49,7 +49,8 @@ class TesseractIndexer:
                 raise RecorderError("tesseract: tesserocr is not installed (pip install 'recorder[ocr]')") from None
             self._tesserocr = tesserocr
             self._api = tesserocr.PyTessBaseAPI(path=tessdata(self.options.languages), lang=self.options.languages,
-                                                psm=tesserocr.PSM.SPARSE_TEXT)
+                                                psm=tesserocr.PSM.SINGLE_BLOCK if self.options.layout == "block"
+                                                else tesserocr.PSM.SPARSE_TEXT)
         return self._api
 
     def read(self, screen: Screen, rects, /) -> list[TextSeen]:
