@@ -139,7 +139,7 @@ class ProfileSettings:
     index_cpu_share: float = option(0.05, "While recording, indexing uses at most this share of the CPU "
                                           "recording uses (0.05: 5%), at the lowest priority.",
                                     validator=_within(0, 1))
-    index_catch_up: float = option(120.0, "Seconds the end of a recording waits for indexing to catch up "
+    index_catch_up: float = option(30.0, "Seconds the end of a recording waits for indexing to catch up "
                                           "(the receipt lists the index after it); recorder index does the rest.",
                                    validator=attrs.validators.ge(0))
 

@@ -83,8 +83,13 @@ class SessionIndexing:
     # -- the end -----------------------------------------------------------------------
     def capture_ended(self) -> None:
         """Capture has stopped: the live reader finishes what it has, without its budget."""
-        self.deadline = time.monotonic() + self.catch_up
+        self.deadline = time.monotonic() + (self.catch_up if self.regular_end() else 0.0)
         self.live.end(self.deadline)
+
+    def regular_end(self) -> bool:
+        """Stopped, or its --duration reached: time to catch up. Not a shutdown, a full disk or a
+        failure, where sealing must be quick: recorder index reads the rest later."""
+        return self.session.end_reason in ("duration", "user")
 
     def sealed(self) -> None:
         """Every part is sealed: read what live indexing skipped from the parts themselves (not
@@ -93,12 +98,15 @@ class SessionIndexing:
         deadline = self.deadline or time.monotonic() + self.catch_up
         parts = [p.file for p in session.parts if p.state == "sealed"]
         try:
-            if not self.live.failed and self.live.thread.is_alive() is False and self.writer.protect is None:
+            if not self.live.failed and not self.live.thread.is_alive() and self.writer.protect is None \
+                    and self.regular_end():
                 index_parts(session.folder, session.parts, self.host, PartIndexer(self.writer, self.indexer,
                                                                                   self.plugin),
                             keys={}, fps=0.0, deadline=deadline)
-            complete = not self.live.failed and self.writer.complete_parts(parts)
-            session.text_index = self.writer.entry(complete)
+            alive = self.live.thread.is_alive()  # still reading: its index is not listed (verify knows it)
+            complete = not self.live.failed and not alive and self.writer.complete_parts(parts)
+            if not alive:
+                session.text_index = self.writer.entry(complete)
             if not complete:
                 session.add_event("index-incomplete", "the text index does not cover the whole recording yet: "
                                   "recorder index completes it", by="recorder")
