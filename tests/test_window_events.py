@@ -55,18 +55,24 @@ def desktop(still_display):
 
 
 def start_openbox(display: str) -> subprocess.Popen:
-    log = tempfile.TemporaryFile()  # what it says if it fails to start
-    wm = subprocess.Popen(["openbox", "--sm-disable"], env=dict(os.environ, DISPLAY=display),
-                          stdout=subprocess.DEVNULL, stderr=log)
+    """openbox managing ``display``. Seen once in some thirty starts on a loaded machine: openbox
+    ending at once with status 1 and nothing said; it is started again (three tries)."""
+    said = []
+    for _ in range(3):
+        log = tempfile.TemporaryFile()  # what it says if it fails to start
+        wm = subprocess.Popen(["openbox", "--sm-disable"], env=dict(os.environ, DISPLAY=display),
+                              stdout=subprocess.DEVNULL, stderr=log)
 
-    def managing() -> bool:
-        if wm.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"openbox ended (status {wm.returncode}): {log.read().decode(errors='replace')}")
-        return "window id" in x(display, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").stdout
+        def managing() -> bool | str:
+            if wm.poll() is not None:
+                return "ended"
+            return "window id" in x(display, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").stdout
 
-    wait_for(managing, "openbox to manage the screen", timeout=60)
-    return wm
+        if wait_for(managing, "openbox to manage the screen", timeout=60) is True:
+            return wm
+        log.seek(0)
+        said.append(f"status {wm.returncode}: {log.read().decode(errors='replace').strip()}")
+    pytest.fail(f"openbox ended at once three times ({'; '.join(said)})")
 
 
 class Desktop:
@@ -268,19 +274,24 @@ def test_the_option_records_the_program_by_default_or_the_title_or_nothing(deskt
 
 def test_a_title_that_keeps_changing_is_written_once_it_holds(desktop, home):
     """A terminal counting in its title: no event per change (every event rewrites
-    session.json); the title it settles on is written."""
+    session.json). Brought to the front it is written at once, with the title it has then;
+    the title it settles on is written once it holds."""
     counter = desktop.xterm("count 0", "50x10+20+20")
-    desktop.front(counter)
+    gamma = desktop.xmessage("Gamma", "+20+300")
+    desktop.front(gamma)
     recording = Recording(home, desktop.display, config(home, "title"))
     try:
-        for count in range(1, 31):  # six seconds, a new title every 0.2 s
+        desktop.front(counter)
+        for count in range(1, 31):  # six seconds and more, a new title every 0.2 s
             x(desktop.display, "xdotool", "set_window", "--name", f"count {count}", counter)
             time.sleep(0.2)
         time.sleep(2.6)
         folder, manifest = recording.finish()
     finally:
         recording.kill()
-    assert window_events(manifest) == [("xterm", "count 0"), ("xterm", "count 30")]
+    first, came, settled = window_events(manifest)
+    assert first == ("Xmessage", "Gamma") and settled == ("xterm", "count 30")
+    assert came[0] == "xterm" and came[1].startswith("count ") and int(came[1].split()[1]) < 10, came
 
 
 def test_without_a_window_manager_it_says_so_and_follows_one_that_starts(still_display, home):

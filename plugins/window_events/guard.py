@@ -5,7 +5,8 @@ A thread of its own asks the desktop (desktop.py) ten times a second and writes
 what it sees once it has held: a window in front for less than ``SETTLE`` (alt-tab
 passing over it) is no event, and a title that changes within the same window must
 hold for ``TITLE_SETTLE`` (a terminal or a download counting in its title would
-otherwise write an event every second). Only a change of what is written is an
+otherwise write an event every second; a window that came to the front is written
+after ``SETTLE`` whatever its title does). Only a change of what is written is an
 event: with ``record = "program"``, moving between two windows of one program is
 none. While the recording is paused nothing is written, and the window in front
 when it resumes is written again. At most ``MAX_EVENTS`` per session: every event
@@ -123,8 +124,9 @@ class WindowEventsGuard:
 
     def _follow(self, front: desktop.Follows) -> None:
         shown: Shown | None = None  # written last (None: nothing yet, or paused since)
-        pending: Shown | None = None  # seen now, since ``since``
-        since, said_unknown = 0.0, False
+        pending: Shown | None = None  # what would be written now
+        in_front = held = 0.0  # since when this window has been in front, and what it shows held
+        said_unknown = False
         while not self.stopping.wait(POLL):
             seen = front.poll()
             now = time.monotonic()
@@ -134,15 +136,23 @@ class WindowEventsGuard:
                 pending = None
                 continue
             value = self._shown(seen)
-            if value != pending or (pending is not None and value.window != pending.window):
-                pending, since = value, now
+            if pending is None or value.window != pending.window:
+                in_front = now
+            if value != pending:
+                held = now
+            pending = value
             if self.session.paused is not None:
                 shown = None  # written again when the recording resumes
                 continue
             if pending == shown:
                 continue
-            settle = TITLE_SETTLE if shown is not None and pending.window == shown.window else SETTLE
-            if now - since < settle:
+            # Another window: once it has been in front long enough, with whatever title it has then
+            # (one whose title never stops changing is still written). The same window's new title:
+            # once that title has held.
+            if shown is None or pending.window != shown.window:
+                if now - in_front < SETTLE:
+                    continue
+            elif now - held < TITLE_SETTLE:
                 continue
             if self.written >= MAX_EVENTS:
                 self._write("window-events-limited", f"more than {MAX_EVENTS} window changes: the rest of this "
