@@ -178,6 +178,7 @@ def test_no_match_exits_1_and_says_which_sessions_have_no_index(library):
 
 @pytest.mark.parametrize(("args", "words"), [
     (("x", "--since", "last tuesday"), ["--since", "not a date"]),
+    (("x", "--since", "2026"), ["--since", "not a date"]),  # a year, or seconds? said instead of guessed
     (("x", "--label", "ticket"), ["--label", "key=value"]),
     (("x", "--profile", "nobody"), ["unknown profile 'nobody'"]),
     (("x", "--session-id", "bad id!"), ["--session-id"]),

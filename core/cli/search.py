@@ -170,7 +170,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         return when if when.tzinfo else when.astimezone()
     if days := _AGE.fullmatch(text.strip()):
         return now - timedelta(days=float(days[1]))
-    seconds = parse_duration(text)
+    # an age says its unit (a bare 2026 is more likely a year than 2026 seconds ago)
+    seconds = None if re.fullmatch(r"[\d.]+", text.strip()) else parse_duration(text)
     if seconds is not None and seconds < 1e10:
         return now - timedelta(seconds=seconds)
     raise UsageError(f"--since: {text[:60]!r} is not a date: give 2026-12-01, 2026-12-01T14:30 or an age "
