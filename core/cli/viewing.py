@@ -8,10 +8,11 @@ import webbrowser
 from pathlib import Path
 
 import click
-from recorder.cli.lookup import find_session, identity_option, progress_bar
-from recorder.cli.params import MAX_FPS, MIN_FPS, Duration, PathParam, finite
+from recorder.cli.lookup import find_session, given_profile, identity_option, progress_bar
+from recorder.cli.params import MAX_FPS, MIN_FPS, Duration, PathParam, finite, profile_name
 from recorder.cli.search import check_moment, play_moment
 from recorder.store.text_search import parse_query
+from recorder.cli.watching import watch_live
 from recorder.errors import RecorderError, UsageError
 from recorder.host.manager import load_plugins
 from recorder.playback import export, replay, text_hits, timeline
@@ -63,19 +64,31 @@ def export_cmd(session, fmt, output, start, stop, scale, fps, keep_gaps, force, 
 
 @click.command("play")
 @click.argument("session", required=False)
-@click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path.")
+@click.option("--no-open", is_flag=True, help="Only prepare the replay page and print its path (with --live: its "
+                                              "address).")
 @identity_option("to read it; the page then lives in memory (tmpfs) until you press Enter")
+@click.option("--live", is_flag=True, help="Watch the session being recorded (of --profile, or of the only recorder "
+                                           "running), following it as it is written; until Ctrl-C.")
+@click.option("--profile", "-p", metavar="NAME", callback=profile_name, help="With --live: the recorder of this "
+                                                                             "profile.")
 @click.option("--at", metavar="TIME", help="Open at this moment: 00:12:31, 12:31 or 751 (seconds into the session), "
                                            "or a hit of recorder search (SESSION@OFFSET: then no SESSION).")
 @click.option("--search", "query", metavar="QUERY", help="Open with this searched for in the page's search box "
                                                          "(as recorder search: its hits marked, the text outlined).")
-def play_cmd(session, no_open, identity, at, query):
+@click.pass_context
+def play_cmd(ctx, session, no_open, identity, live, profile, at, query):
     """Replay a session in the browser: one timeline across its parts, with its events and a
     search box over the text read on its screen."""
     host = load_plugins()
     session, at = play_moment(session, at)
+    if live:
+        if session or identity or at is not None or query:
+            raise UsageError("--live watches the session being recorded: give --profile, not a session, --at, "
+                             "--search or --identity")
+        watch_live(host, given_profile(ctx, profile), no_open)
+        return
     if not session:
-        raise UsageError("play: give a SESSION (an id, a folder)")
+        raise UsageError("play: give a SESSION (an id, a folder), or --live for the one being recorded")
     line = timeline.load(find_session(session, host))
     check_moment(at, line.end, line.manifest.session_id)
     if query:

@@ -122,8 +122,24 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
         progress(done)
         segments.append({"src": source.resolve().as_uri(), "start": seg.start, "duration": seg.duration})
     remove_unused(folder, used)
+    data = session_data(timeline, segments, strips)
+    path = folder / "index.html"
+    page = page_html(data) if search is None else text_hits.with_search(page_html(data), **search)
+    write_private(path, page.encode())
+    return path
+
+
+def page_html(data: dict) -> str:
+    """The replay page showing ``data`` (``session_data``)."""
+    page = files("recorder.playback").joinpath("replay.html").read_text(encoding="utf-8")
+    return page.replace("/*SESSION*/null", script_json(data), 1)
+
+
+def session_data(timeline: Timeline, segments: list[dict], strips: list[dict]) -> dict:
+    """What the page shows (its SESSION): ``segments`` are where each part is played from."""
+    manifest = timeline.manifest
     offset = manifest.started_at.utcoffset()
-    data = {
+    return {
         "manifest": {"session_id": manifest.session_id, "profile": manifest.profile, "role": manifest.role,
                      "started_at": manifest.started_at.isoformat(),
                      "ended_at": manifest.ended_at.isoformat() if manifest.ended_at else None,
@@ -139,10 +155,3 @@ def prepare(timeline: Timeline, progress: Callable[[float], None] = lambda secon
         "end": timeline.end,
         "recorded": timeline.recorded,
     }
-    page = files("recorder.playback").joinpath("replay.html").read_text(encoding="utf-8").replace("/*SESSION*/null",
-                                                                                 script_json(data), 1)
-    if search is not None:
-        page = text_hits.with_search(page, **search)
-    path = folder / "index.html"
-    write_private(path, page.encode())
-    return path

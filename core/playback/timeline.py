@@ -67,6 +67,12 @@ def load(folder: Path) -> Timeline:
                 for p in manifest.sealed_parts if p.frames > 0]
     if not segments:
         raise UsageError(f"{folder}: the session has no sealed part to play or export")
+    return assemble(folder, manifest, segments)
+
+
+def assemble(folder: Path, manifest: Manifest, segments: list[Segment]) -> Timeline:
+    """The timeline of ``segments`` (in order, at least one): the gaps between them named
+    by the pauses and gap events (live watching also places the part still being written)."""
     reasons = {round(float(e.data["start"]), 1): str(e.data.get("reason", "interrupted"))
                for e in manifest.events if e.kind == "gap" and isinstance(e.data.get("start"), (int, float))}
     pauses = pauses_of(manifest.events)
