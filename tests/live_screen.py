@@ -45,8 +45,15 @@ SEEN = """([colours]) => {
 }"""
 
 
+_last: list[list[int]] = [[]]
+
+
 def new_token(rng: random.Random = random.SystemRandom()) -> list[int]:
-    return rng.sample(sorted(COLOURS), 4)
+    """Four of the colours in a random order, never the token given last (still on the screen)."""
+    while (token := rng.sample(sorted(COLOURS), 4)) == _last[0]:
+        pass
+    _last[0] = token
+    return token
 
 
 def rgb(token: list[int]) -> list[tuple[int, int, int]]:
