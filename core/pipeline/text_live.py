@@ -32,6 +32,7 @@ from recorder.values import Screen
 log = logging.getLogger("recorder")
 SETTLE = 0.5  # seconds without a change after one: the screen has settled
 SLOW = 30.0  # seconds: an indexer this slow on one screen is stopped for the session
+PER_PIXEL = 1e-6  # CPU seconds a pixel costs to read, until measured (Tesseract: a dense 1280x720 in ~1 s)
 
 
 def lowest_priority() -> None:
@@ -52,11 +53,12 @@ class CpuBudget:
         self.share = share
         self.mine, self.process = time.thread_time(), time.process_time()
 
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: threading.Event, upcoming: float) -> None:
+        """Until what this thread spent and ``upcoming`` CPU seconds more are paid for (or ``stop``)."""
         while not stop.is_set():
             mine = time.thread_time() - self.mine
             others = (time.process_time() - self.process) - mine
-            if mine <= self.share * others + 0.05:  # 50 ms of slack: the first screen starts at once
+            if mine + upcoming <= self.share * others + 0.02:  # 20 ms of slack: a small change at once
                 return
             stop.wait(0.1)
 
@@ -83,6 +85,8 @@ class LiveIndexer:
         self.failed = False
         self.behind: dict[str, float] = {}  # part -> offset of the first screen skipped in it
         self.busy_since: float | None = None
+        self.per_pixel = PER_PIXEL
+        self.in_hand: _Snapshot | None = None  # taken from the mailbox, not yet written
         self.last: tuple | None = None  # the picture last seen (the encoder's own) and its part
         self.canvas = bytearray(self.stride * height)
         self.thread = threading.Thread(target=self._run, name="recorder-index", daemon=True)
@@ -138,12 +142,20 @@ class LiveIndexer:
                 while self.mailbox is None and not self.stop.is_set():
                     self.lock.wait(0.5)
                 snapshot, self.mailbox = self.mailbox, None
-            if snapshot is None:
-                return
+                self.in_hand = snapshot
+            if snapshot is None or (self.stop.is_set() and not self.ending):
+                return  # the end left no time to read: recorder index reads it from the part
+            pixels = sum(w * h for _, _, w, h in snapshot.rects)
             if not self.ending:
-                budget.wait(self.stop)
+                budget.wait(self.stop, self.per_pixel * pixels)
+                if self.stop.is_set() and not self.ending:
+                    return
+            began = time.thread_time()
             if not self._read(snapshot):
                 return
+            if pixels:  # what reading costs here, for the next wait
+                self.per_pixel = 0.5 * self.per_pixel + 0.5 * (time.thread_time() - began) / pixels
+            self.in_hand = None
 
     def _read(self, snap: _Snapshot) -> bool:
         for rect, crop in zip(snap.rects, snap.crops):
@@ -184,7 +196,7 @@ class LiveIndexer:
     def end(self, deadline: float) -> bool:
         """Capture has ended: read what is waiting without the budget, until ``deadline``
         (monotonic). True when the thread finished (its last screen read)."""
-        self.ending = True
+        self.ending = deadline > time.monotonic()  # no time: the thread stops, the parts keep the rest
         if self.pending and self.last is not None and self.changed_at is not None and not self.failed:
             self._settled(self.last[0], self.changed_at, self.last[1])  # nothing changes after the end
         self.stop.set()
@@ -200,9 +212,8 @@ class LiveIndexer:
         if self.failed or part in self.behind:
             return
         known = self.writer.progress(part)
-        waiting = self.mailbox
-        if self.pending or (waiting is not None and waiting.part == part) or \
-                (self.ending and self.thread.is_alive()):
+        waiting, in_hand = self.mailbox, self.in_hand
+        if self.pending or any(s is not None and s.part == part for s in (waiting, in_hand)):
             # a screen of it still to read: the catch-up reads the part's end from the file
             self.behind.setdefault(part, known[0] if known else -1.0)
             return
