@@ -130,9 +130,15 @@ def test_a_token_a_terminal_prints_is_found_at_its_moment_and_a_masked_windows_n
     listed = manifest["text_index"]
     assert listed["file"] == "text-index.sqlite" and listed["complete"] and listed["engine"] == "tesseract", listed
     db = open_index(folder)
-    found = moments(db, shown)
-    assert found, f"{shown} is not in the index; it holds {rows_of(db)}"
-    assert abs(found[0] - (printed - started_at(manifest))) <= 2.0, (found, printed - started_at(manifest))
+    searched = subprocess.run([recorder_command(), "search", shown, "--json"], env=cli_env(home), capture_output=True,
+                              text=True, encoding="utf-8")
+    assert searched.returncode == 0, (searched.stderr, rows_of(db))
+    hits = json.loads(searched.stdout)
+    assert hits and {hit["session"] for hit in hits} == {manifest["session_id"]}, hits
+    assert abs(hits[0]["offset"] - (printed - started_at(manifest))) <= 2.0, (hits, printed - started_at(manifest))
+    hidden = subprocess.run([recorder_command(), "search", secret], env=cli_env(home), capture_output=True,
+                            text=True, encoding="utf-8")
+    assert hidden.returncode == 1, hidden.stdout
     assert not moments(db, secret) and not any(secret in row[0] for row in rows_of(db)), rows_of(db)
     checked = subprocess.run([recorder_command(), "verify", str(folder)], env=cli_env(home), capture_output=True,
                              text=True, encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 from recorder import hookimpl, option
 
-from .reader import TesseractIndexer
+from .reader import LAYOUTS, TesseractIndexer
 
 
 def _check_languages(instance, attribute, value: str) -> None:
@@ -33,9 +33,10 @@ class TesseractOptions:
                             validator=_check_languages)
     min_confidence: float = option(0.5, "Short words read with less confidence (0 to 1) are left out: "
                                         "noise, icons and pictures read as letters.", validator=_check_share)
-    layout: str = option("block", "How a region's text is laid out for Tesseract: block (lines across the "
-                                  "region: phrases match within them; fastest) or sparse (scattered words).",
-                         validator=attrs.validators.in_(("block", "sparse")))
+    layout: str = option("column", "How a region's text is laid out for Tesseract: column (a column of lines "
+                                   "of varying sizes; best on the benchmark corpus), block (one uniform block) "
+                                   "or sparse (scattered words).",
+                         validator=attrs.validators.in_(tuple(LAYOUTS)))
     scale: int = option(2, "Regions are enlarged this many times before reading: screen text is small "
                            "for Tesseract (1 to 4; 1 is fastest).",
                         validator=attrs.validators.and_(attrs.validators.ge(1), attrs.validators.le(4)))
