@@ -7,7 +7,7 @@
 // button (L or End) goes back to the newest picture after jumping back.
 "use strict";
 (function () {
-  const PULL_MS = 250, STATE_MS = 500;
+  const PULL_MS = 150, STATE_MS = 500;
   const EDGE = 0.25;        // seconds behind the newest whole fragment the picture aims at
   const BEHIND_SEEK = 3;    // further behind than this (a stall, a hidden tab): jump to the edge
   const KEEP = 60;          // seconds of picture kept in the MediaSource behind the playing point
@@ -210,7 +210,9 @@
     if (feed && feed.seg === segments[last] && video.buffered.length) {
       const behind = fedEnd(feed) - video.currentTime;
       if (behind > BEHIND_SEEK) video.currentTime = fedEnd(feed) - EDGE;
-      video.playbackRate = behind > 1 ? 1.25 : 1;  // catch up without a jump
+      // catch up without a jump (a seek decodes from the keyframe before): the picture stays
+      // within about a fragment of the newest one written instead of drifting behind at each stall
+      video.playbackRate = behind > 1.5 ? 2 : behind > 0.6 ? 1.5 : 1;
     }
     if (video.paused && !video.ended) start();
   }
