@@ -74,6 +74,8 @@ def write_encrypted(folder: Path, stream: Any, parts: list[Part], data: bytes) -
     from recorder.store.text_index import encrypted_name
 
     target = folder / encrypted_name(stream.suffix)
+    for stale in folder.glob(f".{target.name}.*.tmp"):  # a kill between writing and renaming left it
+        stale.unlink(missing_ok=True)
     source = memory_file(data, "recorder-text-index")
     tmp = Path(tempfile.mktemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder))
     try:
