@@ -23,7 +23,7 @@ from recorder.store import catalog
 def index_cmd(session, every, indexer, identity):
     """Read the text on a session's screens into its index, for recorder search."""
     if bool(session) == bool(every):
-        raise UsageError("give a session or --all (not both)")
+        raise UsageError("give one session, or --all" if not session else "give a session or --all, not both")
     from recorder.session import streams
     from recorder.store.text_session import index_session
 
