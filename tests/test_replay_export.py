@@ -217,8 +217,10 @@ def test_replay_converts_parts_browsers_cannot_play(tmp_path):
     env = cli_env(home, PYTHONPATH=str(site))
     config = tmp_path / "c.toml"
     config.write_text(SMALL + '[profiles.rep]\nencoder = "mpeg4-mkv"\n', encoding="utf-8")
-    subprocess.run([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config", str(config),
-                    "--duration", "2"], env=env, check=True, capture_output=True)
+    recorded = subprocess.run([recorder_command(), "--profile", "rep", "--source", "synthetic", "--config",
+                               str(config), "--duration", "2"], env=env, capture_output=True, text=True,
+                               encoding="utf-8")
+    assert recorded.returncode == 0, recorded.stderr
     [folder] = (home / "Documents" / "SessionRecordings").iterdir()
     page = Path(subprocess.run([recorder_command(), "play", str(folder), "--no-open"], env=env, check=True,
                                capture_output=True, text=True, encoding="utf-8").stdout.strip())

@@ -60,7 +60,7 @@ def start_openbox(display: str) -> subprocess.Popen:
     said = []
     for _ in range(3):
         log = tempfile.TemporaryFile()  # what it says if it fails to start
-        wm = subprocess.Popen(["openbox", "--sm-disable"], env=dict(os.environ, DISPLAY=display),
+        wm = subprocess.Popen(["openbox", "--sm-disable", "--replace"], env=dict(os.environ, DISPLAY=display),
                               stdout=subprocess.DEVNULL, stderr=log)
 
         def managing() -> bool | str:
