@@ -180,3 +180,18 @@ def test_the_guard_signs_and_verify_checks_without_a_recording(tmp_path):
     assert not checking.check(folder, changed)[0][0], "the receipt kept was changed"
     (folder / "session.json.sig").unlink()
     assert (False, "session.json.sig is missing, though the session was signed") in checking.check(folder, "h")
+
+
+def test_an_index_made_after_the_end_keeps_session_json_signed(signed, run_cli, tmp_path):
+    """``recorder index`` lists the text index in session.json after its session ended (and
+    after it was signed): the signing plugin signs it again, as after a save or a hold."""
+    folder, receipt, shown = signed
+    identity = shown.stdout.splitlines()[1].split()[1]
+    before = (folder / "session.json.sig").read_bytes()
+    run_cli("index", str(folder), check=0)
+    assert json.loads((folder / "session.json").read_text(encoding="utf-8"))["text_index"]["complete"]
+    assert (folder / "session.json.sig").read_bytes() != before
+    kept = tmp_path / "receipt.json"
+    kept.write_text(json.dumps(receipt), encoding="utf-8")
+    result = run_cli("verify", str(folder), "--receipt", str(kept), check=0).stdout
+    assert f"ok       session.json is signed by {identity}" in result

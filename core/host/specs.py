@@ -173,6 +173,13 @@ def recorder_session_saved(session):
 
 
 @hookspec
+def recorder_session_indexed(session):
+    """``recorder index`` (or the end of a recording's catch-up) listed a changed text index
+    in the finished session's session.json (``session.folder``): a file that changed after the
+    session ended."""
+
+
+@hookspec
 def recorder_session_hold(session, event):
     """``recorder hold`` or ``recorder release`` put ``event`` (kind ``hold`` or ``release``,
     ``event.data["reason"]``) on the timeline of a session that is not being recorded; its

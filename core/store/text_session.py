@@ -76,6 +76,9 @@ def index_session(folder: Path, host, *, indexer_name: str | None, identity: str
     if manifest.text_index != entry:
         manifest.text_index = entry
         manifests.write(folder, manifest)
+        # session.json changed after its session ended: the signing plugin signs it again,
+        # the archive sends it and the index again
+        host.call("recorder_session_indexed", session=manifests.to_session(manifest, folder))
     lines = writer_lines(folder, entry.file)
     return complete, f"session {manifest.session_id[:8]}: {'indexed' if complete else 'partly indexed'} ({lines})"
 

@@ -52,6 +52,11 @@ def recorder_search_sessions(options: dict, cache: Path, local: list[str]) -> li
     return commands.search_sessions(options, cache, local)
 
 
+@hookimpl(trylast=True)  # after the signing plugin signed the changed session.json again
+def recorder_session_indexed(session):
+    holding.index_changed(session)
+
+
 @hookimpl(trylast=True)  # after the others: the signing plugin signs the changed session.json first
 def recorder_session_hold(session, event):
     return holding.hold_changed(session, event)

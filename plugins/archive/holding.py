@@ -16,6 +16,13 @@ from recorder.plugins.archive.uploader import LEGAL_HOLD, Uploader
 Said = tuple[bool, str]
 
 
+def index_changed(session) -> None:
+    """``recorder index`` changed a served session's session.json and its text index: both (and
+    session.json's new signature) are queued, to go up at the next start or ``archive --drain``."""
+    if session.id in ledger.sessions():
+        reconcile()
+
+
 def hold_changed(session, event) -> list[Said]:
     served = ledger.sessions().get(session.id)
     if served is None:

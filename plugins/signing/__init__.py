@@ -45,6 +45,12 @@ def recorder_session_saved(session):
 
 
 @hookimpl
+def recorder_session_indexed(session):
+    """``recorder index`` listed the text index in a signed session.json: signed again."""
+    resign_manifest(session)
+
+
+@hookimpl
 def recorder_session_hold(session, event):
     """A hold or release added its event to a signed session.json: signed again, as after a save."""
     resign_manifest(session)
