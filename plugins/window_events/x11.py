@@ -25,14 +25,13 @@ import socket
 import struct
 
 from recorder.plugins.x11 import xcb
+from recorder.plugins.x11.client import XClient
 from recorder.plugins.x11.window_tracker import DEPTH, MAX_MEMBERS, WM_CLASS, WM_NAME
-from recorder.plugins.x11.xcb import Unavailable
 
 from recorder.plugins.window_events.front import Front, Unknown
 
 PROPERTY_NOTIFY = 28
 PROPERTY_CHANGE = 1 << 22
-CW_EVENT_MASK = 1 << 11
 ATOM, CARDINAL, WINDOW, ANY = 4, 6, 33, 0  # predefined atoms (and AnyPropertyType)
 WM_CLIENT_MACHINE = 36
 VALUE_WORDS = 1024  # read at most 4 KiB of a property, as the mask tracker does
@@ -42,23 +41,23 @@ NO_WINDOW_MANAGER = Unknown("the window manager does not say which window is in 
                             "_NET_ACTIVE_WINDOW): window events begin when one does")
 
 
-class X11Front:
+class X11Front(XClient):
     """``poll()``: the window in front now (None when the window manager says none is,
     ``NO_WINDOW_MANAGER`` while none says), or raises OSError when the connection to the X
     server is lost."""
 
+    purpose = "window events"
+
     def __init__(self, display: str | None):
-        self.conn = None
-        self.xcb, self.conn, screen = xcb.connect(display)
-        self.free = xcb.libc().free
+        super().__init__(display)
         try:
-            self.root = xcb.screen(self.xcb, self.conn, screen).root
-            self.active_atom = self._atom(b"_NET_ACTIVE_WINDOW")
-            self.name_atom = self._atom(b"_NET_WM_NAME")
-            self.pid_atom = self._atom(b"_NET_WM_PID")
-            self.supported_atom = self._atom(b"_NET_SUPPORTED")
+            self.root = xcb.screen(self.xcb, self.conn, self.screen_number).root
+            self.active_atom = self.atom(b"_NET_ACTIVE_WINDOW")
+            self.name_atom = self.atom(b"_NET_WM_NAME")
+            self.pid_atom = self.atom(b"_NET_WM_PID")
+            self.supported_atom = self.atom(b"_NET_SUPPORTED")
             self.names = {WM_NAME, self.name_atom, WM_CLASS}
-            self._select(self.root, PROPERTY_CHANGE)  # before the first read: no change is missed
+            self.select(self.root, PROPERTY_CHANGE)  # before the first read: no change is missed
             self.xcb.xcb_flush(self.conn)
         except BaseException:
             self.close()
@@ -115,9 +114,9 @@ class X11Front:
     def _watch(self, members: list[int]) -> None:
         """Hear the title changes of ``members``, and no longer of the windows watched before."""
         for window in self.watched - set(members):
-            self._select(window, 0)  # our own connection's interest only: the window is untouched
+            self.select(window, 0)  # our own connection's interest only: the window is untouched
         for window in set(members) - self.watched:
-            self._select(window, PROPERTY_CHANGE)
+            self.select(window, PROPERTY_CHANGE)
         self.watched = set(members)
         self.xcb.xcb_flush(self.conn)
 
@@ -133,7 +132,7 @@ class X11Front:
             chain.append(top)
         found, level = [top], [top]
         for _ in range(DEPTH):
-            level = [child for parent in level for child in self._children(parent)]
+            level = [child for parent in level for child in self.children(parent) or []]
             found += level[:MAX_MEMBERS - len(found)]
         return list(dict.fromkeys(found + chain))  # the active window itself, however deep
 
@@ -148,20 +147,10 @@ class X11Front:
         return parts[-1] if parts else ""  # the class ("XTerm"); the instance when it is alone
 
     # -- X requests
-    def _atom(self, name: bytes) -> int:
-        reply = self._reply(self.xcb.xcb_intern_atom_reply, self.xcb.xcb_intern_atom(self.conn, 0, len(name), name))
-        if reply is None:
-            raise Unavailable("the X server did not answer an atom query")
-        return struct.unpack_from("=I", reply, 8)[0]
-
-    def _select(self, window: int, mask: int) -> None:
-        value = ctypes.c_uint32(mask)
-        self.xcb.xcb_change_window_attributes(self.conn, window, CW_EVENT_MASK, ctypes.byref(value))
-
     def _property(self, window: int, atom: int, kind: int, words: int = VALUE_WORDS) -> bytes | None:
         """The property's value, None when the window has no such property (or is gone)."""
         lib = self.xcb
-        reply = self._reply(lib.xcb_get_property_reply, lib.xcb_get_property(self.conn, 0, window, atom, kind, 0,
+        reply = self.reply(lib.xcb_get_property_reply, lib.xcb_get_property(self.conn, 0, window, atom, kind, 0,
                                                                               words), keep=True)
         if reply is None:
             return None
@@ -176,42 +165,8 @@ class X11Front:
         return (self._property(window, atom, ANY) or b"").decode(encoding, "replace").rstrip("\0")
 
     def _parent(self, window: int) -> int | None:
-        reply = self._reply(self.xcb.xcb_query_tree_reply, self.xcb.xcb_query_tree(self.conn, window))
+        reply = self.reply(self.xcb.xcb_query_tree_reply, self.xcb.xcb_query_tree(self.conn, window))
         return struct.unpack_from("=I", reply, 12)[0] if reply is not None else None
-
-    def _children(self, window: int) -> list[int]:
-        lib = self.xcb
-        reply = self._reply(lib.xcb_query_tree_reply, lib.xcb_query_tree(self.conn, window), keep=True)
-        if reply is None:
-            return []
-        try:
-            return list(lib.xcb_query_tree_children(reply)[:lib.xcb_query_tree_children_length(reply)])
-        finally:
-            self.free(reply)
-
-    def _reply(self, function, cookie, keep: bool = False):
-        """The reply's bytes (or the pointer, with ``keep``: the caller frees it); None for an
-        error, such as a window destroyed meanwhile."""
-        error = ctypes.c_void_p()
-        reply = function(self.conn, cookie, ctypes.byref(error))
-        if error.value:
-            self.free(error)
-        if not reply:
-            if self.xcb.xcb_connection_has_error(self.conn):
-                raise OSError("lost the connection to the X server (window events)")
-            return None
-        if keep:
-            return reply
-        length = 32 + 4 * struct.unpack_from("=I", ctypes.string_at(reply, 8), 4)[0]
-        try:
-            return ctypes.string_at(reply, length)
-        finally:
-            self.free(reply)
-
-    def close(self) -> None:
-        if self.conn:
-            self.xcb.xcb_disconnect(self.conn)
-            self.conn = None
 
 
 def process_name(pid: int) -> str:

@@ -36,11 +36,11 @@ import struct
 from typing import Iterable, Protocol
 
 from recorder.plugins.x11 import xcb
-from recorder.plugins.x11.xcb import Rect, Unavailable
+from recorder.plugins.x11.client import XClient
+from recorder.plugins.x11.xcb import Rect
 
 CREATE, DESTROY, UNMAP, MAP, REPARENT, CONFIGURE, GRAVITY, PROPERTY = 16, 17, 18, 19, 21, 22, 24, 28
 SUBSTRUCTURE_NOTIFY, PROPERTY_CHANGE = 1 << 19, 1 << 22
-CW_EVENT_MASK = 1 << 11
 WM_NAME, WM_CLASS = 39, 67  # predefined atoms
 DEPTH = 2  # levels below a top-level window searched: a window manager's frame holds the client one down
 MAX_MEMBERS = 64
@@ -68,14 +68,14 @@ class _Top:
         self.flux_until: int | None = None  # masked whatever its title until events pass this request
 
 
-class WindowTracker:
+class WindowTracker(XClient):
     """Top-level windows, their geometry and whether they match, followed through events."""
+
+    purpose = "window masks"
 
     def __init__(self, display: str | None, matcher: Matcher):
         self.matcher = matcher
-        self.conn = None  # until connected: close() then has nothing to do
-        self.xcb, self.conn, screen = xcb.connect(display)
-        self.free = xcb.libc().free
+        super().__init__(display)
         self.tops: dict[int, _Top] = {}
         self.owner: dict[int, int] = {}  # watched window -> its top-level window
         self.props: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # window -> (titles, classes)
@@ -83,7 +83,7 @@ class WindowTracker:
         self.union: set[Rect] = set()
         self.started = False  # before the first grab, nothing shown so far is in question
         try:
-            self._start(screen)
+            self._start(self.screen_number)
         except BaseException:
             self.close()
             raise
@@ -91,7 +91,7 @@ class WindowTracker:
     # -- the two calls around a grab
     def begin(self) -> frozenset[Rect]:
         """Take in what arrived so far; the rectangles masked since the last ``end()``."""
-        self._check()
+        self.check()
         self._receive(self.xcb.xcb_poll_for_event)
         while self.backlog:
             self._process(self.backlog.popleft())
@@ -102,7 +102,7 @@ class WindowTracker:
         starts the next one from the state at the round trip."""
         lib, conn = self.xcb, self.conn
         cookie = lib.xcb_get_input_focus(conn)
-        self._reply(lib.xcb_get_input_focus_reply, cookie)
+        self.reply(lib.xcb_get_input_focus_reply, cookie)
         sync = cookie.sequence
         self._receive(lib.xcb_poll_for_queued_event)
         while self.backlog and _before(self._sequence(self.backlog[0]), sync):
@@ -117,20 +117,13 @@ class WindowTracker:
     # -- setting up
     def _start(self, screen: int) -> None:
         self.root = xcb.screen(self.xcb, self.conn, screen).root
-        self.net_wm_name = self._atom(b"_NET_WM_NAME")
+        self.net_wm_name = self.atom(b"_NET_WM_NAME")
         self.atoms = {WM_NAME, WM_CLASS, self.net_wm_name}
-        self._select(self.root, SUBSTRUCTURE_NOTIFY)  # first: nothing that happens after the query is missed
-        for window in self._children(self.root) or []:
+        self.select(self.root, SUBSTRUCTURE_NOTIFY)  # first: nothing that happens after the query is missed
+        for window in self.children(self.root) or []:
             self._add_top(window)
         self.union = set(self._masked())
         self.started = True
-
-    def _atom(self, name: bytes) -> int:
-        reply = self._reply(self.xcb.xcb_intern_atom_reply,
-                            self.xcb.xcb_intern_atom(self.conn, 0, len(name), name))
-        if reply is None:
-            raise Unavailable("the X server did not answer an atom query")
-        return struct.unpack_from("=I", reply, 8)[0]
 
     # -- the events
     @staticmethod
@@ -194,11 +187,11 @@ class WindowTracker:
 
     # -- windows
     def _add_top(self, window: int, rect: Rect | None = None, mapped: bool | None = None) -> None:
-        self._select(window, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
+        self.select(window, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
         if rect is None or mapped is None:
-            geometry = self._reply(self.xcb.xcb_get_geometry_reply, self.xcb.xcb_get_geometry(
+            geometry = self.reply(self.xcb.xcb_get_geometry_reply, self.xcb.xcb_get_geometry(
                 self.conn, window))
-            attributes = self._reply(self.xcb.xcb_get_window_attributes_reply,
+            attributes = self.reply(self.xcb.xcb_get_window_attributes_reply,
                                      self.xcb.xcb_get_window_attributes(self.conn, window))
             if geometry is None or attributes is None:
                 return  # gone already; its DestroyNotify follows
@@ -221,7 +214,7 @@ class WindowTracker:
             return
         found, level = [top.window], [top.window]
         for _ in range(DEPTH):
-            level = [child for parent in level for child in self._children(parent) or []]
+            level = [child for parent in level for child in self.children(parent) or []]
             found += level[:MAX_MEMBERS - len(found)]
         new = [member for member in found if member not in top.members]
         for member in top.members - set(found):
@@ -232,7 +225,7 @@ class WindowTracker:
         for member in new:
             self.owner[member] = top.window
             if member != top.window:
-                self._select(member, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
+                self.select(member, PROPERTY_CHANGE | SUBSTRUCTURE_NOTIFY)
         read = self._read_members(top, new)
         if new:
             top.watched = read
@@ -252,7 +245,7 @@ class WindowTracker:
         last = 0
         for window, atom, cookie in cookies:
             last = cookie.sequence
-            reply = self._reply(lib.xcb_get_property_reply, cookie, keep=True)
+            reply = self.reply(lib.xcb_get_property_reply, cookie, keep=True)
             if reply is not None:
                 size = lib.xcb_get_property_value_length(reply)
                 values[window][atom] = ctypes.string_at(lib.xcb_get_property_value(reply), size)
@@ -283,46 +276,3 @@ class WindowTracker:
     def _masked(self) -> list[Rect]:
         return [top.rect for top in self.tops.values()
                 if top.mapped and (top.matched or top.flux_until is not None)]
-
-    # -- X requests
-    def _select(self, window: int, mask: int) -> None:
-        value = ctypes.c_uint32(mask)
-        self.xcb.xcb_change_window_attributes(self.conn, window, CW_EVENT_MASK, ctypes.byref(value))
-
-    def _children(self, window: int) -> list[int] | None:
-        lib = self.xcb
-        reply = self._reply(lib.xcb_query_tree_reply, lib.xcb_query_tree(self.conn, window), keep=True)
-        if reply is None:
-            return None
-        try:
-            count = lib.xcb_query_tree_children_length(reply)
-            return list(lib.xcb_query_tree_children(reply)[:count])  # bottom to top
-        finally:
-            self.free(reply)
-
-    def _reply(self, function, cookie, keep: bool = False):
-        """The reply's bytes (or the pointer, with ``keep``: the caller frees it); None for an
-        error, such as a window destroyed meanwhile (its DestroyNotify follows)."""
-        error = ctypes.c_void_p()
-        reply = function(self.conn, cookie, ctypes.byref(error))
-        if error.value:
-            self.free(error)
-        if not reply:
-            self._check()
-            return None
-        if keep:
-            return reply
-        length = 32 + 4 * struct.unpack_from("=I", ctypes.string_at(reply, 8), 4)[0]
-        try:
-            return ctypes.string_at(reply, length)
-        finally:
-            self.free(reply)
-
-    def _check(self) -> None:
-        if self.xcb.xcb_connection_has_error(self.conn):
-            raise OSError("lost the connection to the X server (window masks)")
-
-    def close(self) -> None:
-        if self.conn:
-            self.xcb.xcb_disconnect(self.conn)
-            self.conn = None
