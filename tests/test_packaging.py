@@ -21,7 +21,9 @@ def test_wheel_installs_recorder_and_its_plugins_only(tmp_path):
     assert "recorder/plugins/h264/__init__.py" in names
     assert "recorder/plugins/h264/fmp4.py" in names
     assert "recorder/config/defaults.toml" in names
-    assert "recorder/playback/replay.html" in names
+    # the page and the scripts it is given (the live page's, the search box's): read from the package
+    for name in ("replay.html", "live.js", "search.js"):
+        assert f"recorder/playback/{name}" in names, name
     assert not any(name.startswith(("core/", "plugins/")) for name in names)
 
     target = tmp_path / "site"
