@@ -583,14 +583,12 @@ def test_search_finds_the_token_a_terminal_printed_and_play_at_shows_it(still_di
     from PIL import Image
     from recorder import Screen
     from recorder.plugins.tesseract import TesseractIndexer, TesseractOptions
-    from test_text_index import finished, printing_when_told, record as record_text, started_at, terminal, token, \
-        wait_for_window
+    from test_text_index import finished, printing_when_told, record as record_text, started_at, terminal, token
 
     display = still_display.name
     shown, go = token(), tmp_path / "go"
-    window = terminal(display, "Shell", printing_when_told(go, shown), "70x12+40+40")
+    window = terminal(display, "Shell", printing_when_told(go, shown), "70x12+40+40")  # once it is shown
     try:
-        wait_for_window(display, "Shell")
         recording = record_text(home, display, 16, 'indexer = "tesseract"\n')
         while not list(home.glob("Documents/SessionRecordings/*/part-001.mp4.partial")):
             assert recording.poll() is None, recording.communicate()
