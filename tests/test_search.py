@@ -612,7 +612,7 @@ def test_search_finds_the_token_a_terminal_printed_and_play_at_shows_it(still_di
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto(page_path.as_uri())
-        at_moment(page, round(hit["offset"], 1))
+        at_moment(page, float(hit["ref"].rpartition("@")[2]))  # where the hit's reference opens the page
         page.wait_for_function("replay.search.outline !== null && replay.presented > 0")
         box = page.evaluate("replay.search.outline")
         margin = 12

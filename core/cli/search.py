@@ -8,6 +8,7 @@ control characters escaped (``for_terminal``) and written as JSON with ``--json`
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -123,8 +124,10 @@ def _started(row: Listed) -> datetime:
 
 
 def reference(session_id: str, offset: float) -> str:
-    """What ``recorder play --at`` takes to open a hit: SESSION@OFFSET."""
-    return f"{session_id}@{offset:.1f}"
+    """What ``recorder play --at`` takes to open a hit: SESSION@OFFSET, the tenth of a second
+    rounded up: rounded to the nearest, it could open on the frame before the text appeared
+    (the text stays at least the half second that made the screen settled)."""
+    return f"{session_id}@{math.ceil(round(offset * 10, 6)) / 10:.1f}"
 
 
 def _report(moments: list, query: text_search.Query, as_json: bool) -> None:
