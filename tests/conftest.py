@@ -194,3 +194,21 @@ def recorder_command() -> str:
     command = Path(sys.executable).with_name("recorder")
     assert command.exists(), "the recorder command is not installed in this environment (pip install -e .)"
     return str(command)
+
+
+# Debian's Chromium (CI installs it), driven by Playwright, for the replay, live and search
+# pages: headless, nothing of its own on the network; file:// pages may load their parts.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--allow-file-access-from-files"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

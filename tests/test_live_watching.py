@@ -29,8 +29,6 @@ from recorder.playback.fragments import whole_fragments
 from conftest import child_signals, cli_env, recorder_command
 from live_screen import SEEN, Screen, new_token, rgb
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "live"
 PART_SECONDS = 16
 WITHIN = 3.0  # seconds: the bound for a token on the screen to be on the live page
@@ -74,16 +72,6 @@ class Watch:
         if timed:  # from the screen to the page (not from a jump back to live)
             self.delays.append(round(delay, 3))
         return delay
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

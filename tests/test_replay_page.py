@@ -27,9 +27,6 @@ from recorder.testing import record
 from conftest import child_signals, cli_env, recorder_command
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "replay"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--allow-file-access-from-files"]
 SMALL = "[profiles.rep.synthetic]\nwidth = 640\nheight = 360\n"
 
 
@@ -142,17 +139,6 @@ def terminal(tmp_path_factory) -> Recorded:
             proc.terminate()
             proc.wait(10)
     return _recorded(home, out)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                                    args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @contextlib.contextmanager

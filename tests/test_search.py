@@ -18,18 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from recorder.store.text_index import SCHEMA
 from recorder.store.text_norm import normalize
 from recorder.store.text_search import QueryError, parse_query
 
 from conftest import cli_env, recorder_command
 
-SCHEMA = """
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE progress(part TEXT PRIMARY KEY, indexed_to REAL NOT NULL, complete INTEGER NOT NULL);
-CREATE VIRTUAL TABLE seen USING fts5(text, norm, part UNINDEXED, offset UNINDEXED,
-    x UNINDEXED, y UNINDEXED, w UNINDEXED, h UNINDEXED, confidence UNINDEXED,
-    tokenize = 'unicode61 remove_diacritics 2');
-"""
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u202eALERT <img src=x onerror=alert(1)> hostile\x9b31m"
 
 
@@ -255,20 +249,6 @@ def test_searching_writes_nothing_in_the_session_folders(library):
 
 # -- play --at and the replay page's search box (real Chromium) ------------------------------
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--allow-file-access-from-files"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                                    args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(chromium, address: str, errors: list, bypass_csp: bool = True):

@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import child_signals, cli_env, recorder_command
+from conftest import CHROMIUM_ARGS, child_signals, cli_env, recorder_command
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--allow-file-access-from-files"]
 SECRET = "Online Bank - Secret 4711"  # masked by mask_titles: its title must be nowhere
 ALPHA = "Alpha <b>notes</b> & co"  # markup in a title is text on the replay page
 RENAMED = "Alpha \x1b[31mred\x1b[0m \u202eevil\nline"  # an escape sequence, a bidi override, a line break

@@ -112,12 +112,7 @@ def open_plain(path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(Path(os.path.abspath(path)).as_uri() + "?mode=ro", uri=True, check_same_thread=False)
     except sqlite3.Error as exc:
         raise IndexUnreadable(f"{path}: cannot be opened ({exc})") from None
-    try:
-        check(db, path)
-    except IndexUnreadable:
-        db.close()
-        raise
-    return db
+    return checked(db, path)
 
 
 def check(db: sqlite3.Connection, path: Path | str) -> None:
@@ -221,8 +216,11 @@ def open_session_index(folder: Path, host=None, keys: dict | None = None) -> sql
         raise NeedsKey(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a wrong key, a damaged file: named, the other sessions searched
         raise IndexUnreadable(f"{path}: cannot be opened with the key given ({exc})") from None
-    if db is None:
-        return None
+    return None if db is None else checked(db, path)
+
+
+def checked(db: sqlite3.Connection, path: Path) -> sqlite3.Connection:
+    """``db``, once ``check`` says it is a text index; closed (and IndexUnreadable) otherwise."""
     try:
         check(db, path)
     except IndexUnreadable:
